@@ -1,0 +1,39 @@
+# Community OS (社区数字底座) on Tryton 8.0 LTS.
+#   make demo   install everything, start a database, load the demo compound,
+#               serve the web client on http://127.0.0.1:8000
+#   make test   install everything and run every test on PostgreSQL
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAO_VERSION ?= 8.0
+SAO_DIR := .local/sao
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install sao bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(SAO_DIR)/package/index.html:
+	mkdir -p $(SAO_DIR)
+	cd $(SAO_DIR) && rm -rf package && npm pack --silent tryton-sao@$(SAO_VERSION) >/dev/null && tar xzf tryton-sao-*.tgz && rm -f tryton-sao-*.tgz
+	cd $(SAO_DIR)/package && npm install --silent --omit=dev --legacy-peer-deps --no-audit --no-fund
+
+sao: $(SAO_DIR)/package/index.html
+
+demo: install sao
+	$(PY) scripts/demo.py
+
+test: install
+	$(PY) scripts/runtests.py
+
+bench: install
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .local

@@ -1,0 +1,21 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+from trytond.exceptions import UserError, UserWarning
+from trytond.model.exceptions import ValidationError
+
+
+class RegisterError(ValidationError):
+    "A register record (compound, unit, residency …) is inconsistent."
+
+
+class ShareError(RegisterError):
+    "Owners' shares of a unit do not total 100 %."
+
+
+class ImportError_(UserError):
+    "A register file cannot be imported."
+
+
+class RegisterWarning(UserWarning):
+    pass

@@ -1,0 +1,93 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+from decimal import Decimal
+
+from trytond.exceptions import UserError
+from trytond.modules.company.tests import (
+    CompanyTestMixin, create_company, set_company)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+
+
+def create_compound(company, code='LS01', name="嘉州花园"):
+    pool = Pool()
+    Compound = pool.get('community.compound')
+    Building = pool.get('community.building')
+    compound, = Compound.create([{
+                'company': company.id, 'code': code, 'name': name,
+                'area_code': '511102001001',
+                }])
+    building, = Building.create([{
+                'compound': compound.id, 'code': '3', 'name': '3栋',
+                'entrances': [('create', [{'code': '2'}])],
+                }])
+    return compound, building
+
+
+class CommunityBaseTestCase(CompanyTestMixin, ModuleTestCase):
+    "Test community_base module"
+    module = 'community_base'
+
+    @with_transaction()
+    def test_unit_area_history(self):
+        "Area corrections apply from their date; history is kept"
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        company = create_company()
+        with set_company(company):
+            compound, building = create_compound(company)
+            unit, = Unit.create([{
+                        'building': building.id,
+                        'entrance': building.entrances[0].id,
+                        'code': '3-2-1201', 'floor': 12,
+                        'areas': [('create', [
+                                    {'effective_date': dt.date(2020, 1, 1),
+                                        'gross_area': Decimal('89.50')},
+                                    {'effective_date': dt.date(2026, 3, 16),
+                                        'gross_area': Decimal('91.20')},
+                                    ])],
+                        }])
+            self.assertEqual(unit.compound, compound)
+            self.assertEqual(
+                Unit.get_area_at([unit], dt.date(2026, 3, 15))[unit.id][0],
+                Decimal('89.50'))
+            self.assertEqual(
+                Unit.get_area_at([unit], dt.date(2026, 3, 16))[unit.id][0],
+                Decimal('91.20'))
+            self.assertEqual(
+                unit.area_periods(dt.date(2026, 3, 1), dt.date(2026, 3, 31)),
+                [(dt.date(2026, 3, 1), dt.date(2026, 3, 15),
+                        Decimal('89.50'), None),
+                    (dt.date(2026, 3, 16), dt.date(2026, 3, 31),
+                        Decimal('91.20'), None)])
+
+    @with_transaction()
+    def test_owner_shares_total_100(self):
+        "Owners' shares must total 100 on every day"
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        Party = pool.get('party.party')
+        Residency = pool.get('community.residency')
+        company = create_company()
+        with set_company(company):
+            compound, building = create_compound(company)
+            unit, = Unit.create([{'building': building.id, 'code': '3-1-101'}])
+            a, b = Party.create([{'name': '张三'}, {'name': '李四'}])
+            Residency.create([
+                    {'unit': unit.id, 'party': a.id, 'role': 'owner',
+                        'share': Decimal(60),
+                        'start_date': dt.date(2024, 1, 1)},
+                    {'unit': unit.id, 'party': b.id, 'role': 'owner',
+                        'share': Decimal(40),
+                        'start_date': dt.date(2024, 1, 1)},
+                    ])
+            with self.assertRaises(UserError):
+                Residency.create([{
+                            'unit': unit.id, 'party': b.id, 'role': 'owner',
+                            'share': Decimal(10),
+                            'start_date': dt.date(2025, 1, 1)}])
+
+
+del ModuleTestCase

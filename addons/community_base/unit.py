@@ -1,0 +1,200 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Units (房屋) and their dated floor areas."""
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from trytond.i18n import gettext
+from trytond.model import ModelSQL, ModelView, Unique, fields
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+from .exceptions import RegisterError
+
+UNIT_TYPES = [
+    ('residential', "Residential"),
+    ('shop', "Shop"),
+    ('office', "Office"),
+    ('garage', "Garage"),
+    ('storage', "Storage"),
+    ]
+UNIT_STATUSES = [
+    ('unsold', "Unsold"),
+    ('vacant', "Vacant"),
+    ('occupied', "Occupied"),
+    ('rented', "Rented"),
+    ('decoration', "Under Decoration"),
+    ]
+
+
+class Unit(ModelSQL, ModelView):
+    """Unit (房屋): an apartment, shop, office, garage or storage room.
+
+    ``code`` is unique within the compound (building-entrance-room, e.g.
+    ``3-2-1201``). Floor areas are in m² with 2 decimals and are dated:
+    ``areas`` keeps every value with the date it applies from, and
+    ``gross_area``/``usable_area`` show the one in force on the context
+    ``date`` (today by default).
+    """
+    __name__ = 'community.unit'
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, ondelete='RESTRICT')
+    building = fields.Many2One(
+        'community.building', "Building", required=True, ondelete='RESTRICT',
+        domain=[('compound', '=', Eval('compound', -1))])
+    entrance = fields.Many2One(
+        'community.entrance', "Entrance", ondelete='RESTRICT',
+        domain=[('building', '=', Eval('building', -1))])
+    code = fields.Char("Code", required=True,
+        help="Unique within the compound, e.g. 3-2-1201.")
+    room = fields.Char("Room", help="Room number, e.g. 1201.")
+    floor = fields.Integer("Floor")
+    type = fields.Selection(UNIT_TYPES, "Type", required=True)
+    status = fields.Selection(UNIT_STATUSES, "Status", required=True)
+    handover_date = fields.Date("Hand-over Date",
+        help="Date the unit was handed over to its owner; fees run from it.")
+    areas = fields.One2Many('community.unit.area', 'unit', "Floor Areas")
+    gross_area = fields.Function(
+        fields.Numeric("Gross Floor Area", digits=(16, 2)), 'get_area')
+    usable_area = fields.Function(
+        fields.Numeric("Usable Area", digits=(16, 2)), 'get_area')
+    residencies = fields.One2Many(
+        'community.residency', 'unit', "Residencies")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('code_uniq', Unique(t, t.compound, t.code),
+                'community_base.msg_unit_code_unique'),
+            ]
+        cls._order[0:0] = [('compound', 'ASC'), ('code', 'ASC')]
+
+    @staticmethod
+    def default_type():
+        return 'residential'
+
+    @staticmethod
+    def default_status():
+        return 'vacant'
+
+    @fields.depends('building', '_parent_building.compound')
+    def on_change_building(self):
+        if self.building:
+            self.compound = self.building.compound
+
+    def get_rec_name(self, name):
+        return self.code
+
+    @classmethod
+    def get_area_at(cls, units, date):
+        """Return {unit id: (gross, usable)} in force on ``date``.
+
+        Values are Decimal m² or None when the unit had no area then.
+        """
+        result = {u.id: (None, None) for u in units}
+        for unit in units:
+            best = None
+            for area in unit.areas:
+                if area.effective_date <= date and (
+                        best is None
+                        or area.effective_date > best.effective_date):
+                    best = area
+            if best:
+                result[unit.id] = (best.gross_area, best.usable_area)
+        return result
+
+    @classmethod
+    def get_area(cls, units, names):
+        pool = Pool()
+        Date = pool.get('ir.date')
+        date = Transaction().context.get('date') or Date.today()
+        areas = cls.get_area_at(units, date)
+        result = {}
+        if 'gross_area' in names:
+            result['gross_area'] = {i: a[0] for i, a in areas.items()}
+        if 'usable_area' in names:
+            result['usable_area'] = {i: a[1] for i, a in areas.items()}
+        return result
+
+    def area_periods(self, start, end):
+        """Split [start, end] (inclusive dates) by area corrections.
+
+        Returns a list of (from_date, to_date, gross_area, usable_area)
+        covering the days on which the unit had an area; days before its
+        first area are left out.
+        """
+        areas = sorted(self.areas, key=lambda a: a.effective_date)
+        periods = []
+        for i, area in enumerate(areas):
+            frm = max(area.effective_date, start)
+            to = end
+            if i + 1 < len(areas):
+                to = min(end, areas[i + 1].effective_date
+                    - dt.timedelta(days=1))
+            if frm <= to:
+                periods.append((frm, to, area.gross_area, area.usable_area))
+        return periods
+
+    @classmethod
+    def create(cls, vlist):
+        Building = Pool().get('community.building')
+        vlist = [v.copy() for v in vlist]
+        for values in vlist:
+            if values.get('building') and not values.get('compound'):
+                values['compound'] = Building(values['building']).compound.id
+        return super().create(vlist)
+
+    @classmethod
+    def validate_fields(cls, units, field_names):
+        super().validate_fields(units, field_names)
+        if field_names & {'building', 'entrance', 'compound'}:
+            for unit in units:
+                if unit.building.compound != unit.compound or (
+                        unit.entrance
+                        and unit.entrance.building != unit.building):
+                    raise RegisterError(gettext(
+                            'community_base.msg_unit_place_inconsistent',
+                            unit=unit.rec_name))
+
+
+class UnitArea(ModelSQL, ModelView):
+    """Floor area of a unit from a date on (建筑面积/套内面积, m²).
+
+    A correction is a new record with the date it applies from; earlier
+    records are kept as history.
+    """
+    __name__ = 'community.unit.area'
+    unit = fields.Many2One(
+        'community.unit', "Unit", required=True, ondelete='CASCADE')
+    effective_date = fields.Date("Effective Date", required=True)
+    gross_area = fields.Numeric(
+        "Gross Floor Area", digits=(16, 2), required=True)
+    usable_area = fields.Numeric("Usable Area", digits=(16, 2))
+    note = fields.Char("Note", help="Reason of the correction.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('date_uniq', Unique(t, t.unit, t.effective_date),
+                'community_base.msg_unit_area_date_unique'),
+            ]
+        cls._order[0:0] = [('unit', 'ASC'), ('effective_date', 'DESC')]
+        cls.__access__.add('unit')
+
+    @classmethod
+    def validate_fields(cls, areas, field_names):
+        super().validate_fields(areas, field_names)
+        if field_names & {'gross_area', 'usable_area'}:
+            for area in areas:
+                if (area.gross_area <= 0 or (area.usable_area is not None
+                            and not 0 < area.usable_area <= area.gross_area)):
+                    raise RegisterError(gettext(
+                            'community_base.msg_unit_area_invalid',
+                            unit=area.unit.rec_name))

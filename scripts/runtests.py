@@ -1,0 +1,107 @@
+"""Run every test of the project on PostgreSQL and print a summary line.
+
+- each module's ``tests.test_module`` and ``tests.test_scenario`` (the
+  scenario doctests) under addons/, loaded by dotted name with unittest's
+  loader (pytest would skip the .rst scenarios);
+- the top-level ``tests/`` with pytest.
+
+The database is the one given by TRYTOND_DATABASE__URI, else a local
+server (see devdb.py). Exits 1 when anything failed or errored.
+
+Options: module names to restrict the module tests (e.g. community_base),
+``--no-top`` to skip tests/, ``--only-top``.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import devdb  # noqa: E402
+
+ROOT = devdb.ROOT
+
+
+def modules():
+    return sorted(p.name for p in (ROOT / 'addons').iterdir()
+        if (p / 'tryton.cfg').exists())
+
+
+def drop_test_databases(uri):
+    import psycopg
+    conninfo = uri.replace('postgresql://', 'postgresql://', 1)
+    base, _, query = conninfo.partition('?')
+    dsn = base.rstrip('/') + '/postgres' + ('?' + query if query else '')
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute(
+                "SELECT datname FROM pg_database "
+                "WHERE datname LIKE 'test%%' OR datname LIKE 'tmp_test%%'")]
+        for name in names:
+            conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
+def main(argv):
+    args = [a for a in argv if not a.startswith('--')]
+    only_top = '--only-top' in argv
+    no_top = '--no-top' in argv
+    uri = devdb.database_uri('pg-test')
+    os.environ['TRYTOND_DATABASE__URI'] = uri
+    os.environ.setdefault('DB_NAME', 'test_community')
+    # Template databases as cache, valid for this run only: every run
+    # starts by dropping the test databases so that a changed model or XML
+    # is never served from a stale cache.
+    os.environ['DB_CACHE'] = 'postgresql://'
+    os.environ.setdefault('TRYTOND_EMAIL__FROM', 'noreply@example.com')
+    drop_test_databases(uri)
+
+    passed = failed = skipped = 0
+    start = time.monotonic()
+    if not only_top:
+        loader = unittest.TestLoader()
+        suite = unittest.TestSuite()
+        for module in (args or modules()):
+            for name in ('test_module', 'test_scenario'):
+                dotted = 'trytond.modules.%s.tests.%s' % (module, name)
+                try:
+                    suite.addTests(loader.loadTestsFromName(dotted))
+                except ModuleNotFoundError as exc:
+                    if exc.name != dotted:
+                        raise
+        result = unittest.TextTestRunner(verbosity=2).run(suite)
+        n_fail = len(result.failures) + len(result.errors)
+        n_skip = len(result.skipped)
+        failed += n_fail
+        skipped += n_skip
+        passed += result.testsRun - n_fail - n_skip
+    top = ROOT / 'tests'
+    if not no_top and not args and any(top.glob('test_*.py')):
+        report = ROOT / '.local' / 'pytest-report.xml'
+        report.parent.mkdir(exist_ok=True)
+        proc = subprocess.run([sys.executable, '-m', 'pytest', str(top),
+                '-p', 'no:cacheprovider', '-v', '-rfEs',
+                '--junitxml=%s' % report], cwd=ROOT)
+        if proc.returncode not in (0, 1, 5):
+            failed += 1
+        if report.exists():
+            import xml.etree.ElementTree as ET
+            root = ET.parse(report).getroot()
+            suites = [root] if root.tag == 'testsuite' else list(root)
+            for s in suites:
+                tests = int(s.get('tests', 0))
+                fails = int(s.get('failures', 0)) + int(s.get('errors', 0))
+                skips = int(s.get('skipped', 0))
+                failed += fails
+                skipped += skips
+                passed += tests - fails - skips
+    print('\n== community OS tests: %.0f s ==' % (time.monotonic() - start))
+    print('%d passed, %d failed, %d skipped' % (passed, failed, skipped))
+    if passed == 0 and failed == 0:
+        print('no test ran')
+        return 1
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
