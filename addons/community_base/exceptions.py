@@ -19,3 +19,11 @@ class ImportError_(UserError):
 
 class RegisterWarning(UserWarning):
     pass
+
+
+class PlateError(RegisterError):
+    "A licence plate is not valid per GA 36-2018."
+
+
+class IdentityNumberError(RegisterError):
+    "A resident ID number is not valid per GB 11643-1999."

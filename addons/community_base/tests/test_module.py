@@ -10,6 +10,9 @@ from trytond.modules.company.tests import (
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
+from .test_register import (  # noqa: F401
+    RegisterImportTestCase, ValidatorTestCase)
+
 
 def create_compound(company, code='LS01', name="嘉州花园"):
     pool = Pool()
