@@ -19,3 +19,11 @@ class ImportError_(UserError):
 
 class RegisterWarning(UserWarning):
     pass
+
+
+class ServiceRequestError(UserError):
+    "A service request cannot take this step."
+
+
+class PortalError(UserError):
+    "A resident portal action is refused (binding code, account …)."
