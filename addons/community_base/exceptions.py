@@ -27,3 +27,7 @@ class ServiceRequestError(UserError):
 
 class PortalError(UserError):
     "A resident portal action is refused (binding code, account …)."
+
+
+class AnnouncementError(ValidationError):
+    "An announcement is inconsistent."
