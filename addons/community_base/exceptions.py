@@ -27,3 +27,15 @@ class PlateError(RegisterError):
 
 class IdentityNumberError(RegisterError):
     "A resident ID number is not valid per GB 11643-1999."
+
+
+class ServiceRequestError(UserError):
+    "A service request cannot take this step."
+
+
+class PortalError(UserError):
+    "A resident portal action is refused (binding code, account …)."
+
+
+class AnnouncementError(ValidationError):
+    "An announcement is inconsistent."
