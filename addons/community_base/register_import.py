@@ -342,7 +342,7 @@ def parse_register(headers, rows, today=None):
             errors.add(unit['row'], 'gross_area', msg('required'))
         owners = [p for p in unit['people'] if p['role'] == 'owner']
         if len(owners) == 1 and owners[0]['share'] is None:
-            owners[0]['share'] = Decimal(100)
+            owners[0]['share'] = Decimal('100.00')
         elif owners:
             if any(p['share'] is None for p in owners):
                 errors.add(owners[0]['row'], 'share', msg('share_missing',

@@ -3,12 +3,13 @@
 # license terms.
 """Masking of resident ID numbers and phone numbers, and the logged reveal.
 
-Through RPC (the web client, proteus, scripts), users outside the group
-"Community Reveal Sensitive Data" read ID numbers (``cn_ric`` identifiers)
-and phone numbers masked, keeping the last 4 characters. Members of the
-group reveal them one party at a time with the "Reveal" wizard; each
-reveal is logged in ``community.reveal.log`` (who, when, which record).
-Server-side code (billing, imports) always works on the real values.
+Through RPC reads (the web client, proteus, scripts) every user reads ID
+numbers (``cn_ric`` identifiers) and phone numbers masked, keeping the last
+4 characters (``5111**********1234``, ``138****5678``). Members of the group
+"Community Reveal Sensitive Data" reveal them one party at a time with the
+"Reveal" wizard; each reveal is logged in ``community.reveal.log`` (who,
+when, which record, why). Server-side code (billing, imports, buttons,
+wizards) works on the real values.
 """
 import datetime
 
@@ -25,19 +26,14 @@ PHONE_TYPES = {'phone', 'mobile', 'fax'}
 
 
 def may_reveal():
-    """Tell whether the values must be shown in clear to the current call.
+    """Tell whether values may be returned in clear to the current call.
 
-    True for calls that do not check access (server-side code), for the
-    root user and for members of the reveal group.
+    Only calls that do not check access (server-side code, buttons and
+    wizards, the root user) get clear values; every RPC read gets them
+    masked, whatever the groups of the user: members of the reveal group
+    see them in clear only through the logged "Reveal" wizard.
     """
-    pool = Pool()
-    ModelData = pool.get('ir.model.data')
-    User = pool.get('res.user')
-    transaction = Transaction()
-    if not transaction.check_access or transaction.user == 0:
-        return True
-    group = ModelData.get_id('community_base', 'group_community_reveal')
-    return group in User.get_groups()
+    return not Transaction().check_access
 
 
 def _mask_phone(value):
