@@ -9,7 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench clean
+.PHONY: demo test install sao chromium bench bench-register clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,11 +30,21 @@ sao: $(SAO_DIR)/package/index.html
 demo: install sao
 	$(PY) scripts/demo.py
 
-test: install
+# Debian's chromium for the headless browser test (Playwright's own
+# browser download does not work here); installed when missing and root.
+chromium:
+	test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } || echo "chromium missing: the browser test will be skipped"
+
+test: install sao chromium
 	$(PY) scripts/runtests.py
 
 bench: install
 	$(PY) scripts/bench.py
+
+# Register import benchmark: 20,000 units / ~40,000 residencies into a
+# fresh database (UNITS=N to change the size).
+bench-register: install
+	$(PY) tests/bench/bench_register_import.py --units $(or $(UNITS),20000)
 
 clean:
 	rm -rf $(VENV) .local

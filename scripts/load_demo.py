@@ -13,7 +13,7 @@ from trytond.config import config
 
 def steps():
     "Return the demo steps in order; each takes no argument."
-    return [setup_company, load_register, demo_users]
+    return [setup_company, load_register, demo_users, close_config_wizard]
 
 
 def setup_company():
@@ -130,6 +130,13 @@ def demo_users():
     path = pathlib.Path(__file__).resolve().parent.parent / '.local'
     path.mkdir(exist_ok=True)
     (path / 'demo-logins.txt').write_text('\n'.join(lines) + '\n')
+
+
+def close_config_wizard():
+    "Mark the module configuration wizard done: the demo is configured."
+    from trytond.pool import Pool
+    Item = Pool().get('ir.module.config_wizard.item')
+    Item.write(Item.search([('state', '=', 'open')]), {'state': 'done'})
 
 
 def main():
