@@ -19,3 +19,11 @@ class ImportError_(UserError):
 
 class RegisterWarning(UserWarning):
     pass
+
+
+class BillingError(UserError):
+    "A fee, a bill or a bill run is wrong or cannot be processed."
+
+
+class BillingValidationError(ValidationError):
+    "A fee item, price or assignment is inconsistent."

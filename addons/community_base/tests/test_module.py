@@ -10,6 +10,8 @@ from trytond.modules.company.tests import (
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
+from .test_billing import BillingTestCase  # noqa: F401
+
 
 def create_compound(company, code='LS01', name="嘉州花园"):
     pool = Pool()
