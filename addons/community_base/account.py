@@ -16,7 +16,10 @@ demo, and returns the created records by key.
 import datetime as dt
 from decimal import Decimal
 
+from trytond.model import ModelView, fields
 from trytond.pool import Pool, PoolMeta
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 # key, code, name, type key, reconcile/party required
 ACCOUNTS = [
@@ -171,3 +174,31 @@ class MoveLine(metaclass=PoolMeta):
     @classmethod
     def _get_origin(cls):
         return super()._get_origin() + ['community.bill']
+
+
+class CreateChartStart(ModelView):
+    "Create Property Chart"
+    __name__ = 'community.billing.create_chart.start'
+    company = fields.Many2One('company.company', "Company", required=True)
+
+    @staticmethod
+    def default_company():
+        return Transaction().context.get('company')
+
+
+class CreateChart(Wizard):
+    """Create the chart of accounts, taxes and journals of a property
+    company (see ``create_property_chart``) and set the billing
+    configuration."""
+    __name__ = 'community.billing.create_chart'
+    start = StateView('community.billing.create_chart.start',
+        'community_base.create_chart_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Create", 'create_', 'tryton-ok', default=True),
+            ])
+    create_ = StateTransition()
+
+    def transition_create_(self):
+        with Transaction().set_context(company=self.start.company.id):
+            create_property_chart(self.start.company)
+        return 'end'

@@ -495,7 +495,8 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     enumerate(lines, 1)):
                 values.append([user, now, bill_id, seq, compound.id, unit.id,
                         item.id, self.period_start, self.period_end,
-                        'posted', quantity, price, days, description,
+                        'posted', quantity.quantize(Decimal('0.01')),
+                        price.quantize(Decimal('0.0001')), days, description,
                         amount])
                 per_item[item.id] += amount
                 items[item.id] = item
