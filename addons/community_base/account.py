@@ -126,7 +126,8 @@ def create_property_chart(company):
         account_config.save()
 
     config = Configuration(1)
-    if not config.journal:
+    if (not config.journal or not config.receivable_account
+            or config.receivable_account.company != company):
         config.journal = result['journal']
         config.receivable_account = result['receivable']
         config.prepayment_account = result['prepayment']
@@ -165,7 +166,9 @@ class Move(metaclass=PoolMeta):
 
     @classmethod
     def _get_origin(cls):
-        return super()._get_origin() + ['community.bill.run', 'community.bill']
+        return super()._get_origin() + [
+            'community.bill.run', 'community.bill', 'community.payment',
+            'community.refund']
 
 
 class MoveLine(metaclass=PoolMeta):

@@ -175,6 +175,9 @@ class BillRun(Workflow, ModelSQL, ModelView):
         for run in runs:
             run._process(commit=commit)
         cls.write(runs, {'state': 'done'})
+        # Prepayments of the payers settle the new bills, oldest first.
+        Payment = Pool().get('community.payment')
+        Payment.apply_prepayments()
 
     @classmethod
     def run_due(cls):
@@ -868,3 +871,6 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('community.bill.run|run_due', "Run Due Bill Runs"))
+        cls.method.selection.append(
+            ('community.payment|apply_prepayments_cron',
+                "Apply Prepayments to Due Bills"))

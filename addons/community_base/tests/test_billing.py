@@ -11,6 +11,8 @@ from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, with_transaction
 
+from trytond.transaction import Transaction
+
 from ..fee import month_slices, prorate, round_money
 
 
@@ -25,6 +27,9 @@ def setup_billing(company, year=2026):
     FeeItem = pool.get('community.fee.item')
     chart = create_property_chart(company)
     create_fiscal_year(company, year)
+    today = dt.date.today()
+    if today.year != year:
+        create_fiscal_year(company, today.year)
     compound, = Compound.create([{
                 'company': company.id, 'code': 'JZHY', 'name': "嘉州花园",
                 'area_code': '511102001001', 'service_grade': '2'}])
@@ -171,7 +176,8 @@ class BillingTestCase(unittest.TestCase):
                         'period_start': dt.date(2026, 3, 1),
                         'period_end': dt.date(2026, 3, 31)}])
             BillRun.process([run2])
-            self.assertEqual(Bill.search([], count=True), 2)
+            self.assertEqual(Bill.search(
+                    [('compound', '=', compound.id)], count=True), 2)
             self.assertEqual(run2.bill_count, 0)
 
             # The database refuses a duplicate line
@@ -182,3 +188,81 @@ class BillingTestCase(unittest.TestCase):
                             'period_start': dt.date(2026, 3, 1),
                             'period_end': dt.date(2026, 3, 31),
                             'amount': Decimal(1)}])
+
+    @with_transaction()
+    def test_zz_two_cashiers(self):
+        "Two cashiers paying the same bill: never a double settlement"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            compound.code = 'CONC'
+            compound.save()
+            owner, = Party.create([{'name': '周八'}])
+            unit = create_unit(building, '9-9-901', Decimal('100.00'),
+                [(owner, 100)])
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertEqual(bill.total_amount, Decimal('260.00'))
+            transaction.commit()
+
+            def pay(amount):
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 5, 3),
+                            'method': 'wechat', 'reference': 'WX%s' % amount,
+                            'amount': amount,
+                            'lines': [('create', [{'bill': bill.id}])]}])
+                Payment.post([payment])
+                return payment
+
+            first = pay(Decimal('260.00'))  # not committed yet
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError) as cm:
+                        pay(Decimal('260.00'))
+                    self.assertIn(bill.number, cm.exception.message)
+                other.rollback()
+            transaction.commit()
+            self.assertTrue(first.receipt_number)
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError):
+                        pay(Decimal('260.00'))
+                other.rollback()
+            bill = Bill(bill.id)
+            self.assertEqual(bill.amount_to_pay, Decimal(0))
+            self.assertIsNotNone(bill.move_line.reconciliation)
+            self.assertEqual(Payment.search(
+                    [('unit', '=', unit.id)], count=True), 1)
+
+
+class ChineseNumeralsTestCase(unittest.TestCase):
+    "Amounts in Chinese capital numerals (大写)"
+
+    def test_amount_in_words(self):
+        from ..payment import amount_in_words
+        for amount, words in [
+                ('1234.50', '壹仟贰佰叁拾肆元伍角整'),
+                ('1004.05', '壹仟零肆元零伍分'),
+                ('100010', '壹拾万零壹拾元整'),
+                ('1000000', '壹佰万元整'),
+                ('100000001', '壹亿零壹元整'),
+                ('0.5', '伍角整'),
+                ('0.05', '伍分'),
+                ('0', '零元整'),
+                ('10.00', '壹拾元整'),
+                ('260.00', '贰佰陆拾元整'),
+                ('30005.67', '叁万零伍元陆角柒分'),
+                ('120400', '壹拾贰万零肆佰元整'),
+                ('-12.345', '负壹拾贰元叁角伍分'),
+                ]:
+            self.assertEqual(amount_in_words(Decimal(amount)), words, amount)
