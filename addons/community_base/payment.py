@@ -247,8 +247,11 @@ class Payment(Workflow, ModelSQL, ModelView):
         Configuration = pool.get('community.billing.configuration')
         config = Configuration(1)
         user = Transaction().user
+        payment_lines = []
         for payment in payments:
-            bills = [l.bill for l in payment.lines]
+            lines = list(payment.lines)
+            payment_lines.extend(lines)
+            bills = [l.bill for l in lines]
             cls.lock_bills(bills)
             # Read the amounts after the lock: a concurrent payment that
             # committed meanwhile is seen here.
@@ -256,7 +259,7 @@ class Payment(Workflow, ModelSQL, ModelView):
             bills = Bill.browse([b.id for b in bills])
             allocated = Decimal(0)
             move_lines = []
-            for line, bill in zip(payment.lines, bills):
+            for line, bill in zip(lines, bills):
                 to_pay = bill.amount_to_pay
                 amount = line.amount if line.amount is not None else to_pay
                 if bill.state != 'posted' or to_pay <= 0 or amount <= 0:
@@ -307,8 +310,8 @@ class Payment(Workflow, ModelSQL, ModelView):
             sequence = payment.compound.get_receipt_sequence()
             with Transaction().set_context(company=company.id):
                 payment.receipt_number = sequence.get()
+        PaymentLine.save(payment_lines)
         cls.save(payments)
-        PaymentLine.save([l for p in payments for l in p.lines])
         # Reconcile the bills paid in full
         for payment in payments:
             Bill.reconcile_paid([l.bill for l in payment.lines])
