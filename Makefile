@@ -9,7 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench clean
+.PHONY: demo test install sao bench bench-billing clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: install
 
 bench: install
 	$(PY) scripts/bench.py
+
+# Monthly bill run vs. customer invoices; e.g. make bench-billing UNITS=100000
+UNITS ?= 20000
+bench-billing: install
+	$(PY) tests/bench/bench_billing.py --units $(UNITS)
 
 clean:
 	rm -rf $(VENV) .local
