@@ -219,7 +219,32 @@ def prepare_data(conf, database):
         user.company = Company(company.id)
         user.save()
     data['bills'] = prepare_bills(Model, [u1, u2, u3], company)
+    data['bench'] = prepare_bench(Model, b3,
+        int(os.environ.get('PORTAL_BENCH_RESIDENTS') or 0))
     print(json.dumps(data))
+
+
+def prepare_bench(Model, building, count):
+    "Create ``count`` units each with an owner bound to a portal account."
+    import datetime as dt
+    from decimal import Decimal
+    Unit = Model.get('community.unit')
+    Party = Model.get('party.party')
+    WebUser = Model.get('web.user')
+    mobiles = []
+    for i in range(count):
+        party = Party(name="业主%03d" % i)
+        party.save()
+        unit = Unit(building=building, code='3-1-%04d' % (100 + i))
+        unit.residencies.new(party=party, role='owner', share=Decimal(100),
+            start_date=dt.date(2020, 1, 1))
+        unit.save()
+        mobile = '1390200%04d' % i
+        account = WebUser(mobile=mobile, party=party)
+        account.password = PASSWORD
+        account.save()
+        mobiles.append(mobile)
+    return mobiles
 
 
 def prepare_bills(Model, units, company):

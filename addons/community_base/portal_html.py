@@ -66,7 +66,7 @@ def page(title, body, base, nav=None, error=None, notice=None):
     return Markup(
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
+        '<meta name="referrer" content="same-origin">'
         '<title>{title}</title><style>{css}</style></head><body>'
         '<header>{title}</header><main>{messages}{body}</main>{nav}'
         '</body></html>').format(
