@@ -218,9 +218,9 @@ def prepare_data(conf, database):
         user.companies.append(Company(company.id))
         user.company = Company(company.id)
         user.save()
-    data['bills'] = prepare_bills(Model, [u1, u2, u3], company)
     data['bench'] = prepare_bench(Model, b3,
         int(os.environ.get('PORTAL_BENCH_RESIDENTS') or 0))
+    data['bills'] = prepare_bills(Model, [u1, u2, u3], Company(company.id))
     print(json.dumps(data))
 
 
@@ -248,13 +248,46 @@ def prepare_bench(Model, building, count):
 
 
 def prepare_bills(Model, units, company):
-    """Create one bill per unit when the billing models exist (TODO: use
-    the billing module's own fixtures once it lands)."""
+    """When the billing models exist: a chart of accounts, this year's
+    fiscal year, a fixed fee of 120.00 a month for residential units and
+    the bills of the current month. Returns {unit code: bill id}."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from proteus import Wizard
     try:
-        Model.get('community.bill')
+        Bill = Model.get('community.bill')
     except Exception:
         return {}
-    return {}
+    from trytond.modules.account.tests.tools import create_fiscalyear
+    create_chart = Wizard('community.billing.create_chart')
+    create_chart.form.company = company
+    create_chart.execute('create_')
+    today = dt.date.today()
+    fiscalyear = create_fiscalyear(
+        company, (dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)))
+    fiscalyear.click('create_period')
+    Account = Model.get('account.account')
+    revenue, = Account.find([('code', '=', '6001.01')])
+    FeeItem = Model.get('community.fee.item')
+    BillRun = Model.get('community.bill.run')
+    start = today.replace(day=1)
+    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(
+        days=1)
+    for compound in {u.compound.id: u.compound for u in units}.values():
+        item = FeeItem(compound=compound, code='WYF', name="物业服务费")
+        item.kind = 'fixed'
+        item.sequence = 1
+        item.account = revenue
+        price = item.prices.new(effective_date=dt.date(2020, 1, 1))
+        price.unit_price = Decimal('120.00')
+        assignment = item.assignments.new(scope='unit_type')
+        assignment.unit_type = 'residential'
+        assignment.start_date = dt.date(2020, 1, 1)
+        item.save()
+        run = BillRun(compound=compound, period_start=start, period_end=end)
+        run.click('process')
+    return {b.unit.code: b.id for b in Bill.find([])}
 
 
 if __name__ == '__main__':

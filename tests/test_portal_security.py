@@ -191,3 +191,23 @@ def test_bills_of_other_units_are_404(portal_server):
     bills = portal_server.data.get('bills') or {}
     if not bills:
         pytest.skip("billing models not on this branch yet")
+    li = resident(portal_server, 'li')           # co-owner of 3-2-1201
+    listing = li.get('/bills')
+    refs = re.findall(r'/bills/([0-9]+\.[0-9a-f]+)"', listing.text)
+    assert len(refs) == 1 and '3-2-1201' in listing.text
+    ref = refs[0]
+    assert li.get('/bills/%s' % ref).status == 200
+    zhao = resident(portal_server, 'zhao')       # owner of 3-2-1202
+    assert zhao.get('/bills/%s' % ref).status == 404
+    assert zhao.post('/bills/%s/pay' % ref).status == 404
+    assert '3-2-1201' not in zhao.get('/bills').text
+    # a bare id or a forged signature
+    bill_id = ref.split('.')[0]
+    assert li.get('/bills/%s' % bill_id).status == 404
+    assert li.get('/bills/%s.%s' % (bill_id, '0' * 20)).status == 404
+    # the tenant does not see the owner's bill of her unit
+    sun = resident(portal_server, 'sun')
+    assert '3-2-1202' not in sun.get('/bills').text
+    zhao_ref = re.findall(r'/bills/([0-9]+\.[0-9a-f]+)"',
+        zhao.get('/bills').text)[0]
+    assert sun.get('/bills/%s' % zhao_ref).status == 404

@@ -301,6 +301,10 @@ class PortalPayment(ModelSQL, ModelView):
     paid_at = fields.Timestamp("Paid at", readonly=True)
     receipt_token = fields.Char("Receipt Reference", readonly=True,
         strip=False)
+    settlement = fields.Reference("Settlement", selection='get_settlements',
+        readonly=True,
+        help="The posted counter payment (with its receipt) that settled "
+        "this portal payment in the ledger.")
 
     @classmethod
     def __setup__(cls):
@@ -337,12 +341,61 @@ class PortalPayment(ModelSQL, ModelView):
         return [(None, '')] + [(m, IrModel.get_name(m)) for m in models]
 
     @classmethod
+    def get_settlements(cls):
+        pool = Pool()
+        IrModel = pool.get('ir.model')
+        models = []
+        try:
+            pool.get('community.payment')
+            models.append('community.payment')
+        except KeyError:
+            pass
+        return [(None, '')] + [(m, IrModel.get_name(m)) for m in models]
+
+    # Payment method of the counter payment for each provider
+    PROVIDER_METHODS = {
+        'sandbox': 'wechat',
+        'wechat': 'wechat',
+        'alipay': 'alipay',
+        }
+
+    @classmethod
+    def settle(cls, payment):
+        """Post ``payment`` in the ledger as a counter payment.
+
+        With the billing models (``community.payment``): a posted payment
+        of the unit by the payer, allocated to the bill (or all kept as
+        prepayment), whose receipt number is the official receipt. Without
+        them nothing is posted. Returns the counter payment or None.
+        """
+        pool = Pool()
+        try:
+            CounterPayment = pool.get('community.payment')
+        except KeyError:
+            return None
+        Date = pool.get('ir.date')
+        lines = []
+        if payment.bill:
+            lines = [{'bill': payment.bill.id, 'amount': payment.amount}]
+        with Transaction().set_context(company=payment.compound.company.id):
+            counter = CounterPayment(
+                compound=payment.compound, unit=payment.unit,
+                party=payment.party, date=Date.today(),
+                method=cls.PROVIDER_METHODS.get(payment.provider, 'wechat'),
+                reference=payment.provider_reference,
+                amount=payment.amount, lines=lines)
+            counter.save()
+            CounterPayment.post([counter])
+        payment.settlement = counter
+        payment.save()
+        return counter
+
+    @classmethod
     def confirm(cls, payment, amount, provider_reference):
         """Mark ``payment`` paid by its provider (idempotent).
 
         Raises PortalError if the confirmed amount differs from the
-        payment's. Then the bill is settled through
-        ``community.bill.portal_settle`` when the billing module offers it.
+        payment's. Then the payment is posted in the ledger (``settle``).
         """
         if payment.state == 'paid':
             return payment
@@ -354,6 +407,5 @@ class PortalPayment(ModelSQL, ModelView):
         payment.provider_reference = provider_reference
         payment.receipt_token = uuid.uuid4().hex
         payment.save()
-        if payment.bill and hasattr(payment.bill.__class__, 'portal_settle'):
-            payment.bill.__class__.portal_settle(payment)
+        cls.settle(payment)
         return payment

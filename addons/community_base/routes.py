@@ -1055,8 +1055,12 @@ def receipt(ctx, token):
     unit, role = ctx.scope[payment.unit.id]
     if role == 'tenant' and payment.party != ctx.party:
         abort(404)
+    receipt_number = payment.token[:16].upper()
+    if payment.settlement and getattr(
+            payment.settlement, 'receipt_number', None):
+        receipt_number = payment.settlement.receipt_number
     rows = [
-        ("收据号", payment.token[:16].upper()),
+        ("收据号", receipt_number),
         ("房屋", '%s %s' % (unit.compound.name, unit.code)),
         ("缴费人", payment.party.rec_name if payment.party else ''),
         ("项目", "预存" if payment.kind == 'prepayment' else "账单缴费"),
