@@ -9,7 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench bench-billing clean
+.PHONY: demo test install sao bench bench-billing bench-portal chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ sao: $(SAO_DIR)/package/index.html
 demo: install sao
 	$(PY) scripts/demo.py
 
-test: install
+# Debian's chromium for the browser tests (Playwright's own download fails)
+chromium:
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; } || true
+
+test: install chromium
 	$(PY) scripts/runtests.py
 
 bench: install
@@ -40,6 +44,9 @@ bench: install
 UNITS ?= 20000
 bench-billing: install
 	$(PY) tests/bench/bench_billing.py --units $(UNITS)
+# 50 concurrent logged-in residents on the bill list page of the portal
+bench-portal: install
+	$(PY) tests/bench/bench_portal.py
 
 clean:
 	rm -rf $(VENV) .local
