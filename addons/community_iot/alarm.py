@@ -50,7 +50,8 @@ class Alarm(Workflow, ModelSQL, ModelView):
         readonly=True, ondelete='SET NULL')
     event = fields.Many2One('community.iot.event', "Event",
         readonly=True, ondelete='SET NULL')
-    kind = fields.Selection(EVENT_KINDS, "Event Kind", readonly=True)
+    kind = fields.Selection([(None, "")] + EVENT_KINDS, "Event Kind",
+        readonly=True)
     rule = fields.Many2One('community.iot.rule', "Rule", readonly=True,
         ondelete='SET NULL')
     raised = fields.Timestamp("Raised (UTC)", readonly=True)

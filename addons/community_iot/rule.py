@@ -207,15 +207,14 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
 
     def execute(self, event):
         "Run the action for an event; return the number of alarms raised."
-        self._raised = False
-        getattr(self, '_execute_%s' % self.type)(event)
-        return 1 if getattr(self, '_raised', False) else 0
+        return getattr(self, '_execute_%s' % self.type)(event) or 0
 
     def _execute_alarm(self, event):
         Alarm = Pool().get('community.iot.alarm')
-        _, self._raised = Alarm.raise_(
+        _, new = Alarm.raise_(
             event, self.severity or 'warning', self._title(event),
             rule=self.rule)
+        return 1 if new else 0
 
     def _execute_service_request(self, event):
         pool = Pool()
