@@ -9,7 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench clean
+.PHONY: demo test install sao bench bench-iot clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,10 +30,16 @@ demo: install sao
 	$(PY) scripts/demo.py
 
 test: install
+	scripts/ensure_mosquitto.sh
 	$(PY) scripts/runtests.py
 
 bench: install
 	$(PY) scripts/bench.py
+
+# community_iot: bridge vs raw paho+PostgreSQL baseline, latency at 2000/s
+bench-iot: install
+	scripts/ensure_mosquitto.sh
+	$(PY) tests/bench/bench_iot.py $(BENCH_IOT_ARGS)
 
 clean:
 	rm -rf $(VENV) .local

@@ -145,15 +145,38 @@ class Command(Workflow, ModelSQL, ModelView):
             command.sent_at = now
             if command.id in topics:
                 command.topic, command.payload = topics[command.id]
+            # the device may have answered before this transaction
+            if command._reported_by_device():
+                command.state = 'confirmed'
+                command.confirmed_at = now
         cls.save(commands)
         return commands
 
+    def _reported_by_device(self):
+        "Whether the device reported the requested state since creation."
+        device = self.device
+        if (not device.last_seen or not self.create_date
+                or device.last_seen < self.create_date):
+            return False
+        state = device.state_dict
+        levels = state.get('_levels', {})
+        wanted = self.action == 'on'
+        switch_keys = [k for k in levels
+            if k == 'state' or k.startswith('POWER') or k.endswith('.output')]
+        if str(self.id) == str(state.get('rpc_ok')):
+            return True
+        return bool(switch_keys) and all(
+            levels[k] == wanted for k in switch_keys)
+
     @classmethod
-    def confirm_by_events(cls, events, replies=None):
+    def confirm_by_events(cls, events, replies=None, reported=None):
         """Confirm sent commands whose device reported the requested switch
-        state, or replied (Shelly RPC) with the command id."""
+        state, or replied (Shelly RPC) with the command id.
+
+        ``replies``: {device id: [command ids]}, ``reported``: {device id:
+        'on'/'off'} (switch state reported, changed or not)."""
         replies = replies or {}
-        wanted = {}
+        wanted = dict(reported or {})
         for event in events:
             if event.kind in ('switch_on', 'switch_off') and event.device:
                 wanted[event.device.id] = (

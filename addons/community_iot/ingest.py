@@ -172,13 +172,16 @@ def ingest(records, roots=None):
                 'last_seen': device.last_seen,
                 'battery': device.battery,
                 'link_quality': device.link_quality,
-                'replies': [], 'levels': [],
+                'replies': [], 'levels': [], 'switch': None,
                 }
         state = info['state']
         if (info['last_seen'] is None
                 or r['received'] > info['last_seen']):
             info['last_seen'] = r['received']
         for event in decoded.events:
+            if event.kind in ('switch_on', 'switch_off'):
+                # confirms commands even when the level did not change
+                info['switch'] = 'on' if event.kind == 'switch_on' else 'off'
             if event.level:
                 name, value = event.level
                 previous = _normal(state.get('_levels', {}).get(name))
@@ -296,8 +299,14 @@ def ingest(records, roots=None):
     if to_save:
         Device.save(to_save)
 
+    Command = pool.get('community.iot.command')
+    Command.confirm_by_events(events, {
+            device_id: info['replies']
+            for device_id, info in changed.items() if info['replies']},
+        {device_id: info['switch'] for device_id, info in changed.items()
+            if info['switch']})
     if events:
-        stats['alarms'] = _after_events(events, changed)
+        stats['alarms'] = _after_events(events)
     return stats
 
 
@@ -306,16 +315,12 @@ def _chunks(ids, size=1000):
         yield ids[i:i + size]
 
 
-def _after_events(events, changed):
-    "Clear alarms, confirm commands and apply the rules; return new alarms."
+def _after_events(events):
+    "Clear alarms and apply the rules; return the number of new alarms."
     pool = Pool()
     Alarm = pool.get('community.iot.alarm')
-    Command = pool.get('community.iot.command')
     Rule = pool.get('community.iot.rule')
     Alarm.clear_by_events(events)
-    Command.confirm_by_events(events, {
-            device_id: info['replies']
-            for device_id, info in changed.items() if info['replies']})
     return Rule.apply(events)
 
 

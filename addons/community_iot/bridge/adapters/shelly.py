@@ -63,7 +63,7 @@ def decode(rest, payload, roots=None):
         return Decoded(FAMILY, key, reply_to=str(data['id']),
             events=[] if ok else [Event('custom', data={
                         'rpc_error': data.get('error')})],
-            state={} if not ok else {'_rpc_ok': str(data['id'])})
+            state={} if not ok else {'rpc_ok': str(data['id'])})
     if sub.startswith('status/'):
         component = sub[len('status/'):]
         status = load_json(payload)
