@@ -80,7 +80,7 @@ class Broker:
         with open(self.conf, 'w') as f:
             f.write('listener %d 127.0.0.1\nallow_anonymous true\n'
                 'persistence true\npersistence_location %s/\n'
-                'max_queued_messages 0\nmax_inflight_messages 1000\n'
+                'max_queued_messages 0\nmax_inflight_messages 2000\n'
                 % (self.port, self.dir))
         self.proc = None
 
@@ -123,7 +123,8 @@ def dsn(database):
 def sql(database, query, params=None):
     import psycopg
     with psycopg.connect(dsn(database), autocommit=True) as conn:
-        return conn.execute(query, params).fetchall()
+        cursor = conn.execute(query, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def setup_database(database, prefix):

@@ -171,12 +171,18 @@ class Alarm(Workflow, ModelSQL, ModelView):
     @classmethod
     def clear_by_events(cls, events):
         "Mark cleared the alarms whose clearing event the device reported."
+        cls.clear([(e.kind, e.device.id, e.time) for e in events
+                if e.device])
+
+    @classmethod
+    def clear(cls, reports):
+        """Mark cleared the alarms of devices that reported the clearing
+        event; ``reports``: (event kind, device id, UTC time) tuples."""
         clearing = {v: k for k, v in CLEARED_BY.items()}
         to_clear = {}
-        for event in events:
-            if event.kind in clearing and event.device:
-                to_clear.setdefault(clearing[event.kind], {})[
-                    event.device.id] = event.time
+        for kind, device_id, time in reports:
+            if kind in clearing:
+                to_clear.setdefault(clearing[kind], {})[device_id] = time
         for kind, devices in to_clear.items():
             alarms = cls.search([
                     ('state', 'in', ['open', 'acknowledged']),

@@ -14,8 +14,6 @@ import hashlib
 import json
 import logging
 
-from sql import Conflict
-
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -101,42 +99,21 @@ def ingest(records, roots=None):
     if not batch:
         return stats
 
-    message = Message.__table__()
-    columns = [message.topic, message.payload, message.received,
-        message.dedup_key, message.retained, message.state,
-        message.create_uid, message.create_date]
-    values = [[
-            r['topic'].decode('utf-8', 'backslashreplace'), r['payload'],
-            r['received'], r['key'], r['retain'], 'processed',
-            transaction.user, now] for r in batch]
-    cursor.execute(*message.insert(columns, values,
-            on_conflict=Conflict(message, indexed_columns=[
-                    message.dedup_key]),
-            returning=[message.id, message.dedup_key]))
-    ids = dict((k, i) for i, k in cursor)
-    new = [r for r in batch if r['key'] in ids]
-    stats['new'] = len(new)
-    stats['duplicates'] = len(batch) - len(new)
-    if not new:
-        return stats
-    for r in new:
-        r['id'] = ids[r['key']]
-
-    # Decode
-    for r in new:
+    # Decode first: the device and the state go into the INSERT
+    for r in batch:
         try:
             r['decoded'] = decode(r['topic'], r['payload'], roots)
         except DecodeError as exc:
             r['reason'] = str(exc.args[0] if exc.args else exc)
 
     # Discovery first: a device announced in this batch is known below
-    discovered = [d for r in new if r.get('decoded')
+    discovered = [d for r in batch if r.get('decoded')
         for d in r['decoded'].discovered if not d.get('remove')]
     if discovered:
         _discover(discovered)
 
     keys = {}
-    for r in new:
+    for r in batch:
         decoded = r.get('decoded')
         if decoded and decoded.key is not None:
             keys.setdefault(decoded.family, set()).add(decoded.key)
@@ -148,22 +125,53 @@ def ingest(records, roots=None):
                         ('key', 'in', list(family_keys)),
                         ]):
                 devices[(family, device.key)] = device
+    for r in batch:
+        decoded = r.get('decoded')
+        r['device'] = None
+        if decoded is None or decoded.key is None:
+            continue
+        r['device'] = devices.get((decoded.family, decoded.key))
+        if r['device'] is None and (decoded.events or decoded.state
+                or decoded.availability or decoded.reply_to):
+            r['reason'] = 'unknown device %s %r' % (
+                decoded.family, decoded.key)
+
+    # One statement of fixed text whatever the batch size (arrays
+    # unnested): PostgreSQL and psycopg parse it once.
+    cursor.execute(
+        'INSERT INTO "%s" (topic, payload, received, dedup_key, retained, '
+        'device, state, create_uid, create_date) '
+        'SELECT t, p, r, k, rt, d, s, %%s, %%s FROM unnest('
+        '%%s::varchar[], %%s::bytea[], %%s::timestamp[], %%s::varchar[], '
+        '%%s::boolean[], %%s::integer[], %%s::varchar[]) '
+        'AS u(t, p, r, k, rt, d, s) '
+        'ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key'
+        % Message._table, (
+            transaction.user, now,
+            [r['topic'].decode('utf-8', 'backslashreplace') for r in batch],
+            [r['payload'] for r in batch],
+            [r['received'] for r in batch],
+            [r['key'] for r in batch],
+            [r['retain'] for r in batch],
+            [r['device'].id if r['device'] else None for r in batch],
+            ['quarantined' if r.get('reason') else 'processed'
+                for r in batch]))
+    ids = dict((k, i) for i, k in cursor)
+    new = [r for r in batch if r['key'] in ids]
+    stats['new'] = len(new)
+    stats['duplicates'] = len(batch) - len(new)
+    if not new:
+        return stats
+    for r in new:
+        r['id'] = ids[r['key']]
 
     event_rows = []
     changed = {}
-    message_device = {}
     for r in new:
         decoded = r.get('decoded')
-        if decoded is None or decoded.key is None:
+        device = r['device']
+        if decoded is None or device is None:
             continue
-        device = devices.get((decoded.family, decoded.key))
-        if device is None:
-            if (decoded.events or decoded.state
-                    or decoded.availability or decoded.reply_to):
-                r['reason'] = 'unknown device %s %r' % (
-                    decoded.family, decoded.key)
-            continue
-        message_device[r['id']] = device.id
         info = changed.get(device.id)
         if info is None:
             info = changed[device.id] = {
@@ -241,38 +249,34 @@ def ingest(records, roots=None):
             info['replies'].append(decoded.reply_to)
 
     # Events, set-based
-    events = []
     if event_rows:
-        event = Event.__table__()
-        cursor.execute(*event.insert([
-                    event.device, event.compound, event.message, event.kind,
-                    event.value, event.unit, event.data, event.time,
-                    event.counter_reset, event.create_uid,
-                    event.create_date],
-                [[e['device'].id,
-                        e['device'].compound.id
-                        if e['device'].compound else None,
-                        e['message'], e['kind'], e['value'], e['unit'],
-                        e['data'], e['time'], e['counter_reset'],
-                        transaction.user, now] for e in event_rows],
-                returning=[event.id]))
-        events = Event.browse([i for i, in cursor])
-    stats['events'] = len(events)
+        cursor.execute(
+            'INSERT INTO "%s" (device, compound, message, kind, value, unit, '
+            'data, time, counter_reset, create_uid, create_date) '
+            'SELECT d, c, m, k, v, u, dt, t, cr, %%s, %%s FROM unnest('
+            '%%s::integer[], %%s::integer[], %%s::integer[], %%s::varchar[], '
+            '%%s::numeric[], %%s::varchar[], %%s::text[], %%s::timestamp[], '
+            '%%s::boolean[]) AS x(d, c, m, k, v, u, dt, t, cr) '
+            'RETURNING id' % Event._table, (
+                transaction.user, now,
+                [e['device'].id for e in event_rows],
+                [e['device'].compound.id if e['device'].compound else None
+                    for e in event_rows],
+                [e['message'] for e in event_rows],
+                [e['kind'] for e in event_rows],
+                [e['value'] for e in event_rows],
+                [e['unit'] for e in event_rows],
+                [e['data'] for e in event_rows],
+                [e['time'] for e in event_rows],
+                [e['counter_reset'] for e in event_rows]))
+        event_ids = [i for i, in cursor]
+    else:
+        event_ids = []
+    stats['events'] = len(event_ids)
 
-    # Messages: device link and quarantine
+    # Quarantine
     quarantined = [r for r in new if r.get('reason')]
-    by_device = {}
-    for message_id, device_id in message_device.items():
-        by_device.setdefault(device_id, []).append(message_id)
-    for device_id, message_ids in by_device.items():
-        for sub in _chunks(message_ids):
-            cursor.execute(*message.update([message.device], [device_id],
-                    where=message.id.in_(sub)))
     if quarantined:
-        for sub in _chunks([r['id'] for r in quarantined]):
-            cursor.execute(*message.update(
-                    [message.state], ['quarantined'],
-                    where=message.id.in_(sub)))
         Quarantine.create([{
                     'message': r['id'],
                     'topic': r['topic'].decode('utf-8', 'backslashreplace'),
@@ -300,28 +304,31 @@ def ingest(records, roots=None):
         Device.save(to_save)
 
     Command = pool.get('community.iot.command')
-    Command.confirm_by_events(events, {
+    Command.confirm_by_events([], {
             device_id: info['replies']
             for device_id, info in changed.items() if info['replies']},
         {device_id: info['switch'] for device_id, info in changed.items()
             if info['switch']})
-    if events:
-        stats['alarms'] = _after_events(events)
+    if event_ids:
+        stats['alarms'] = _after_events(event_ids, event_rows)
     return stats
 
 
-def _chunks(ids, size=1000):
-    for i in range(0, len(ids), size):
-        yield ids[i:i + size]
+def _after_events(event_ids, rows):
+    """Clear alarms and apply the rules; return the number of new alarms.
 
-
-def _after_events(events):
-    "Clear alarms and apply the rules; return the number of new alarms."
+    Only the events that a rule listens to are instantiated."""
     pool = Pool()
     Alarm = pool.get('community.iot.alarm')
     Rule = pool.get('community.iot.rule')
-    Alarm.clear_by_events(events)
-    return Rule.apply(events)
+    Event = pool.get('community.iot.event')
+    clearing = set(CLEARED_BY.values())
+    Alarm.clear([(r['kind'], r['device'].id, r['time']) for r in rows
+            if r['kind'] in clearing])
+    kinds = Rule.listened_kinds()
+    events = Event.browse([i for i, r in zip(event_ids, rows)
+            if r['kind'] in kinds])
+    return Rule.apply(events) if events else 0
 
 
 def _discover(descriptions):

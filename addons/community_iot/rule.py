@@ -108,6 +108,11 @@ class Rule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         return True
 
     @classmethod
+    def listened_kinds(cls):
+        "The event kinds some active rule listens to."
+        return {r.event_kind for r in cls.search([])}
+
+    @classmethod
     def apply(cls, events):
         """Run the actions of every active rule matching the events.
 

@@ -19,10 +19,10 @@ shared_group        community-iot               ``$share/<group>/…``; empty
 session_expiry      86400                       seconds the broker keeps
                                                 the session (messages
                                                 queued while away)
-receive_maximum     1000                        unacknowledged QoS 1
+receive_maximum     2000                        unacknowledged QoS 1
                                                 messages in flight (the
                                                 backpressure bound)
-batch_size          500                         messages per transaction
+batch_size          1000                        messages per transaction
 batch_wait          0.02                        seconds to fill a batch
 topic_zigbee2mqtt   zigbee2mqtt                 topic roots per family
 topic_tasmota       (empty: tele/…, stat/…)
@@ -52,9 +52,9 @@ class BridgeConfig:
     client_id: str = 'community-iot-bridge'
     shared_group: str = 'community-iot'
     session_expiry: int = 86400
-    receive_maximum: int = 1000
+    receive_maximum: int = 2000
     keepalive: int = 30
-    batch_size: int = 500
+    batch_size: int = 1000
     batch_wait: float = 0.02
     roots: dict = field(default_factory=lambda: dict(DEFAULT_ROOTS))
     status_topic: str = ''
