@@ -184,6 +184,12 @@ class Command(Workflow, ModelSQL, ModelView):
         device_ids = set(wanted) | set(replies)
         if not device_ids:
             return []
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=table.state == 'sent', limit=1))
+        if not cursor.fetchone():
+            return []
         now = dt.datetime.utcnow()
         commands = cls.search([
                 ('state', '=', 'sent'),

@@ -125,6 +125,9 @@ def ingest(records, roots=None):
                         ('key', 'in', list(family_keys)),
                         ]):
                 devices[(family, device.key)] = device
+    # plain ids: attribute access on records costs in a loop
+    ids_of = {d.id: (d.id, d.compound.id if d.compound else None)
+        for d in devices.values()}
     for r in batch:
         decoded = r.get('decoded')
         r['device'] = None
@@ -153,7 +156,8 @@ def ingest(records, roots=None):
             [r['received'] for r in batch],
             [r['key'] for r in batch],
             [r['retain'] for r in batch],
-            [r['device'].id if r['device'] else None for r in batch],
+            [ids_of[r['device'].id][0] if r['device'] else None
+                for r in batch],
             ['quarantined' if r.get('reason') else 'processed'
                 for r in batch]))
     ids = dict((k, i) for i, k in cursor)
@@ -209,7 +213,7 @@ def ingest(records, roots=None):
                 if start:
                     state['_energy_start'] = start
             event_rows.append({
-                    'device': device, 'message': r['id'],
+                    'device': ids_of[device.id], 'message': r['id'],
                     'kind': event.kind, 'value': event.value,
                     'unit': event.unit,
                     'data': json.dumps(jsonable(event.data),
@@ -219,7 +223,7 @@ def ingest(records, roots=None):
         if decoded.availability:
             if decoded.availability != info['availability']:
                 event_rows.append({
-                        'device': device, 'message': r['id'],
+                        'device': ids_of[device.id], 'message': r['id'],
                         'kind': decoded.availability, 'value': None,
                         'unit': None, 'data': '{}',
                         'time': r['received'], 'counter_reset': False,
@@ -230,7 +234,7 @@ def ingest(records, roots=None):
             # a device that talks is online
             if info['availability'] == 'offline':
                 event_rows.append({
-                        'device': device, 'message': r['id'],
+                        'device': ids_of[device.id], 'message': r['id'],
                         'kind': 'online', 'value': None, 'unit': None,
                         'data': '{}', 'time': r['received'],
                         'counter_reset': False})
@@ -259,9 +263,8 @@ def ingest(records, roots=None):
             '%%s::boolean[]) AS x(d, c, m, k, v, u, dt, t, cr) '
             'RETURNING id' % Event._table, (
                 transaction.user, now,
-                [e['device'].id for e in event_rows],
-                [e['device'].compound.id if e['device'].compound else None
-                    for e in event_rows],
+                [e['device'][0] for e in event_rows],
+                [e['device'][1] for e in event_rows],
                 [e['message'] for e in event_rows],
                 [e['kind'] for e in event_rows],
                 [e['value'] for e in event_rows],
@@ -290,18 +293,24 @@ def ingest(records, roots=None):
     stats['quarantined'] = len(quarantined)
 
     # Devices
-    to_save = []
-    for info in changed.values():
-        device = info['device']
-        device.latest_state = json.dumps(info['state'], ensure_ascii=False,
-            sort_keys=True, default=str)
-        device.availability = info['availability']
-        device.last_seen = info['last_seen']
-        device.battery = info['battery']
-        device.link_quality = info['link_quality']
-        to_save.append(device)
-    if to_save:
-        Device.save(to_save)
+    # Devices: availability fields only (readonly in the client), one
+    # UPDATE each without the ORM's per-record overhead
+    table = Device.__table__()
+    for device_id, info in changed.items():
+        cursor.execute(*table.update([
+                    table.latest_state, table.availability,
+                    table.last_seen, table.battery, table.link_quality,
+                    table.write_uid, table.write_date], [
+                    json.dumps(info['state'], ensure_ascii=False,
+                        sort_keys=True, default=str),
+                    info['availability'], info['last_seen'],
+                    info['battery'], info['link_quality'],
+                    transaction.user, now],
+                where=table.id == device_id))
+    if changed:
+        # records read later in this transaction must see the new values
+        for cache in transaction.cache.values():
+            cache.clear()
 
     Command = pool.get('community.iot.command')
     Command.confirm_by_events([], {
@@ -323,7 +332,7 @@ def _after_events(event_ids, rows):
     Rule = pool.get('community.iot.rule')
     Event = pool.get('community.iot.event')
     clearing = set(CLEARED_BY.values())
-    Alarm.clear([(r['kind'], r['device'].id, r['time']) for r in rows
+    Alarm.clear([(r['kind'], r['device'][0], r['time']) for r in rows
             if r['kind'] in clearing])
     kinds = Rule.listened_kinds()
     events = Event.browse([i for i, r in zip(event_ids, rows)

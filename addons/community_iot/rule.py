@@ -7,6 +7,7 @@ import logging
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
@@ -107,10 +108,32 @@ class Rule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
                 return False
         return True
 
+    _kinds_cache = Cache('community.iot.rule.listened_kinds', context=False)
+
     @classmethod
     def listened_kinds(cls):
-        "The event kinds some active rule listens to."
-        return {r.event_kind for r in cls.search([])}
+        "The event kinds some active rule listens to (cached)."
+        kinds = cls._kinds_cache.get(None)
+        if kinds is None:
+            kinds = sorted({r.event_kind for r in cls.search([])})
+            cls._kinds_cache.set(None, kinds)
+        return set(kinds)
+
+    @classmethod
+    def create(cls, vlist):
+        rules = super().create(vlist)
+        cls._kinds_cache.clear()
+        return rules
+
+    @classmethod
+    def write(cls, *args):
+        super().write(*args)
+        cls._kinds_cache.clear()
+
+    @classmethod
+    def delete(cls, rules):
+        super().delete(rules)
+        cls._kinds_cache.clear()
 
     @classmethod
     def apply(cls, events):
