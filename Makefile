@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 $(SAO_DIR)/package/index.html:
+	command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	mkdir -p $(SAO_DIR)
 	cd $(SAO_DIR) && rm -rf package && npm pack --silent tryton-sao@$(SAO_VERSION) >/dev/null && tar xzf tryton-sao-*.tgz && rm -f tryton-sao-*.tgz
 	cd $(SAO_DIR)/package && npm install --silent --omit=dev --legacy-peer-deps --no-audit --no-fund

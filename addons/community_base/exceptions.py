@@ -19,3 +19,23 @@ class ImportError_(UserError):
 
 class RegisterWarning(UserWarning):
     pass
+
+
+class PlateError(RegisterError):
+    "A licence plate is not valid per GA 36-2018."
+
+
+class IdentityNumberError(RegisterError):
+    "A resident ID number is not valid per GB 11643-1999."
+
+
+class ServiceRequestError(UserError):
+    "A service request cannot take this step."
+
+
+class PortalError(UserError):
+    "A resident portal action is refused (binding code, account …)."
+
+
+class AnnouncementError(ValidationError):
+    "An announcement is inconsistent."

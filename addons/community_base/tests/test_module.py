@@ -10,6 +10,10 @@ from trytond.modules.company.tests import (
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
+from .test_register import (  # noqa: F401
+    RegisterImportTestCase, ValidatorTestCase)
+from .tools import TranslationTestMixin
+
 
 def create_compound(company, code='LS01', name="嘉州花园"):
     pool = Pool()
@@ -26,7 +30,8 @@ def create_compound(company, code='LS01', name="嘉州花园"):
     return compound, building
 
 
-class CommunityBaseTestCase(CompanyTestMixin, ModuleTestCase):
+class CommunityBaseTestCase(
+        TranslationTestMixin, CompanyTestMixin, ModuleTestCase):
     "Test community_base module"
     module = 'community_base'
 
