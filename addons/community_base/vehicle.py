@@ -6,7 +6,6 @@ import re
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
-from trytond.pool import Pool
 from trytond.pyson import Eval, If
 
 from .exceptions import PlateError, RegisterError
