@@ -286,6 +286,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('-c', '--config', required=True)
     parser.add_argument('-d', '--database', required=True)
+    parser.add_argument('--only', nargs='+', metavar='STEP',
+        help="run only these steps (in their usual order)")
     args = parser.parse_args()
     config.update_etc(args.config)
     from trytond.pool import Pool
@@ -295,6 +297,8 @@ def main():
     pool.init()
     from trytond.transaction import TransactionError
     for step in steps():
+        if args.only and step.__name__ not in args.only:
+            continue
         extras = {}
         while True:
             # Singletons and strict sequences lock tables: retry with the

@@ -1,7 +1,7 @@
 """The back office in a real browser: log into sao, open the demo units.
 
-Prepares a database with community_base and the demo data (through
-scripts/load_demo.py, i.e. the register import), starts trytond with the
+Prepares a database with community_base and the demo register (the
+register steps of scripts/load_demo.py, i.e. the register import), starts trytond with the
 sao web client (``make sao``) on a free port in 8100-8199 and drives
 Debian's headless Chromium with Playwright. A screenshot of the unit list
 is kept in tests/artifacts/.
@@ -72,8 +72,11 @@ def server():
             '-d', DATABASE, '--activate-dependencies', '-l', 'zh_CN',
             '-u', 'community_base', '--email', 'admin@example.com'],
         env=env, check=True)
+    # the register steps of the demo (billing is not needed here)
     subprocess.run([sys.executable, str(ROOT / 'scripts' / 'load_demo.py'),
-            '-c', str(conf), '-d', DATABASE], env=env, check=True)
+            '-c', str(conf), '-d', DATABASE, '--only', 'setup_company',
+            'load_register', 'demo_users', 'close_config_wizard'],
+        env=env, check=True)
     proc = subprocess.Popen([str(BIN / 'trytond'), '-c', str(conf),
             '-d', DATABASE], env=env, start_new_session=True)
     url = 'http://127.0.0.1:%d/' % port
