@@ -9,7 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench bench-billing bench-portal bench-iot chromium clean
+.PHONY: demo test install sao bench bench-register bench-billing bench-portal bench-iot chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,13 +41,20 @@ test: install chromium sao
 bench: install
 	$(PY) scripts/bench.py
 
+# Register import benchmark: 20,000 units / ~40,000 residencies into a
+# fresh database (UNITS=N to change the size).
+bench-register: install
+	$(PY) tests/bench/bench_register_import.py --units $(or $(UNITS),20000)
+
 # Monthly bill run vs. customer invoices; e.g. make bench-billing UNITS=100000
 UNITS ?= 20000
 bench-billing: install
 	$(PY) tests/bench/bench_billing.py --units $(UNITS)
+
 # 50 concurrent logged-in residents on the bill list page of the portal
 bench-portal: install
 	$(PY) tests/bench/bench_portal.py
+
 # community_iot: bridge vs raw paho+PostgreSQL baseline, latency at 2000/s
 bench-iot: install
 	scripts/ensure_mosquitto.sh

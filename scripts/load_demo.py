@@ -13,7 +13,8 @@ from trytond.config import config
 
 def steps():
     "Return the demo steps in order; each takes no argument."
-    return [setup_company, load_register, demo_users, load_billing]
+    return [setup_company, load_register, demo_users, demo_parking_committees,
+        load_billing, close_config_wizard]
 
 
 def setup_company():
@@ -130,6 +131,65 @@ def demo_users():
     path = pathlib.Path(__file__).resolve().parent.parent / '.local'
     path.mkdir(exist_ok=True)
     (path / 'demo-logins.txt').write_text('\n'.join(lines) + '\n')
+
+
+def demo_parking_committees():
+    """Public and leased parking spaces, the owners' and residents' committees.
+
+    Leased spaces go to the first vehicle owners of the register; the
+    committees are parties whose members are owners of 嘉州花园.
+    """
+    from trytond.pool import Pool
+    pool = Pool()
+    Space = pool.get('community.parking.space')
+    Vehicle = pool.get('community.vehicle')
+    Committee = pool.get('community.compound.committee')
+    Residency = pool.get('community.residency')
+    Party = pool.get('party.party')
+    compound = demo_compound()
+    existing = {s.code for s in Space.search([
+                ('compound', '=', compound.id)])}
+    vehicles = Vehicle.search([('compound', '=', compound.id)],
+        order=[('id', 'ASC')], limit=20)
+    spaces = []
+    for i in range(1, 41):
+        code = 'G-%03d' % i
+        if code in existing:
+            continue
+        if i <= len(vehicles):
+            spaces.append({'compound': compound.id, 'code': code,
+                    'kind': 'leased', 'party': vehicles[i - 1].owner.id,
+                    'vehicle': vehicles[i - 1].id})
+        else:
+            spaces.append({'compound': compound.id, 'code': code,
+                    'kind': 'public' if i <= 35 else 'temporary'})
+    if spaces:
+        Space.create(spaces)
+    owners = Residency.search([('compound', '=', compound.id),
+            ('role', '=', 'owner')], order=[('id', 'ASC')], limit=5)
+    for kind, name in [
+            ('owners', '嘉州花园业主委员会'),
+            ('residents', '市中区通江街道嘉州社区居民委员会')]:
+        if Committee.search([('compound', '=', compound.id),
+                    ('kind', '=', kind)]):
+            continue
+        party, = Party.create([{'name': name}])
+        members = []
+        if kind == 'owners':
+            roles = ['director', 'deputy', 'member', 'member', 'member']
+            members = [{'party': r.party.id, 'role': role,
+                    'start_date': dt.date(2024, 6, 1)}
+                for r, role in zip(owners, roles)]
+        Committee.create([{'compound': compound.id, 'kind': kind,
+                    'party': party.id, 'start_date': dt.date(2024, 6, 1),
+                    'members': [('create', members)]}])
+
+
+def close_config_wizard():
+    "Mark the module configuration wizard done: the demo is configured."
+    from trytond.pool import Pool
+    Item = Pool().get('ir.module.config_wizard.item')
+    Item.write(Item.search([('state', '=', 'open')]), {'state': 'done'})
 
 
 def load_billing():

@@ -21,7 +21,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.report import Report
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import ImportError_
@@ -71,7 +71,7 @@ _PLATE_SPLIT = re.compile(r'[,，;；、/\s]+')
 MAX_ERRORS = 100
 # Records per create() call: Tryton's browse() costs O(n²) in the size of
 # one call, so large imports create in slices of this size.
-CHUNK = 250
+CHUNK = 100
 
 
 def _chunks(values, size=CHUNK):
@@ -380,6 +380,12 @@ class RegisterImport(Wizard):
         return {}
 
     def transition_import_(self):
+        pool = Pool()
+        Compound = pool.get('community.compound')
+        # The wizard runs without access checks: make sure the user may
+        # work on the compound (record rules of the compounds assigned)
+        with check_access():
+            Compound.read([self.start.compound.id], ['id'])
         counts = self.import_register(
             self.start.compound, self.start.file, self.start.filename)
         self.done.created = counts['created']

@@ -6,7 +6,7 @@ import re
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
-from trytond.pool import Pool
+from trytond.pool import PoolMeta
 from trytond.pyson import Eval, If
 
 from .exceptions import PlateError, RegisterError
@@ -149,6 +149,13 @@ class VehicleUnit(ModelSQL):
         'community.vehicle', "Vehicle", required=True, ondelete='CASCADE')
     unit = fields.Many2One(
         'community.unit', "Unit", required=True, ondelete='CASCADE')
+
+
+class Unit(metaclass=PoolMeta):
+    __name__ = 'community.unit'
+    vehicles = fields.Many2Many(
+        'community.vehicle-community.unit', 'unit', 'vehicle', "Vehicles",
+        domain=[('compound', '=', Eval('compound', -1))])
 
 
 PARKING_KINDS = [

@@ -92,23 +92,27 @@ def main():
         with Transaction().start(DATABASE, 0, context={
                     'company': company.id}) as transaction:
             start = time.monotonic()
+            cpu = time.process_time()
             if args.profile:
                 import cProfile
                 import pstats
                 profile = cProfile.Profile()
                 counts = profile.runcall(Import.import_register,
                     Compound(compound.id), data, 'bench.csv')
-                pstats.Stats(profile).sort_stats('cumulative').print_stats(40)
+                pstats.Stats(profile).sort_stats(os.environ.get('BENCH_SORT', 'cumulative')).print_stats(40)
             else:
                 counts = Import.import_register(
                     Compound(compound.id), data, 'bench.csv')
             transaction.commit()
             seconds = time.monotonic() - start
+            cpu = time.process_time() - cpu
         print('%s: %.1f s for %d rows (%d units, %d residencies): '
-            '%.0f rows/s; created %d, updated %d, unchanged %d' % (
+            '%.0f rows/s (%.0f s CPU in this process; load average %.1f); '
+            'created %d, updated %d, unchanged %d' % (
                 attempt, seconds, len(rows) - 1, n_units, n_res,
-                (len(rows) - 1) / seconds, counts['created'],
-                counts['updated'], counts['unchanged']), flush=True)
+                (len(rows) - 1) / seconds, cpu, os.getloadavg()[0],
+                counts['created'], counts['updated'], counts['unchanged']),
+            flush=True)
 
 
 if __name__ == '__main__':

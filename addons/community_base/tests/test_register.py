@@ -201,3 +201,52 @@ class RegisterImportTestCase(unittest.TestCase):
             self.assertIn('Row 3, column 车牌', detail)
             self.assertIn('Row 4, column 产权比例', detail)
             self.assertEqual(Unit.search([]), [])
+
+
+class ParkingCommitteeTestCase(unittest.TestCase):
+    "Parking spaces and committees of a compound"
+
+    @classmethod
+    def setUpClass(cls):
+        activate_module('community_base')
+
+    @with_transaction()
+    def test_parking_and_committees(self):
+        "Public spaces have no party; committees are parties with members"
+        pool = Pool()
+        Compound = pool.get('community.compound')
+        Party = pool.get('party.party')
+        Space = pool.get('community.parking.space')
+        Vehicle = pool.get('community.vehicle')
+        Committee = pool.get('community.compound.committee')
+        company = create_company()
+        with set_company(company):
+            compound, = Compound.create([{'company': company.id,
+                        'code': 'JZHY', 'name': '嘉州花园'}])
+            owner, committee_party = Party.create([
+                    {'name': '张伟'}, {'name': '嘉州花园业主委员会'}])
+            vehicle, = Vehicle.create([{'compound': compound.id,
+                        'plate': '川l d1234 5', 'owner': owner.id}])
+            self.assertEqual((vehicle.plate, vehicle.colour),
+                ('川LD12345', 'green'))
+            with self.assertRaises(UserError):
+                Vehicle.create([{'compound': compound.id,
+                            'plate': '川LI2345'}])
+            space, = Space.create([{'compound': compound.id,
+                        'code': 'G-001', 'kind': 'leased',
+                        'party': owner.id, 'vehicle': vehicle.id}])
+            self.assertEqual(space.rec_name, 'G-001')
+            with self.assertRaises(UserError):
+                Space.create([{'compound': compound.id, 'code': 'G-002',
+                            'kind': 'public', 'party': owner.id}])
+            committee, = Committee.create([{'compound': compound.id,
+                        'kind': 'owners', 'party': committee_party.id,
+                        'start_date': dt.date(2024, 6, 1),
+                        'members': [('create', [{'party': owner.id,
+                                        'role': 'director'}])]}])
+            self.assertEqual(committee.rec_name, '嘉州花园业主委员会')
+            self.assertEqual(committee.members[0].compound, compound)
+            # last: a constraint violation aborts the transaction
+            with self.assertRaises(UserError):
+                Space.create([{'compound': compound.id, 'code': 'G-001',
+                            'kind': 'public'}])
