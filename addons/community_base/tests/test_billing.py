@@ -216,6 +216,69 @@ class BillingTestCase(unittest.TestCase):
                             'amount': Decimal(1)}])
 
     @with_transaction()
+    def test_metered_water(self):
+        "Metered water with annual tiers; lower readings need a reason"
+        pool = Pool()
+        Party = pool.get('party.party')
+        FeeItem = pool.get('community.fee.item')
+        Meter = pool.get('community.meter')
+        Reading = pool.get('community.meter.reading')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '吴九'}])
+            unit = create_unit(building, '3-3-301', Decimal('80.00'),
+                [(owner, 100)])
+            water, = FeeItem.create([{
+                        'compound': compound.id, 'code': 'SF',
+                        'name': "水费", 'kind': 'metered',
+                        'account': items['chart']['revenue_water'].id,
+                        'tax': items['chart']['vat3'].id,
+                        'tiers': [('create', [
+                                    {'up_to': Decimal(180),
+                                        'unit_price': Decimal('2.80')},
+                                    {'up_to': Decimal(260),
+                                        'unit_price': Decimal('3.90')},
+                                    {'unit_price': Decimal('6.10')}])],
+                        }])
+            meter, = Meter.create([{'compound': compound.id,
+                        'unit': unit.id, 'fee_item': water.id,
+                        'number': 'W-301', 'digits': 4}])
+            Reading.create([
+                    {'meter': meter.id, 'date': dt.date(2026, 1, 1),
+                        'value': Decimal(9000)},
+                    {'meter': meter.id, 'date': dt.date(2026, 2, 28),
+                        'value': Decimal(9170)}])
+            with self.assertRaises(UserError) as cm:
+                Reading.create([{'meter': meter.id,
+                            'date': dt.date(2026, 3, 31),
+                            'value': Decimal(10)}])
+            self.assertIn('W-301', cm.exception.message)
+            # The real March reading is 9190 (20 m³).
+            march, = Reading.create([{'meter': meter.id,
+                        'date': dt.date(2026, 3, 31),
+                        'value': Decimal(9190)}])
+            self.assertEqual(march.consumption, Decimal(20))
+            # In April the 4-digit register passes 9999: 9190 → 0010 is
+            # 10000 - 9190 + 10 = 820 m³, accepted with the reason.
+            rolled, = Reading.create([{'meter': meter.id,
+                        'date': dt.date(2026, 4, 30), 'value': Decimal(10),
+                        'reason': 'rollover'}])
+            self.assertEqual(rolled.consumption, Decimal(820))
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            line, = [l for l in bill.lines if l.fee_item == water]
+            # 170 m³ used before March: 10 × 2.80 + 10 × 3.90
+            self.assertEqual(line.amount, Decimal('67.00'))
+            self.assertEqual(line.description, '10×2.8 + 10×3.9')
+            self.assertEqual(line.quantity, Decimal('20.00'))
+
+    @with_transaction()
     def test_zz_two_cashiers(self):
         "Two cashiers paying the same bill: never a double settlement"
         pool = Pool()
