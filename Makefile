@@ -9,7 +9,8 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench clean chromium bench-portal
+.PHONY: demo test install sao bench clean
+.PHONY: chromium bench-portal
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
