@@ -9,8 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench clean
-.PHONY: chromium bench-portal
+.PHONY: demo test install sao bench bench-billing bench-portal bench-iot chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,15 +34,24 @@ demo: install sao
 chromium:
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; } || true
 
-test: install chromium
+test: install chromium sao
+	scripts/ensure_mosquitto.sh
 	$(PY) scripts/runtests.py
 
 bench: install
 	$(PY) scripts/bench.py
 
+# Monthly bill run vs. customer invoices; e.g. make bench-billing UNITS=100000
+UNITS ?= 20000
+bench-billing: install
+	$(PY) tests/bench/bench_billing.py --units $(UNITS)
 # 50 concurrent logged-in residents on the bill list page of the portal
 bench-portal: install
 	$(PY) tests/bench/bench_portal.py
+# community_iot: bridge vs raw paho+PostgreSQL baseline, latency at 2000/s
+bench-iot: install
+	scripts/ensure_mosquitto.sh
+	$(PY) tests/bench/bench_iot.py $(BENCH_IOT_ARGS)
 
 clean:
 	rm -rf $(VENV) .local

@@ -1,0 +1,82 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Adapters: pure functions from (topic, payload bytes) to typed events.
+
+``decode(topic, payload, roots)`` finds the family by the topic root and
+calls its adapter. ``roots`` maps family -> topic root (see
+``bridge.config``). New families: add ``ADAPTERS['lpr'] = lpr.decode``
+and a root in the configuration, and extend the device ``family``
+selection.
+"""
+from . import generic, homeassistant, shelly, tasmota, zigbee2mqtt
+from .base import (  # noqa: F401
+    CLEARED_BY, EVENT_KINDS, DecodeError, Decoded, Event, jsonable)
+
+ADAPTERS = {
+    'zigbee2mqtt': zigbee2mqtt.decode,
+    'tasmota': tasmota.decode,
+    'shelly': shelly.decode,
+    'generic': generic.decode,
+    'homeassistant': homeassistant.decode,
+    }
+DEFAULT_ROOTS = {
+    'zigbee2mqtt': 'zigbee2mqtt',
+    'tasmota': '',
+    'shelly': 'shellies',
+    'generic': 'community/devices',
+    'homeassistant': 'homeassistant',
+    }
+_TASMOTA_PREFIXES = ('tele/', 'stat/', 'cmnd/')
+
+
+def topic_text(topic):
+    """Return the topic as str; raises DecodeError for non-UTF-8 bytes."""
+    if isinstance(topic, str):
+        return topic
+    try:
+        return topic.decode('utf-8')
+    except UnicodeDecodeError:
+        raise DecodeError("topic is not UTF-8") from None
+
+
+def route(topic, roots=None):
+    """Return (family, rest) for a topic, the longest root winning;
+    raises DecodeError when no family's root matches."""
+    roots = roots or DEFAULT_ROOTS
+    best = None
+    for family, root in roots.items():
+        if family not in ADAPTERS:
+            continue
+        if root:
+            if not topic.startswith(root + '/'):
+                continue
+            rest = topic[len(root) + 1:]
+        else:
+            rest = topic
+        if family == 'tasmota' and not rest.startswith(_TASMOTA_PREFIXES):
+            continue
+        if best is None or len(root) > len(best[2]):
+            best = (family, rest, root)
+    if best is None:
+        raise DecodeError("no adapter for topic")
+    return best[0], best[1]
+
+
+def decode(topic, payload, roots=None):
+    """Decode one MQTT message into a :class:`Decoded`.
+
+    ``topic`` is str or bytes, ``payload`` bytes. Raises DecodeError with
+    the reason for anything that cannot be understood.
+    """
+    topic = topic_text(topic)
+    if isinstance(payload, str):
+        payload = payload.encode('utf-8')
+    family, rest = route(topic, roots)
+    try:
+        return ADAPTERS[family](rest, payload, roots or DEFAULT_ROOTS)
+    except DecodeError:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError,
+            ArithmeticError) as exc:
+        raise DecodeError("%s: %s" % (type(exc).__name__, exc)) from None

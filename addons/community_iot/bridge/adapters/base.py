@@ -1,0 +1,176 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Types shared by the adapters and small, defensive decoding helpers.
+
+An adapter is a pure function ``(rest, payload) -> Decoded`` where ``rest``
+is the topic below the family's root (a ``str``) and ``payload`` the raw
+bytes. It raises :class:`DecodeError` with a short reason when the message
+cannot be understood; the bridge then quarantines it.
+"""
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+#: Event kinds and the kind that clears them (alarms raised by the first
+#: are marked cleared by the second).
+EVENT_KINDS = [
+    ('door_opened', "Door Opened"),
+    ('door_closed', "Door Closed"),
+    ('smoke', "Smoke Detected"),
+    ('smoke_clear', "Smoke Cleared"),
+    ('water_leak', "Water Leak"),
+    ('water_leak_clear', "Water Leak Cleared"),
+    ('gas', "Gas Detected"),
+    ('sos', "SOS"),
+    ('fall', "Fall Detected"),
+    ('motion', "Motion"),
+    ('tamper', "Tamper"),
+    ('battery_low', "Battery Low"),
+    ('button', "Button Pressed"),
+    ('switch_on', "Switched On"),
+    ('switch_off', "Switched Off"),
+    ('power', "Power Reading"),
+    ('energy', "Energy Reading"),
+    ('online', "Device Online"),
+    ('offline', "Device Offline"),
+    ('custom', "Custom"),
+    ]
+CLEARED_BY = {
+    'door_opened': 'door_closed',
+    'smoke': 'smoke_clear',
+    'water_leak': 'water_leak_clear',
+    'offline': 'online',
+    }
+
+
+class DecodeError(ValueError):
+    "The message cannot be decoded; ``args[0]`` is the reason."
+
+
+@dataclass
+class Event:
+    """A typed event.
+
+    ``value`` is a Decimal in ``unit`` (energy always in kWh, power in W),
+    ``data`` the relevant raw fields, kept for the record.
+    """
+    kind: str
+    value: Decimal = None
+    unit: str = None
+    data: dict = field(default_factory=dict)
+    #: for events that report a level (door contact, smoke, switch …): the
+    #: state key and its value; the bridge drops the event when the
+    #: device's latest state already had that value (periodic reports and
+    #: retained replays do not repeat the event).
+    level: tuple = None
+
+
+@dataclass
+class Decoded:
+    """What one message says.
+
+    - ``key``: the device key in its family (None for bridge messages);
+    - ``events``: typed events;
+    - ``state``: keys to overlay on the device's latest state;
+    - ``availability``: 'online', 'offline' or None;
+    - ``battery``, ``link_quality``: integers or None;
+    - ``discovered``: device descriptions announced by the message, dicts
+      with family, key, name, model, vendor, ieee_address, serial, mac,
+      capabilities (list), source, and ``remove`` (True when withdrawn);
+    - ``reply_to``: for command replies, the command correlation id.
+    """
+    family: str
+    key: str = None
+    events: list = field(default_factory=list)
+    state: dict = field(default_factory=dict)
+    availability: str = None
+    battery: int = None
+    link_quality: int = None
+    discovered: list = field(default_factory=list)
+    reply_to: str = None
+
+
+def text(payload):
+    """Decode payload bytes: UTF-8 first, then GB18030 (a superset of GBK
+    that Chinese devices send); raises DecodeError otherwise."""
+    if isinstance(payload, str):
+        return payload
+    for encoding in ('utf-8', 'gb18030'):
+        try:
+            return payload.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DecodeError("payload is neither UTF-8 nor GBK")
+
+
+def load_json(payload, max_size=256 * 1024):
+    """Parse a JSON payload (bytes); raises DecodeError with the reason."""
+    if len(payload) > max_size:
+        raise DecodeError("payload too large (%d bytes)" % len(payload))
+    if not payload.strip():
+        raise DecodeError("empty payload")
+    try:
+        return json.loads(text(payload), parse_float=Decimal)
+    except ValueError as exc:
+        raise DecodeError("invalid JSON: %s" % exc) from None
+
+
+def number(value):
+    """Return value as Decimal; accepts numbers and numeric strings
+    ("12.5", " 3 "); None for None/empty; raises DecodeError otherwise."""
+    if value is None or value == '':
+        return None
+    if isinstance(value, bool):
+        raise DecodeError("boolean where a number is expected")
+    try:
+        result = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise DecodeError("not a number: %r" % (value,)) from None
+    if not result.is_finite():
+        raise DecodeError("not a finite number: %r" % (value,))
+    return result
+
+
+def boolean(value):
+    """Return True/False for booleans and their usual string forms
+    ("true", "ON", "1"); None for None; raises DecodeError otherwise."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, Decimal)):
+        return bool(value)
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ('true', 'on', '1', 'yes', 'online'):
+            return True
+        if v in ('false', 'off', '0', 'no', 'offline'):
+            return False
+    raise DecodeError("not a boolean: %r" % (value,))
+
+
+def integer(value):
+    "Return value as int (rounded) or None; see :func:`number`."
+    n = number(value)
+    return None if n is None else int(n.to_integral_value())
+
+
+def kwh(value, unit='kWh'):
+    """Normalise an energy value to kWh (Decimal); ``unit`` is 'Wh' or
+    'kWh'."""
+    n = number(value)
+    if n is None:
+        return None
+    if unit == 'Wh':
+        n = n / 1000
+    return n.quantize(Decimal('0.000001'))
+
+
+def jsonable(value):
+    "Convert Decimals for json.dumps."
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value

@@ -1,0 +1,139 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The paho-mqtt 2 client of the bridge.
+
+MQTT 5, callback API version 2, stable client id, persistent session
+(clean_start False + session expiry), retained last will ``offline`` and
+birth ``online`` on the status topic, subscriptions (shared) made in
+``on_connect`` so they are renewed on every reconnection, reconnect with
+backoff (1 → 30 s), QoS 1 with **manual acknowledgement**: a message is
+acknowledged by :meth:`Client.ack` only after its transaction committed.
+
+The network thread never blocks: ``on_message`` puts the message in a
+queue whose bound is enforced by the broker through the MQTT 5 Receive
+Maximum (at most ``receive_maximum`` unacknowledged messages in flight),
+so the queue never holds more than that.
+"""
+import datetime as dt
+import logging
+import queue
+import ssl
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+logger = logging.getLogger(__name__)
+
+
+class Inbound:
+    "A received message (topic kept as raw bytes)."
+    __slots__ = ('mid', 'qos', 'topic', 'payload', 'retain', 'received',
+        'generation')
+
+    def __init__(self, mid, qos, topic, payload, retain, received,
+            generation):
+        self.mid = mid
+        self.qos = qos
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+        self.received = received
+        self.generation = generation
+
+
+class Client:
+    def __init__(self, conf, on_published=None):
+        self.conf = conf
+        self.queue = queue.Queue(maxsize=conf.receive_maximum * 2 + 100)
+        self.connected = threading.Event()
+        self.generation = 0  # connection count: acks of old ones are moot
+        self.on_published = on_published
+        self._lock = threading.Lock()
+        self.mqtt = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=conf.client_id,
+            protocol=mqtt.MQTTv5, manual_ack=True)
+        self.mqtt.suppress_exceptions = True
+        self.mqtt.enable_logger(logging.getLogger(__name__ + '.paho'))
+        if conf.username:
+            self.mqtt.username_pw_set(conf.username, conf.password or None)
+        if conf.tls:
+            self.mqtt.tls_set(ca_certs=conf.ca_certs,
+                cert_reqs=ssl.CERT_REQUIRED)
+        self.mqtt.will_set(conf.status_topic, 'offline', qos=1, retain=True)
+        self.mqtt.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.mqtt.max_inflight_messages_set(100)
+        self.mqtt.max_queued_messages_set(0)
+        self.mqtt.on_connect = self._on_connect
+        self.mqtt.on_disconnect = self._on_disconnect
+        self.mqtt.on_message = self._on_message
+        self.mqtt.on_publish = self._on_publish
+
+    def start(self):
+        "Connect asynchronously and start the network thread."
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.conf.session_expiry
+        props.ReceiveMaximum = self.conf.receive_maximum
+        self.mqtt.connect_async(self.conf.host, self.conf.port,
+            keepalive=self.conf.keepalive, clean_start=False,
+            properties=props)
+        self.mqtt.loop_start()
+
+    def stop(self):
+        "Publish the offline status and disconnect (the session stays)."
+        try:
+            if self.connected.is_set():
+                info = self.mqtt.publish(self.conf.status_topic, 'offline',
+                    qos=1, retain=True)
+                info.wait_for_publish(timeout=2)
+            self.mqtt.disconnect()
+        finally:
+            self.mqtt.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            logger.warning("connection refused: %s", reason_code)
+            return
+        with self._lock:
+            self.generation += 1
+        logger.info("connected to %s:%s (session present: %s)",
+            self.conf.host, self.conf.port, flags.session_present)
+        client.subscribe([(f, mqtt.SubscribeOptions(qos=1))
+                for f in self.conf.subscriptions()])
+        client.publish(self.conf.status_topic, 'online', qos=1, retain=True)
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code,
+            properties):
+        self.connected.clear()
+        logger.warning("disconnected: %s", reason_code)
+
+    def _on_message(self, client, userdata, message):
+        # Never blocks: the broker sends at most receive_maximum
+        # unacknowledged QoS 1 messages, fewer than the queue holds.
+        item = Inbound(message.mid, message.qos, message._topic,
+            message.payload, message.retain, dt.datetime.utcnow(),
+            self.generation)
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            # Only when the broker ignores our Receive Maximum: apply TCP
+            # backpressure rather than lose the message.
+            logger.warning("inbox full: broker exceeds receive maximum")
+            self.queue.put(item)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        if self.on_published:
+            self.on_published(mid, reason_code)
+
+    def ack(self, items):
+        "Acknowledge committed messages (QoS 1) of the current connection."
+        for item in items:
+            if item.qos and item.generation == self.generation:
+                self.mqtt.ack(item.mid, item.qos)
+
+    def publish(self, topic, payload, qos=1):
+        "Publish; returns the MQTTMessageInfo (mid, rc)."
+        return self.mqtt.publish(topic, payload, qos=qos)

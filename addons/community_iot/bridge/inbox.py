@@ -1,0 +1,159 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Drain the client's queue in batches, one transaction per batch.
+
+A batch is committed, then its messages are acknowledged to the broker:
+a crash before the commit means the broker redelivers them, a crash
+between commit and acknowledgement means a redelivery that the
+de-duplication key makes a no-op. Operational errors (lost connection,
+serialization failure) are retried with backoff; a batch that fails for
+another reason is split so that the culprit alone is quarantined.
+"""
+import json
+import logging
+import queue
+import time
+
+from trytond.backend import DatabaseOperationalError
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+logger = logging.getLogger(__name__)
+
+
+class Inbox:
+    def __init__(self, database, client, conf, trace=None, outbox=None):
+        self.outbox = outbox
+        self.database = database
+        self.client = client
+        self.conf = conf
+        self.trace = trace
+        self.running = True
+        self.committed = 0
+
+    def take(self):
+        "Return up to batch_size items, waiting at most batch_wait."
+        q = self.client.queue
+        try:
+            first = q.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.conf.batch_wait
+        while len(batch) < self.conf.batch_size:
+            timeout = deadline - time.monotonic()
+            try:
+                batch.append(q.get_nowait() if timeout <= 0
+                    else q.get(timeout=timeout))
+            except queue.Empty:
+                break
+        return batch
+
+    def run(self):
+        while self.running:
+            batch = self.take()
+            if batch or (self.outbox and not self.outbox.acked.empty()):
+                self.process(batch)
+        # drain what is left (acknowledge only what is committed)
+        while True:
+            try:
+                batch = [self.client.queue.get_nowait()]
+            except queue.Empty:
+                break
+            while len(batch) < self.conf.batch_size:
+                try:
+                    batch.append(self.client.queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.process(batch)
+
+    def _records(self, items):
+        return [{'topic': i.topic, 'payload': i.payload,
+                'received': i.received, 'retain': i.retain} for i in items]
+
+    def _ingest(self, items, acked=()):
+        pool = Pool(self.database)
+        retries = 0
+        while True:
+            try:
+                with Transaction().start(self.database, 0,
+                        context={'language': 'en'}) as transaction:
+                    Message = pool.get('community.iot.message')
+                    Command = pool.get('community.iot.command')
+                    if acked:
+                        Command.mark_sent([e[0] for e in acked],
+                            {e[0]: (e[1], e[2]) for e in acked})
+                    stats = Message.ingest(self._records(items),
+                        roots=self.conf.roots)
+                    transaction.commit()
+                return stats
+            except DatabaseOperationalError as exc:
+                retries += 1
+                delay = min(0.1 * 2 ** retries, 5)
+                logger.warning("database error (retry %d in %.1f s): %s",
+                    retries, delay, exc)
+                if not self.running and retries > 20:
+                    raise
+                time.sleep(delay)
+
+    def process(self, items):
+        "Commit a batch then acknowledge it; split it on unexpected errors."
+        acked = self.outbox.take_acked() if self.outbox else []
+        if acked:
+            try:
+                self._ingest(items, acked)
+            except Exception:
+                self.outbox.marked(acked, False)
+                raise
+            self.outbox.marked(acked, True)
+            # the messages are committed with the commands
+            self.client.ack(items)
+            self.committed += len(items)
+            return
+        try:
+            stats = self._ingest(items)
+        except DatabaseOperationalError:
+            return  # stopping: not acknowledged, the broker redelivers
+        except Exception:
+            if len(items) > 1:
+                half = len(items) // 2
+                self.process(items[:half])
+                self.process(items[half:])
+                return
+            logger.exception("message failed, quarantined: %r",
+                items[0].topic)
+            if not self._quarantine(items[0]):
+                return
+            stats = {'new': 1}
+        self.client.ack(items)
+        self.committed += stats.get('new', 0)
+        if self.trace:
+            from ..ingest import dedup_key
+            self.trace.write(json.dumps({'t': time.time(),
+                        'keys': [dedup_key(i.topic, i.payload)
+                            for i in items]}) + '\n')
+            self.trace.flush()
+        logger.debug("batch of %d: %s", len(items), stats)
+
+    def _quarantine(self, item):
+        "Store a message whose processing failed; True when committed."
+        import traceback
+        pool = Pool(self.database)
+        try:
+            with Transaction().start(self.database, 0) as transaction:
+                Quarantine = pool.get('community.iot.quarantine')
+                Quarantine.create([{
+                            'topic': item.topic.decode('utf-8',
+                                'backslashreplace'),
+                            'topic_raw': item.topic,
+                            'payload': item.payload,
+                            'reason': ('internal error: '
+                                + traceback.format_exc(limit=1))[-250:],
+                            'received': item.received,
+                            }])
+                transaction.commit()
+            return True
+        except Exception:
+            logger.exception("could not quarantine")
+            return False

@@ -1,0 +1,137 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Publish pending commands at QoS 1; mark them sent on PUBACK.
+
+A thread LISTENs on PostgreSQL channel ``community_iot_command`` (NOTIFY
+sent by the ORM at commit when a command is created or retried) and sweeps
+pending commands on start, on every notification and once a minute as a
+safety net; it is woken at once, it does not poll every few seconds.
+"""
+import logging
+import queue
+import threading
+import time
+
+from trytond import backend
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from ..command import CHANNEL
+from .commands import build
+
+logger = logging.getLogger(__name__)
+SWEEP = 60
+
+
+class Outbox:
+    def __init__(self, database, client, conf):
+        self.database = database
+        self.client = client
+        self.conf = conf
+        self.running = True
+        self.acked = queue.Queue()
+        self.inflight = {}  # mid -> (command id, topic, payload)
+        self.pending_ids = set()
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self.run, name='outbox',
+            daemon=True)
+
+    def on_published(self, mid, reason_code):
+        "paho on_publish: called on PUBACK for QoS 1 (network thread)."
+        with self._lock:
+            entry = self.inflight.pop(mid, None)
+        if entry:
+            if getattr(reason_code, 'is_failure', False):
+                with self._lock:
+                    self.pending_ids.discard(entry[0])
+                logger.warning("command %s refused: %s", entry[0],
+                    reason_code)
+            else:
+                self.acked.put(entry)
+
+    def start(self):
+        self.thread.start()
+
+    def _listen(self):
+        Database = backend.Database
+        conn = Database(self.database).get_connection(autocommit=True)
+        conn.execute('LISTEN %s' % CHANNEL)
+        return conn
+
+    def run(self):
+        conn = None
+        last_sweep = 0
+        wake = True
+        while self.running:
+            try:
+                if conn is None:
+                    conn = self._listen()
+                    wake = True
+                timeout = 1.0
+                for _ in conn.notifies(timeout=timeout, stop_after=1):
+                    wake = True
+                if (wake or time.monotonic() - last_sweep > SWEEP) \
+                        and self.client.connected.is_set():
+                    wake = False
+                    last_sweep = time.monotonic()
+                    self._publish_pending()
+            except Exception:
+                logger.exception("outbox error, reconnecting")
+                try:
+                    if conn is not None:
+                        conn.close()
+                except Exception:
+                    pass
+                conn = None
+                time.sleep(1)
+
+    def take_acked(self):
+        """Return the (command id, topic, payload) acknowledged by the
+        broker since the last call; the inbox marks them sent in its next
+        transaction (one writer: no race with the device's answer)."""
+        entries = []
+        while True:
+            try:
+                entries.append(self.acked.get_nowait())
+            except queue.Empty:
+                return entries
+
+    def marked(self, entries, ok):
+        "Called by the inbox after its transaction: committed or not."
+        if not ok:
+            for e in entries:
+                self.acked.put(e)
+            return
+        with self._lock:
+            for e in entries:
+                self.pending_ids.discard(e[0])
+        if entries:
+            logger.info("commands sent: %s", [e[0] for e in entries])
+
+    def _publish_pending(self):
+        pool = Pool(self.database)
+        with Transaction().start(self.database, 0, readonly=True):
+            Command = pool.get('community.iot.command')
+            commands = Command.search([('state', '=', 'pending')],
+                order=[('id', 'ASC')], limit=500)
+            todo = []
+            for command in commands:
+                if command.id in self.pending_ids:
+                    continue
+                device = command.device
+                try:
+                    topic, payload = build(device.family, device.key,
+                        command.action, command.id, self.conf.roots)
+                except ValueError:
+                    logger.error("command %s: no command for family %s",
+                        command.id, device.family)
+                    continue
+                todo.append((command.id, topic, payload))
+        for command_id, topic, payload in todo:
+            with self._lock:
+                info = self.client.publish(topic, payload, qos=1)
+                if info.rc == 0:
+                    self.inflight[info.mid] = (command_id, topic, payload)
+                    self.pending_ids.add(command_id)
+            logger.info("command %s published on %s", command_id, topic)

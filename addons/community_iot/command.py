@@ -1,0 +1,238 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The command outbox: the ERP switches devices through the bridge."""
+import datetime as dt
+
+from trytond.config import config
+from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+CHANNEL = 'community_iot_command'
+
+
+class Command(Workflow, ModelSQL, ModelView):
+    """A command to a device: pending → sent → confirmed, or failed.
+
+    The bridge learns of new pending commands through PostgreSQL
+    ``NOTIFY community_iot_command`` (sent on commit), publishes them at
+    QoS 1 and marks them sent only when the broker acknowledged them
+    (PUBACK). A command is confirmed when the device reports the requested
+    state (or a Shelly RPC reply with the command id). Stale sent commands
+    are retried up to ``max_retries`` times, then failed (scheduled
+    action).
+    """
+    __name__ = 'community.iot.command'
+    device = fields.Many2One('community.iot.device', "Device",
+        required=True, ondelete='CASCADE',
+        states={'readonly': Eval('state') != 'pending'})
+    compound = fields.Function(fields.Many2One(
+            'community.compound', "Compound"), 'on_change_with_compound',
+        searcher='search_compound')
+    action = fields.Selection([
+            ('on', "Switch On"),
+            ('off', "Switch Off"),
+            ], "Action", required=True,
+        states={'readonly': Eval('state') != 'pending'})
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('sent', "Sent"),
+            ('confirmed', "Confirmed"),
+            ('failed', "Failed"),
+            ], "State", readonly=True, required=True)
+    topic = fields.Char("Topic", readonly=True)
+    payload = fields.Text("Payload", readonly=True)
+    retries = fields.Integer("Retries", readonly=True)
+    max_retries = fields.Integer("Max Retries", required=True)
+    sent_at = fields.Timestamp("Sent (UTC)", readonly=True)
+    confirmed_at = fields.Timestamp("Confirmed (UTC)", readonly=True)
+    error = fields.Char("Error", readonly=True)
+    origin = fields.Reference("Origin", selection='get_origin',
+        readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t, (t.state, Index.Equality()),
+                where=t.state.in_(['pending', 'sent'])))
+        cls._order = [('create_date', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {
+            ('pending', 'sent'), ('sent', 'confirmed'),
+            ('sent', 'pending'), ('pending', 'failed'), ('sent', 'failed'),
+            ('failed', 'pending'),
+            }
+        cls._buttons.update({
+                'retry': {
+                    'invisible': Eval('state') != 'failed',
+                    'icon': 'tryton-refresh',
+                    'depends': ['state'],
+                    },
+                'cancel': {
+                    'invisible': ~Eval('state').in_(['pending', 'sent']),
+                    'icon': 'tryton-cancel',
+                    'depends': ['state'],
+                    },
+                })
+
+    @classmethod
+    def default_state(cls):
+        return 'pending'
+
+    @classmethod
+    def default_retries(cls):
+        return 0
+
+    @classmethod
+    def default_max_retries(cls):
+        return 3
+
+    @classmethod
+    def get_origin(cls):
+        pool = Pool()
+        IrModel = pool.get('ir.model')
+        models = ['community.iot.rule', 'community.iot.alarm']
+        return [(None, '')] + [(m, IrModel.get_name(m)) for m in models]
+
+    @fields.depends('device', '_parent_device.compound')
+    def on_change_with_compound(self, name=None):
+        return (self.device.compound.id
+            if self.device and self.device.compound else None)
+
+    @classmethod
+    def search_compound(cls, name, clause):
+        return [('device.' + clause[0],) + tuple(clause[1:])]
+
+    @staticmethod
+    def notify_bridge():
+        "Wake the bridge's outbox listener (delivered at commit)."
+        transaction = Transaction()
+        if transaction.database.has_channel():
+            cursor = transaction.connection.cursor()
+            cursor.execute('NOTIFY %s' % CHANNEL)
+
+    @classmethod
+    def create(cls, vlist):
+        commands = super().create(vlist)
+        cls.notify_bridge()
+        return commands
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('pending')
+    def retry(cls, commands):
+        cls.write(commands, {'retries': 0, 'error': None})
+        cls.notify_bridge()
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('failed')
+    def cancel(cls, commands):
+        cls.write(commands, {'error': 'cancelled'})
+
+    @classmethod
+    def mark_sent(cls, ids, topics=None):
+        """Mark commands sent (the broker acknowledged the publication).
+
+        ``topics``: {id: (topic, payload)} as published."""
+        topics = topics or {}
+        now = dt.datetime.utcnow()
+        commands = [c for c in cls.browse(ids) if c.state == 'pending']
+        for command in commands:
+            command.state = 'sent'
+            command.sent_at = now
+            if command.id in topics:
+                command.topic, command.payload = topics[command.id]
+            # the device may have answered before this transaction
+            if command._reported_by_device():
+                command.state = 'confirmed'
+                command.confirmed_at = now
+        cls.save(commands)
+        return commands
+
+    def _reported_by_device(self):
+        "Whether the device reported the requested state since creation."
+        device = self.device
+        if (not device.last_seen or not self.create_date
+                or device.last_seen < self.create_date):
+            return False
+        state = device.state_dict
+        levels = state.get('_levels', {})
+        wanted = self.action == 'on'
+        switch_keys = [k for k in levels
+            if k == 'state' or k.startswith('POWER') or k.endswith('.output')]
+        if str(self.id) == str(state.get('rpc_ok')):
+            return True
+        return bool(switch_keys) and all(
+            levels[k] == wanted for k in switch_keys)
+
+    @classmethod
+    def confirm_by_events(cls, events, replies=None, reported=None):
+        """Confirm sent commands whose device reported the requested switch
+        state, or replied (Shelly RPC) with the command id.
+
+        ``replies``: {device id: [command ids]}, ``reported``: {device id:
+        'on'/'off'} (switch state reported, changed or not)."""
+        replies = replies or {}
+        wanted = dict(reported or {})
+        for event in events:
+            if event.kind in ('switch_on', 'switch_off') and event.device:
+                wanted[event.device.id] = (
+                    'on' if event.kind == 'switch_on' else 'off')
+        device_ids = set(wanted) | set(replies)
+        if not device_ids:
+            return []
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.id,
+                where=table.state == 'sent', limit=1))
+        if not cursor.fetchone():
+            return []
+        now = dt.datetime.utcnow()
+        commands = cls.search([
+                ('state', '=', 'sent'),
+                ('device', 'in', list(device_ids)),
+                ])
+        confirmed = []
+        for command in commands:
+            if (wanted.get(command.device.id) == command.action
+                    or str(command.id) in replies.get(command.device.id, [])):
+                command.state = 'confirmed'
+                command.confirmed_at = now
+                confirmed.append(command)
+        cls.save(confirmed)
+        return confirmed
+
+    @classmethod
+    def retry_stale(cls, timeout=None):
+        """Sent commands not confirmed within ``[community_iot]
+        command_timeout`` seconds (default 60) go back to pending (retries
+        + 1) or fail once ``max_retries`` is reached."""
+        if timeout is None:
+            timeout = config.getint(
+                'community_iot', 'command_timeout', default=60)
+        threshold = dt.datetime.utcnow() - dt.timedelta(seconds=timeout)
+        commands = cls.search([
+                ('state', '=', 'sent'),
+                ('sent_at', '<', threshold),
+                ])
+        retry, fail = [], []
+        for command in commands:
+            if command.retries >= command.max_retries:
+                fail.append(command)
+            else:
+                retry.append(command)
+        if retry:
+            for command in retry:
+                command.state = 'pending'
+                command.retries += 1
+            cls.save(retry)
+            cls.notify_bridge()
+        if fail:
+            for command in fail:
+                command.state = 'failed'
+                command.error = 'not confirmed'
+            cls.save(fail)
+        return retry, fail

@@ -1,0 +1,20 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+from trytond.exceptions import UserError
+
+
+class DeviceError(UserError):
+    pass
+
+
+class AlarmError(UserError):
+    pass
+
+
+class CommandError(UserError):
+    pass
+
+
+class RuleError(UserError):
+    pass

@@ -1,0 +1,269 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Adapters on real payload shapes (reference devices.md and the vendors'
+documentation), including the traps."""
+import json
+import unittest
+from decimal import Decimal
+
+from trytond.modules.community_iot.bridge.adapters import (
+    DecodeError, decode, route)
+from trytond.modules.community_iot.bridge.adapters.homeassistant import (
+    expand)
+
+
+def kinds(decoded):
+    return [e.kind for e in decoded.events]
+
+
+def by_kind(decoded, kind):
+    return [e for e in decoded.events if e.kind == kind][0]
+
+
+class AdapterTestCase(unittest.TestCase):
+    "Adapters"
+
+    # Zigbee2MQTT
+    def test_z2m_contact_true_means_closed(self):
+        "Zigbee2MQTT contact true = closed, false = open"
+        d = decode('zigbee2mqtt/door1',
+            b'{"contact":false,"battery":87,"voltage":2985,'
+            b'"linkquality":132}')
+        self.assertEqual(d.family, 'zigbee2mqtt')
+        self.assertEqual(d.key, 'door1')
+        self.assertEqual(kinds(d), ['door_opened'])
+        self.assertEqual(d.battery, 87)
+        self.assertEqual(d.link_quality, 132)
+        d = decode('zigbee2mqtt/door1', b'{"contact":true,"linkquality":90}')
+        self.assertEqual(kinds(d), ['door_closed'])
+        self.assertEqual(d.events[0].level, ('contact', True))
+
+    def test_z2m_friendly_name_with_slash(self):
+        "Friendly names may contain /"
+        d = decode('zigbee2mqtt/b1/u2/1201/door', b'{"contact":true}')
+        self.assertEqual(d.key, 'b1/u2/1201/door')
+        d = decode('zigbee2mqtt/b1/u2/1201/door/availability',
+            b'{"state":"offline"}')
+        self.assertEqual((d.key, d.availability),
+            ('b1/u2/1201/door', 'offline'))
+        d = decode('zigbee2mqtt/b1/u2/1201/door/set', b'{"state":"ON"}')
+        self.assertEqual((d.key, d.events), ('b1/u2/1201/door', []))
+
+    def test_z2m_alarms(self):
+        "Water leak, smoke and SOS (action emergency)"
+        d = decode('zigbee2mqtt/leak', b'{"water_leak":true,'
+            b'"battery_low":false,"battery":100,"linkquality":96}')
+        self.assertEqual(kinds(d), ['water_leak'])
+        d = decode('zigbee2mqtt/smoke', b'{"smoke":true,"battery_low":false,'
+            b'"tamper":false,"battery":95,"linkquality":88}')
+        self.assertEqual(kinds(d), ['smoke'])
+        d = decode('zigbee2mqtt/smoke', b'{"smoke":false}')
+        self.assertEqual(kinds(d), ['smoke_clear'])
+        d = decode('zigbee2mqtt/sos', b'{"action":"emergency","battery":100,'
+            b'"linkquality":80}')
+        self.assertEqual(kinds(d), ['sos'])
+        d = decode('zigbee2mqtt/btn', b'{"action":"single"}')
+        self.assertEqual(kinds(d), ['button'])
+        self.assertEqual(d.events[0].data, {'action': 'single'})
+        d = decode('zigbee2mqtt/radar', b'{"fall_down_status":"fall"}')
+        self.assertEqual(kinds(d), ['fall'])
+
+    def test_z2m_plug_kwh(self):
+        "Zigbee2MQTT energy is already kWh; power in W"
+        d = decode('zigbee2mqtt/plug', b'{"state":"ON","power":63.2,'
+            b'"current":0.29,"voltage":229,"energy":12.57,"linkquality":156}')
+        self.assertEqual(kinds(d), ['switch_on', 'power', 'energy'])
+        self.assertEqual(by_kind(d, 'energy').value, Decimal('12.57'))
+        self.assertEqual(by_kind(d, 'energy').unit, 'kWh')
+        self.assertEqual(by_kind(d, 'power').value, Decimal('63.2'))
+
+    def test_numbers_as_strings(self):
+        "Numbers that arrive as strings are parsed"
+        d = decode('zigbee2mqtt/plug', b'{"power":"63.2","energy":"12.5",'
+            b'"battery":"87"}')
+        self.assertEqual(by_kind(d, 'power').value, Decimal('63.2'))
+        self.assertEqual(by_kind(d, 'energy').value, Decimal('12.5'))
+        self.assertEqual(d.battery, 87)
+        with self.assertRaises(DecodeError):
+            decode('zigbee2mqtt/plug', b'{"power":"lots"}')
+
+    def test_z2m_bridge_devices(self):
+        "bridge/devices announces devices with their capabilities"
+        payload = json.dumps([
+                {'ieee_address': '0x00124b0000000000', 'type': 'Coordinator',
+                    'friendly_name': 'Coordinator'},
+                {'ieee_address': '0x00158d0001a2b3c4', 'type': 'EndDevice',
+                    'friendly_name': 'b3/u2/1201/door',
+                    'power_source': 'Battery',
+                    'definition': {'model': 'MCCGQ11LM', 'vendor': 'Aqara',
+                        'description': 'Door and window sensor',
+                        'exposes': [
+                            {'type': 'binary', 'name': 'contact',
+                                'property': 'contact'},
+                            {'type': 'numeric', 'name': 'battery',
+                                'property': 'battery'}]}},
+                {'ieee_address': '0x00158d0001a2b3c5', 'type': 'Router',
+                    'friendly_name': 'plug',
+                    'definition': {'model': 'ZNCZ02LM', 'vendor': 'Xiaomi',
+                        'exposes': [{'type': 'switch', 'features': [
+                                    {'name': 'state', 'property': 'state'}]},
+                            {'name': 'power', 'property': 'power'},
+                            {'name': 'energy', 'property': 'energy'}]}},
+                ]).encode()
+        d = decode('zigbee2mqtt/bridge/devices', payload)
+        self.assertIsNone(d.key)
+        self.assertEqual([x['key'] for x in d.discovered],
+            ['b3/u2/1201/door', 'plug'])
+        door = d.discovered[0]
+        self.assertEqual((door['model'], door['vendor'], door['ieee_address']),
+            ('MCCGQ11LM', 'Aqara', '0x00158d0001a2b3c4'))
+        self.assertEqual(door['capabilities'], ['battery', 'contact'])
+        self.assertEqual(d.discovered[1]['capabilities'],
+            ['energy', 'power', 'switch'])
+        self.assertEqual(decode('zigbee2mqtt/bridge/state',
+                b'{"state":"online"}').events, [])
+
+    def test_gbk_payload(self):
+        "GBK text is decoded (friendly name in Chinese)"
+        d = decode('community/devices/gate1/event', json.dumps(
+                {'kind': 'button', 'label': '东门'},
+                ensure_ascii=False).encode('gbk'))
+        self.assertEqual(d.events[0].data['label'], '东门')
+
+    def test_bad_input(self):
+        "Truncated JSON, non-UTF-8 topic, huge payload, unknown root"
+        with self.assertRaisesRegex(DecodeError, 'invalid JSON'):
+            decode('zigbee2mqtt/door1', b'{"contact":fal')
+        with self.assertRaisesRegex(DecodeError, 'topic is not UTF-8'):
+            decode(b'zigbee2mqtt/\xff\xfe', b'{}')
+        with self.assertRaisesRegex(DecodeError, 'too large'):
+            decode('zigbee2mqtt/door1', b'{"a":"' + b'x' * 300000 + b'"}')
+        with self.assertRaisesRegex(DecodeError, 'no adapter'):
+            decode('elsewhere/thing', b'{}')
+        with self.assertRaises(DecodeError):
+            decode('zigbee2mqtt/door1', b'[1, 2]')
+        with self.assertRaises(DecodeError):
+            decode('zigbee2mqtt/door1', b'\xff\xfe\xfa')
+
+    # Tasmota
+    def test_tasmota_energy_kwh_and_reset(self):
+        "Tasmota SENSOR ENERGY Total in kWh with TotalStartTime"
+        d = decode('tele/plug1/SENSOR', b'{"Time":"2025-03-01T10:00:00",'
+            b'"ENERGY":{"TotalStartTime":"2024-11-02T09:00:00",'
+            b'"Total":41.573,"Yesterday":6.147,"Today":8.286,"Power":2,'
+            b'"Voltage":230,"Current":0.094}}')
+        self.assertEqual(d.key, 'plug1')
+        energy = by_kind(d, 'energy')
+        self.assertEqual(energy.value, Decimal('41.573'))
+        self.assertEqual(energy.data['TotalStartTime'], '2024-11-02T09:00:00')
+        self.assertEqual(by_kind(d, 'power').value, Decimal('2'))
+
+    def test_tasmota_lwt_power(self):
+        "Tasmota LWT plain text, stat POWER plain, RESULT JSON"
+        self.assertEqual(decode('tele/plug1/LWT', b'Offline').availability,
+            'offline')
+        self.assertEqual(decode('tele/plug1/LWT', b'Online').availability,
+            'online')
+        self.assertEqual(kinds(decode('stat/plug1/POWER', b'ON')),
+            ['switch_on'])
+        self.assertEqual(kinds(decode('stat/plug1/RESULT',
+                    b'{"POWER":"OFF"}')), ['switch_off'])
+        self.assertEqual(kinds(decode('tele/plug1/STATE',
+                    b'{"Time":"2025-03-01T10:00:00","POWER":"ON",'
+                    b'"Wifi":{"RSSI":76}}')), ['switch_on'])
+        self.assertEqual(decode('cmnd/plug1/POWER', b'ON').events, [])
+
+    # Shelly
+    def test_shelly_wh_to_kwh(self):
+        "Shelly aenergy.total is Wh, normalised to kWh"
+        d = decode('shellies/shellyplus1pm-a8032ab12345/status/switch:0',
+            b'{"id":0,"source":"init","output":true,"apower":63.2,'
+            b'"voltage":229.8,"current":0.291,"aenergy":{"total":1234.567}}')
+        self.assertEqual(d.key, 'shellyplus1pm-a8032ab12345')
+        self.assertEqual(by_kind(d, 'energy').value, Decimal('1.234567'))
+        self.assertEqual(by_kind(d, 'energy').unit, 'kWh')
+        self.assertEqual(kinds(d), ['switch_on', 'power', 'energy'])
+
+    def test_shelly_notify(self):
+        "NotifyStatus overlays changed keys; NotifyEvent button pushes"
+        d = decode('shellies/shellyplus1pm-a8032ab12345/events/rpc',
+            b'{"src":"shellyplus1pm-a8032ab12345","dst":"x",'
+            b'"method":"NotifyStatus","params":{"ts":1740823205.1,'
+            b'"switch:0":{"id":0,"output":false}}}')
+        self.assertEqual(kinds(d), ['switch_off'])
+        self.assertEqual(d.state, {'switch:0': {'id': 0, 'output': False}})
+        d = decode('shellies/shellyplus1pm-a8032ab12345/events/rpc',
+            b'{"src":"shellyplus1pm-a8032ab12345","method":"NotifyEvent",'
+            b'"params":{"ts":1740823205.10,"events":[{"component":"input:0",'
+            b'"id":0,"event":"single_push"}]}}')
+        self.assertEqual(kinds(d), ['button'])
+        d = decode('shellies/shellyplus1pm-a8032ab12345/online', b'false')
+        self.assertEqual(d.availability, 'offline')
+        d = decode('shellies/shellyplus1pm-a8032ab12345/reply/rpc',
+            b'{"id":42,"src":"shellyplus1pm-a8032ab12345",'
+            b'"result":{"was_on":true}}')
+        self.assertEqual(d.reply_to, '42')
+
+    # Generic JSON
+    def test_generic(self):
+        "Generic JSON events with units"
+        d = decode('community/devices/meter7/event',
+            b'{"kind":"energy","value":"1500","unit":"Wh"}')
+        self.assertEqual((d.key, kinds(d)), ('meter7', ['energy']))
+        self.assertEqual(d.events[0].value, Decimal('1.5'))
+        with self.assertRaisesRegex(DecodeError, 'unknown event kind'):
+            decode('community/devices/meter7/event', b'{"kind":"boom"}')
+        with self.assertRaisesRegex(DecodeError, 'unit'):
+            decode('community/devices/meter7/event',
+                b'{"kind":"energy","value":3}')
+
+    # Home Assistant discovery
+    def test_homeassistant_tasmota_abbreviated(self):
+        "Tasmota's abbreviated discovery config is expanded"
+        payload = json.dumps({
+                'name': 'Plug 1', '~': 'tele/plug1/', 'stat_t': '~STATE',
+                'avty_t': '~LWT', 'pl_avail': 'Online', 'uniq_id': 'ABC_RL_1',
+                'dev': {'ids': ['ABC123'], 'name': 'Plug 1',
+                    'mdl': 'Sonoff S26', 'mf': 'Tasmota',
+                    'cns': [['mac', 'AA:BB:CC:DD:EE:FF']]},
+                }).encode()
+        d = decode('homeassistant/switch/ABC123/ABC_RL_1/config', payload)
+        device, = d.discovered
+        self.assertEqual((device['family'], device['key']),
+            ('tasmota', 'plug1'))
+        self.assertEqual((device['model'], device['vendor'], device['mac']),
+            ('Sonoff S26', 'Tasmota', 'AA:BB:CC:DD:EE:FF'))
+        self.assertEqual(device['capabilities'], ['switch'])
+        self.assertEqual(expand({'stat_t': 'a', 'dev_cla': 'door'}),
+            {'state_topic': 'a', 'device_class': 'door'})
+
+    def test_homeassistant_z2m_and_removal(self):
+        "Discovery of a Zigbee2MQTT door; empty payload removes"
+        payload = json.dumps({
+                'state_topic': 'zigbee2mqtt/b1/door', 'device_class': 'door',
+                'unique_id': '0x00158d_contact',
+                'device': {'identifiers': ['zigbee2mqtt_0x00158d'],
+                    'name': 'b1/door', 'model': 'MCCGQ11LM',
+                    'manufacturer': 'Aqara'}}).encode()
+        d = decode('homeassistant/binary_sensor/0x00158d/contact/config',
+            payload)
+        self.assertEqual((d.discovered[0]['family'], d.discovered[0]['key'],
+                d.discovered[0]['capabilities']),
+            ('zigbee2mqtt', 'b1/door', ['contact']))
+        d = decode('homeassistant/binary_sensor/0x00158d/contact/config', b'')
+        self.assertTrue(d.discovered[0]['remove'])
+
+    def test_route_roots(self):
+        "Configured roots; the longest root wins"
+        roots = {'zigbee2mqtt': 'run1/z2m', 'tasmota': 'run1',
+            'shelly': 'run1/shellies', 'generic': 'run1/dev',
+            'homeassistant': 'run1/ha'}
+        self.assertEqual(route('run1/z2m/a/b', roots),
+            ('zigbee2mqtt', 'a/b'))
+        self.assertEqual(route('run1/tele/plug/LWT', roots),
+            ('tasmota', 'tele/plug/LWT'))
+        self.assertEqual(route('run1/shellies/x/online', roots),
+            ('shelly', 'x/online'))
+        with self.assertRaises(DecodeError):
+            route('run1/other/x', roots)

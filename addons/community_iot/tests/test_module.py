@@ -1,0 +1,314 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+import json
+from decimal import Decimal
+
+from trytond.exceptions import UserError
+from trytond.modules.community_base.tests.test_module import create_compound
+from trytond.modules.company.tests import (
+    CompanyTestMixin, create_company, set_company)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+
+from .test_adapters import AdapterTestCase  # noqa: F401
+
+
+def msg(topic, payload, received=None, retain=False):
+    if isinstance(payload, (dict, list)):
+        payload = json.dumps(payload)
+    if isinstance(payload, str):
+        payload = payload.encode('utf-8')
+    return {'topic': topic, 'payload': payload, 'retain': retain,
+        'received': received or dt.datetime.utcnow()}
+
+
+def create_device(compound, key='door1', family='zigbee2mqtt', **values):
+    Device = Pool().get('community.iot.device')
+    device, = Device.create([dict({
+                    'name': key, 'family': family, 'key': key,
+                    'compound': compound.id}, **values)])
+    return device
+
+
+class CommunityIotTestCase(CompanyTestMixin, ModuleTestCase):
+    "Test community_iot module"
+    module = 'community_iot'
+
+    @with_transaction()
+    def test_ingest_dedup_and_levels(self):
+        "Duplicates are no-ops; a repeated level creates no new event"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            device = create_device(compound, 'b3/u2/1201/door')
+            stats = Message.ingest([
+                    msg('zigbee2mqtt/b3/u2/1201/door',
+                        {'contact': False, 'battery': 87, 'linkquality': 132}),
+                    msg('zigbee2mqtt/b3/u2/1201/door',
+                        {'contact': False, 'battery': 87, 'linkquality': 132}),
+                    ])
+            self.assertEqual((stats['received'], stats['new'],
+                    stats['events']), (1, 1, 1))
+            # Redelivery in a later batch
+            stats = Message.ingest([msg('zigbee2mqtt/b3/u2/1201/door',
+                        {'contact': False, 'battery': 87,
+                            'linkquality': 132})])
+            self.assertEqual((stats['new'], stats['duplicates']), (0, 1))
+            # Same level, other battery: stored, but no door event
+            stats = Message.ingest([msg('zigbee2mqtt/b3/u2/1201/door',
+                        {'contact': False, 'battery': 86,
+                            'linkquality': 120})])
+            self.assertEqual((stats['new'], stats['events']), (1, 0))
+            stats = Message.ingest([msg('zigbee2mqtt/b3/u2/1201/door',
+                        {'contact': True, 'battery': 86})])
+            self.assertEqual(stats['events'], 1)
+            events = Event.search([('device', '=', device.id)],
+                order=[('id', 'ASC')])
+            self.assertEqual([e.kind for e in events],
+                ['door_opened', 'door_closed'])
+            self.assertEqual(events[0].compound, compound)
+            self.assertEqual(device.battery, 86)
+            self.assertEqual(device.link_quality, 120)
+            self.assertEqual(device.availability, 'online')
+            self.assertEqual(device.state_dict['contact'], True)
+            self.assertEqual(Message.search_count([]), 3)
+
+    @with_transaction()
+    def test_availability_retained_replay(self):
+        "Retained availability replayed creates no second event"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            device = create_device(compound, 'plug1', 'tasmota')
+            Message.ingest([msg('tele/plug1/LWT', 'Offline', retain=True)])
+            self.assertEqual(device.availability, 'offline')
+            Message.ingest([msg('tele/plug1/LWT', 'Online', retain=True)])
+            Message.ingest([msg('tele/plug1/LWT', 'Online', retain=True)])
+            self.assertEqual(
+                [e.kind for e in Event.search([], order=[('id', 'ASC')])],
+                ['offline', 'online'])
+
+    @with_transaction()
+    def test_energy_units_and_counter_reset(self):
+        "Shelly Wh and Tasmota kWh both stored in kWh; resets flagged"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            shelly = create_device(compound, 'shellypm-1', 'shelly')
+            create_device(compound, 'plug1', 'tasmota')
+            Message.ingest([msg('shellies/shellypm-1/status/switch:0', {
+                            'id': 0, 'output': True, 'apower': 63.2,
+                            'aenergy': {'total': 1234.567}})])
+            Message.ingest([msg('tele/plug1/SENSOR', {
+                            'Time': '2025-03-01T10:00:00', 'ENERGY': {
+                                'TotalStartTime': '2024-11-02T09:00:00',
+                                'Total': 41.573, 'Power': 2}})])
+            Message.ingest([msg('tele/plug1/SENSOR', {
+                            'Time': '2025-03-01T10:05:00', 'ENERGY': {
+                                'TotalStartTime': '2025-03-01T10:04:00',
+                                'Total': 0.002, 'Power': 2}})])
+            energy = Event.search([('kind', '=', 'energy')],
+                order=[('id', 'ASC')])
+            self.assertEqual([(e.value, e.unit, e.counter_reset)
+                    for e in energy], [
+                    (Decimal('1.234567'), 'kWh', False),
+                    (Decimal('41.573'), 'kWh', False),
+                    (Decimal('0.002'), 'kWh', True)])
+            self.assertEqual(
+                shelly.state_dict['switch:0']['aenergy']['total'], 1234.567)
+
+    @with_transaction()
+    def test_quarantine(self):
+        "Bad input and unknown devices are quarantined with a reason"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Quarantine = pool.get('community.iot.quarantine')
+        company = create_company()
+        with set_company(company):
+            create_compound(company)
+            stats = Message.ingest([
+                    msg('zigbee2mqtt/door9', b'{"contact":tr'),
+                    msg(b'zigbee2mqtt/\xff', b'{}'),
+                    msg('zigbee2mqtt/unknown', {'contact': True}),
+                    ])
+            self.assertEqual(stats['quarantined'], 3)
+            reasons = sorted(q.reason.split(':')[0]
+                for q in Quarantine.search([]))
+            self.assertEqual(reasons, ['invalid JSON', 'topic is not UTF-8',
+                    "unknown device zigbee2mqtt 'unknown'"])
+            q, = Quarantine.search([('reason', 'like', 'topic%')])
+            self.assertEqual(bytes(q.topic_raw), b'zigbee2mqtt/\xff')
+            self.assertEqual(Message.search_count(
+                    [('state', '=', 'quarantined')]), 3)
+
+    @with_transaction()
+    def test_discovery_and_confirm(self):
+        "bridge/devices creates unconfirmed devices; confirm needs a place"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Device = pool.get('community.iot.device')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            payload = [{'ieee_address': '0x00158d0001a2b3c4',
+                    'friendly_name': 'gate/east/sos', 'type': 'EndDevice',
+                    'definition': {'model': 'WXKG01LM', 'vendor': 'Aqara',
+                        'exposes': [{'name': 'action', 'property': 'action',
+                                'values': ['single', 'emergency']}]}}]
+            Message.ingest([msg('zigbee2mqtt/bridge/devices', payload,
+                        retain=True)])
+            device, = Device.search([('key', '=', 'gate/east/sos')])
+            self.assertEqual((device.state, device.discovery, device.model),
+                ('discovered', 'zigbee2mqtt', 'WXKG01LM'))
+            self.assertEqual(device.capabilities, ('button', 'sos'))
+            with self.assertRaises(UserError):
+                Device.confirm([device])
+            device.compound = compound
+            device.save()
+            Device.confirm([device])
+            self.assertEqual(device.state, 'confirmed')
+
+    @with_transaction()
+    def test_rule_alarm_clear_command(self):
+        "A rule raises an alarm and sends a command; the device clears it"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Rule = pool.get('community.iot.rule')
+        Alarm = pool.get('community.iot.alarm')
+        Command = pool.get('community.iot.command')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            smoke = create_device(compound, 'smoke1')
+            relay = create_device(compound, 'fan', 'tasmota')
+            rule, = Rule.create([{
+                        'name': "Smoke", 'event_kind': 'smoke',
+                        'compound': compound.id,
+                        'actions': [('create', [
+                                    {'type': 'alarm', 'severity': 'critical',
+                                        'title': "Smoke at {device}"},
+                                    {'type': 'command',
+                                        'command_device': relay.id,
+                                        'command_action': 'on'},
+                                    {'type': 'server_action',
+                                        'server_action': 'community.iot.'
+                                        'rule.action|log_event'},
+                                    ])]}])
+            stats = Message.ingest([msg('zigbee2mqtt/smoke1',
+                        {'smoke': True, 'battery': 95})])
+            self.assertEqual(stats['alarms'], 1)
+            alarm, = Alarm.search([])
+            self.assertEqual((alarm.name, alarm.severity, alarm.state,
+                    alarm.device, alarm.compound),
+                ("Smoke at smoke1", 'critical', 'open', smoke, compound))
+            command, = Command.search([])
+            self.assertEqual((command.device, command.action, command.state),
+                (relay, 'on', 'pending'))
+            Command.mark_sent([command.id],
+                {command.id: ('cmnd/fan/POWER', 'ON')})
+            self.assertEqual(command.state, 'sent')
+            Message.ingest([msg('stat/fan/POWER', 'ON')])
+            self.assertEqual(command.state, 'confirmed')
+            Message.ingest([msg('zigbee2mqtt/smoke1',
+                        {'smoke': False, 'battery': 95})])
+            self.assertIsNotNone(alarm.cleared)
+            Alarm.acknowledge([alarm])
+            self.assertEqual(alarm.state, 'acknowledged')
+            with self.assertRaises(UserError):
+                Alarm.resolve([alarm])
+            alarm.resolution_note = "Cooking smoke, checked on site"
+            alarm.save()
+            Alarm.resolve([alarm])
+            self.assertEqual(alarm.state, 'resolved')
+
+    @with_transaction()
+    def test_rule_filters(self):
+        "Value condition, family and night hours (compound time zone)"
+        pool = Pool()
+        Rule = pool.get('community.iot.rule')
+        Event = pool.get('community.iot.event')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            device = create_device(compound, 'plug', 'shelly')
+            rule = Rule(name="High power", event_kind='power',
+                value_operator='>', value=Decimal(2000),
+                family='shelly', hour_from=22, hour_to=6,
+                compound=compound, building=None, place=None)
+            # 15:00 UTC = 23:00 Asia/Shanghai
+            night = dt.datetime(2026, 3, 1, 15, 0)
+            day = dt.datetime(2026, 3, 1, 4, 0)
+            event = Event(kind='power', value=Decimal(2500), device=device,
+                time=night)
+            self.assertTrue(rule.match(event))
+            event.time = day
+            self.assertFalse(rule.match(event))
+            event.time = night
+            event.value = Decimal(1500)
+            self.assertFalse(rule.match(event))
+            rule.family = 'tasmota'
+            event.value = Decimal(2500)
+            self.assertFalse(rule.match(event))
+
+    @with_transaction()
+    def test_scheduled_actions(self):
+        "Offline detection, escalation, stale commands and purge"
+        pool = Pool()
+        Device = pool.get('community.iot.device')
+        Message = pool.get('community.iot.message')
+        Alarm = pool.get('community.iot.alarm')
+        Command = pool.get('community.iot.command')
+        Event = pool.get('community.iot.event')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            old = dt.datetime.utcnow() - dt.timedelta(hours=2)
+            device = create_device(compound, 'leak1', expected_interval=60)
+            quiet = create_device(compound, 'leak2', expected_interval=240)
+            Message.ingest([
+                    msg('zigbee2mqtt/leak1', {'water_leak': False}, old),
+                    msg('zigbee2mqtt/leak2', {'water_leak': False}, old)])
+            self.assertEqual(Device.check_offline(), [device])
+            self.assertEqual(device.availability, 'offline')
+            self.assertEqual(quiet.availability, 'online')
+            self.assertEqual(Event.search_count([('kind', '=', 'offline')]), 1)
+
+            alarm, = Alarm.create([{'name': "Leak", 'severity': 'warning',
+                        'device': device.id, 'compound': compound.id,
+                        'raised': old}])
+            self.assertEqual(Alarm.escalate(), [alarm])
+            self.assertEqual(alarm.severity, 'critical')
+            self.assertEqual(Alarm.escalate(), [])
+
+            command, = Command.create([{'device': device.id, 'action': 'on',
+                        'max_retries': 1}])
+            Command.mark_sent([command.id])
+            command.sent_at = old
+            command.save()
+            retry, fail = Command.retry_stale()
+            self.assertEqual((retry, fail), ([command], []))
+            self.assertEqual((command.state, command.retries), ('pending', 1))
+            Command.mark_sent([command.id])
+            command.sent_at = old
+            command.save()
+            retry, fail = Command.retry_stale()
+            self.assertEqual((command.state, command.error),
+                ('failed', 'not confirmed'))
+
+            self.assertEqual(Message.purge(retention_days=0), 2)
+            self.assertEqual(Message.search_count([]), 0)
+            self.assertEqual(Event.search_count([]), 3)
+
+
+del ModuleTestCase

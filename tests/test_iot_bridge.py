@@ -1,0 +1,240 @@
+"""community_iot bridge against a real Mosquitto and PostgreSQL.
+
+Every published QoS 1 message must end up exactly once in the database,
+including when the broker restarts, when PostgreSQL connections are
+killed mid-batch and when the bridge is SIGKILLed mid-batch. Each run uses
+unique topic roots and client ids (the broker on 1883 may be shared).
+"""
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import iot_support as s  # noqa: E402
+
+RUN = uuid.uuid4().hex[:8]
+DB = 'test_iot_bridge'
+
+
+@pytest.fixture(scope='module')
+def database():
+    s.database_uri()
+    s.ensure_mosquitto()
+    s.setup_database(DB, 'iot' + RUN)
+    return DB
+
+
+@pytest.fixture
+def prefix(request):
+    return 'iot%s/%s' % (RUN, request.node.name.replace('test_', ''))
+
+
+def count(prefix, table='community_iot_message', where=''):
+    if table == 'community_iot_message':
+        return s.sql(DB, "SELECT count(*), count(DISTINCT dedup_key) "
+            "FROM community_iot_message WHERE topic LIKE %s " + where,
+            (prefix + '/%',))[0]
+    return s.sql(DB, "SELECT count(*) FROM community_iot_event e "
+        "JOIN community_iot_message m ON e.message = m.id "
+        "WHERE m.topic LIKE %s " + where, (prefix + '/%',))[0][0]
+
+
+def run_bridge(tmp_path, port, prefix, name='bridge', **extra):
+    conf = s.write_bridge_config(str(tmp_path / (name + '.conf')), port,
+        prefix, **extra)
+    return s.Bridge(conf, DB, str(tmp_path / (name + '.log'))).start()
+
+
+def wait_count(prefix, n, timeout=90):
+    s.wait_for(lambda: count(prefix)[0] >= n, timeout=timeout)
+    time.sleep(1)  # nothing more must arrive
+    return count(prefix)
+
+
+def dump_log(tmp_path):
+    for log in tmp_path.glob('*.log'):
+        print(log.read_text()[-5000:])
+
+
+def test_events_end_to_end(database, prefix, tmp_path):
+    "Every family end to end; duplicates and bad input; typed events"
+    bridge = run_bridge(tmp_path, 1883, prefix)
+    pub = s.Publisher(1883)
+    try:
+        r = s.roots(prefix)
+        messages = s.stream(prefix, 600)
+        # QoS 1 redelivery / same payload twice
+        messages += messages[:50]
+        bad = [
+            (r['zigbee2mqtt'] + '/b3/smoke', '{"smoke":tr', False),
+            (r['zigbee2mqtt'] + '/nobody', '{"contact":true}', False),
+            (r['generic'] + '/meter7/event', b'\xff\xfe' * 10, False),
+            ]
+        sos = [(r['zigbee2mqtt'] + '/gate/sos', json.dumps({
+                        'action': 'emergency', 'battery': 100,
+                        'last_seen': '2026-03-01T10:00:00+08:00'}), False),
+            (r['zigbee2mqtt'] + '/b3/smoke', json.dumps({
+                        'smoke': True, 'battery': 95, 'seq': 'x'}), False)]
+        time.sleep(2)
+        pub.publish(messages + bad + sos)
+        total, distinct = wait_count(prefix, 600 + 3 + 2)
+        if total != 605:
+            dump_log(tmp_path)
+        assert (total, distinct) == (605, 605)
+        assert count(prefix, where="AND state = 'quarantined'") == (3, 3)
+        # 100 Tasmota + 100 Shelly + 100 generic energy readings, in kWh
+        assert count(prefix, 'event', "AND e.kind = 'energy'") == 300
+        assert s.sql(DB, "SELECT min(e.value) FROM community_iot_event e "
+            "JOIN community_iot_message m ON e.message = m.id "
+            "WHERE m.topic = %s", (
+                s.roots(prefix)['generic'] + '/meter7/event',))[0][0] \
+            == Decimal('1.004')
+        assert count(prefix, 'event', "AND e.kind = 'sos'") == 1
+        assert count(prefix, 'event', "AND e.kind = 'smoke'") == 1
+        assert s.sql(DB, "SELECT count(*) FROM community_iot_alarm a "
+            "JOIN community_iot_event e ON a.event = e.id "
+            "JOIN community_iot_message m ON e.message = m.id "
+            "WHERE m.topic LIKE %s", (prefix + '/%',))[0][0] == 1
+        reasons = sorted(r for r, in s.sql(DB,
+                "SELECT q.reason FROM community_iot_quarantine q "
+                "WHERE q.topic LIKE %s", (prefix + '/%',)))
+        assert [x.split(':')[0] for x in reasons] == [
+            'invalid JSON', 'invalid JSON',
+            "unknown device zigbee2mqtt 'nobody'"]
+    finally:
+        pub.close()
+        bridge.stop()
+    assert bridge.proc.returncode == 0
+
+
+def test_command_published_and_confirmed(database, prefix, tmp_path):
+    "A command is published at QoS 1, marked sent, then confirmed"
+    import paho.mqtt.client as mqtt
+    bridge = run_bridge(tmp_path, 1883, prefix)
+    r = s.roots(prefix)
+    received = []
+    device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+        client_id='dev-' + RUN, protocol=mqtt.MQTTv5)
+
+    def on_message(client, userdata, message):
+        received.append((message.topic, message.payload.decode()))
+        # the plug switches and reports its state
+        client.publish(r['tasmota'] + '/stat/plug1/POWER',
+            message.payload, qos=1)
+    device.on_message = on_message
+    device.on_connect = lambda c, *a: c.subscribe(
+        r['tasmota'] + '/cmnd/plug1/POWER', qos=1)
+    device.connect('127.0.0.1', 1883)
+    device.loop_start()
+    try:
+        time.sleep(2)
+        start = time.monotonic()
+        command_id = s.create_command(DB, 'tasmota', 'plug1', 'on')
+        state = s.wait_for(lambda: s.sql(DB, "SELECT state FROM "
+                "community_iot_command WHERE id = %s", (command_id,))[0][0]
+            == 'confirmed' and 'confirmed', timeout=30)
+        elapsed = time.monotonic() - start
+        if state != 'confirmed':
+            dump_log(tmp_path)
+        assert state == 'confirmed'
+        assert received == [(r['tasmota'] + '/cmnd/plug1/POWER', 'ON')]
+        topic, sent_at = s.sql(DB, "SELECT topic, sent_at FROM "
+            "community_iot_command WHERE id = %s", (command_id,))[0]
+        assert topic == r['tasmota'] + '/cmnd/plug1/POWER'
+        assert sent_at is not None
+        assert elapsed < 10  # LISTEN/NOTIFY, not a slow poll
+    finally:
+        device.loop_stop()
+        device.disconnect()
+        bridge.stop()
+
+
+def test_broker_restart_mid_stream(database, prefix, tmp_path):
+    "Mosquitto restarted while messages flow: exactly once"
+    broker = s.Broker().start()
+    bridge = run_bridge(tmp_path, broker.port, prefix, batch_size=50)
+    pub = s.Publisher(broker.port)
+    n = 3000
+    try:
+        time.sleep(2)
+
+        def restart():
+            time.sleep(1.0)
+            broker.stop()
+            time.sleep(1.5)
+            broker.start()
+        thread = threading.Thread(target=restart)
+        thread.start()
+        pub.publish(s.stream(prefix, n), rate=1500, timeout=90)
+        thread.join()
+        total, distinct = wait_count(prefix, n)
+        if total != n:
+            dump_log(tmp_path)
+        assert (total, distinct) == (n, n)
+    finally:
+        pub.close()
+        bridge.stop()
+        broker.cleanup()
+
+
+def test_postgresql_connection_lost(database, prefix, tmp_path):
+    "PostgreSQL backends terminated mid-batch: exactly once"
+    bridge = run_bridge(tmp_path, 1883, prefix, batch_size=100)
+    pub = s.Publisher(1883)
+    n = 3000
+    killed = []
+    try:
+        time.sleep(2)
+
+        def kill():
+            for _ in range(4):
+                time.sleep(0.5)
+                killed.extend(s.sql('postgres',
+                        "SELECT pg_terminate_backend(pid) "
+                        "FROM pg_stat_activity WHERE datname = %s "
+                        "AND pid <> pg_backend_pid()", (DB,)))
+        thread = threading.Thread(target=kill)
+        thread.start()
+        pub.publish(s.stream(prefix, n), rate=1500)
+        thread.join()
+        total, distinct = wait_count(prefix, n)
+        if total != n:
+            dump_log(tmp_path)
+        assert killed, "no backend was terminated"
+        assert (total, distinct) == (n, n)
+    finally:
+        pub.close()
+        bridge.stop()
+
+
+def test_bridge_sigkill_and_restart(database, prefix, tmp_path):
+    "Bridge SIGKILLed mid-batch, restarted: exactly once"
+    broker = s.Broker().start()
+    bridge = run_bridge(tmp_path, broker.port, prefix, batch_size=200)
+    pub = s.Publisher(broker.port)
+    n = 4000
+    try:
+        time.sleep(2)
+
+        def on_sent(i):
+            if i == n // 3:
+                bridge.kill(signal.SIGKILL)
+        pub.publish(s.stream(prefix, n), rate=2000, on_sent=on_sent)
+        partial = count(prefix)[0]
+        assert partial < n
+        bridge.start()
+        total, distinct = wait_count(prefix, n)
+        if total != n:
+            dump_log(tmp_path)
+        assert (total, distinct) == (n, n)
+    finally:
+        pub.close()
+        bridge.stop()
+        broker.cleanup()
