@@ -141,11 +141,14 @@ class PortalTestCase(unittest.TestCase):
 
     @with_transaction()
     def test_payment_confirmation(self):
-        "A provider's confirmation marks the payment paid once"
+        "A provider's confirmation marks the payment paid once, in the ledger"
+        from ..account import create_fiscal_year, create_property_chart
         pool = Pool()
         Payment = pool.get('community.portal.payment')
         company = create_company()
         with set_company(company):
+            create_property_chart(company)
+            create_fiscal_year(company, dt.date.today().year)
             compound, unit, owner, _ = setup_unit(company)
             payment, = Payment.create([{
                         'compound': compound.id, 'unit': unit.id,
@@ -160,9 +163,17 @@ class PortalTestCase(unittest.TestCase):
             self.assertEqual(payment.provider_reference, 'X1')
             receipt = payment.receipt_token
             self.assertTrue(receipt)
+            # posted as a counter payment kept as prepayment, with receipt
+            counter = payment.settlement
+            self.assertEqual(counter.state, 'posted')
+            self.assertEqual(counter.method, 'wechat')
+            self.assertEqual(counter.reference, 'X1')
+            self.assertEqual(counter.prepayment_amount, Decimal('300.00'))
+            self.assertTrue(counter.receipt_number)
             Payment.confirm(payment, Decimal('300.00'), 'X2')
             self.assertEqual(payment.receipt_token, receipt)
             self.assertEqual(payment.provider_reference, 'X1')
+            self.assertEqual(payment.settlement, counter)
 
     @with_transaction()
     def test_pending_charges(self):
