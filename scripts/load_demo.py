@@ -14,7 +14,7 @@ from trytond.config import config
 def steps():
     "Return the demo steps in order; each takes no argument."
     return [setup_company, load_register, demo_users, demo_parking_committees,
-        load_billing, close_config_wizard]
+        load_billing, setup_portal, close_config_wizard]
 
 
 def setup_company():
@@ -280,6 +280,81 @@ def load_billing():
                     lines=[{'bill': bill.id, 'amount': amount}]))
         Payment.save(payments)
         Payment.post(payments)
+
+
+def setup_portal():
+    """Service categories, a welcome announcement and portal accounts for
+    a few owners of the demo units (printed into .local/demo-logins.txt);
+    does nothing without units."""
+    import pathlib
+    from trytond.pool import Pool
+    pool = Pool()
+    Category = pool.get('community.service.category')
+    Residency = pool.get('community.residency')
+    WebUser = pool.get('web.user')
+    Code = pool.get('community.portal.binding_code')
+    Announcement = pool.get('community.announcement')
+    if not Category.search([], limit=1):
+        Category.create([
+                {'name': "水电维修", 'kind': 'repair', 'response_hours': 2,
+                    'completion_hours': 24, 'chargeable': True},
+                {'name': "公共设施", 'kind': 'repair', 'response_hours': 4,
+                    'completion_hours': 72},
+                {'name': "环境卫生", 'kind': 'complaint',
+                    'response_hours': 4, 'completion_hours': 24},
+                {'name': "意见建议", 'kind': 'suggestion'},
+                ])
+    owners = Residency.search([
+            ('role', '=', 'owner'), ('active', '=', True)],
+        order=[('id', 'ASC')], limit=4)
+    if not owners:
+        print('demo: no units, no portal accounts', flush=True)
+        return
+    compounds = {r.compound for r in owners}
+    for compound in compounds:
+        if not Announcement.search([('compound', '=', compound.id)], limit=1):
+            announcement, = Announcement.create([{
+                        'compound': compound.id, 'pinned': True,
+                        'title': "欢迎使用业主服务平台",
+                        'body': "缴费、报修、公告都可以在手机上办理。",
+                        }])
+            Announcement.publish([announcement])
+    password = 'portal-demo-123'
+    lines = []
+    for i, residency in enumerate(owners[:3]):
+        mobile = '1390000%04d' % (i + 1)
+        if not WebUser.search([('mobile', '=', mobile)], limit=1):
+            WebUser.create([{
+                        'mobile': mobile, 'password': password,
+                        'party': residency.party.id,
+                        'nickname': residency.party.name}])
+        lines.append('  portal: %s / %s (%s %s, owner)' % (
+                mobile, password, residency.compound.name,
+                residency.unit.code))
+    # a code for the office to hand to the 4th owner at sign-up
+    if len(owners) > 3:
+        residency = owners[3]
+        codes = Code.search([('party', '=', residency.party.id),
+                ('used_at', '=', None)], limit=1)
+        code = codes[0] if codes else Code.create([{
+                    'unit': residency.unit.id,
+                    'party': residency.party.id,
+                    'expires_at': dt.datetime.now()
+                    + dt.timedelta(days=365)}])[0]
+        lines.append('  portal binding code for %s: %s (sign up first)' % (
+                residency.unit.code, code.code))
+    database = Pool().database_name
+    listen = config.get('web', 'listen', default='127.0.0.1:8000')
+    text = ('Resident portal (phones): http://%s/%s/portal/\n'
+        'Staff phone pages: http://%s/%s/portal/staff/ (Tryton login)\n'
+        % (listen, database, listen, database)) + '\n'.join(lines) + '\n'
+    path = pathlib.Path(__file__).resolve().parent.parent / '.local'
+    path.mkdir(exist_ok=True)
+    logins = path / 'demo-logins.txt'
+    existing = logins.read_text() if logins.exists() else ''
+    if text not in existing:
+        with logins.open('a') as f:
+            f.write(text)
 
 
 def main():
