@@ -12,7 +12,6 @@ from trytond.modules.company.tests import (
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
-from .test_adapters import AdapterTestCase  # noqa: F401
 
 
 def msg(topic, payload, received=None, retain=False):
