@@ -9,7 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench bench-iot clean
+.PHONY: demo test install sao bench bench-billing bench-portal bench-iot chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,13 +30,24 @@ sao: $(SAO_DIR)/package/index.html
 demo: install sao
 	$(PY) scripts/demo.py
 
-test: install
+# Debian's chromium for the browser tests (Playwright's own download fails)
+chromium:
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; } || true
+
+test: install chromium sao
 	scripts/ensure_mosquitto.sh
 	$(PY) scripts/runtests.py
 
 bench: install
 	$(PY) scripts/bench.py
 
+# Monthly bill run vs. customer invoices; e.g. make bench-billing UNITS=100000
+UNITS ?= 20000
+bench-billing: install
+	$(PY) tests/bench/bench_billing.py --units $(UNITS)
+# 50 concurrent logged-in residents on the bill list page of the portal
+bench-portal: install
+	$(PY) tests/bench/bench_portal.py
 # community_iot: bridge vs raw paho+PostgreSQL baseline, latency at 2000/s
 bench-iot: install
 	scripts/ensure_mosquitto.sh

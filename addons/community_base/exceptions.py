@@ -21,6 +21,14 @@ class RegisterWarning(UserWarning):
     pass
 
 
+class BillingError(UserError):
+    "A fee, a bill or a bill run is wrong or cannot be processed."
+
+
+class BillingValidationError(ValidationError):
+    "A fee item, price or assignment is inconsistent."
+
+
 class PlateError(RegisterError):
     "A licence plate is not valid per GA 36-2018."
 

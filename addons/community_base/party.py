@@ -114,6 +114,14 @@ def compact_mobile(value):
         number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def format_mobile(value):
+    "Return an E.164 number in international format (+86 138 0013 8000)."
+    if not phonenumbers:
+        return value
+    return phonenumbers.format_number(phonenumbers.parse(value),
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 class Identifier(metaclass=PoolMeta):
     __name__ = 'party.identifier'
     code_masked = fields.Function(fields.Char("Code"), 'get_code_masked')

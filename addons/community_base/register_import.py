@@ -25,7 +25,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import ImportError_
-from .party import check_resident_id, compact_mobile
+from .party import check_resident_id, compact_mobile, format_mobile
 from .vehicle import normalise_plate, plate_kind
 
 # Header (as written in the file) → key; the order is the export order.
@@ -342,7 +342,7 @@ def parse_register(headers, rows, today=None):
             errors.add(unit['row'], 'gross_area', msg('required'))
         owners = [p for p in unit['people'] if p['role'] == 'owner']
         if len(owners) == 1 and owners[0]['share'] is None:
-            owners[0]['share'] = Decimal(100)
+            owners[0]['share'] = Decimal('100.00')
         elif owners:
             if any(p['share'] is None for p in owners):
                 errors.add(owners[0]['row'], 'share', msg('share_missing',
@@ -640,7 +640,12 @@ class RegisterImport(Wizard):
             sequence = Party._code_sequence()
             codes = (list(sequence.get_many(n=len(new_parties)))
                 if sequence else [None] * len(new_parties))
-            created = _create(Party, [{'name': p['name'], 'code': c}
+            # code_alnum/code_digit as Party.compute_fields would set them,
+            # which saves a write per party
+            created = _create(Party, [{'name': p['name'], 'code': c,
+                        'code_alnum': re.sub(r'[\W_]', '', c) if c else None,
+                        'code_digit': (int(re.sub(r'\D', '', c)[-18:])
+                            if c and re.sub(r'\D', '', c) else None)}
                     for p, c in zip(new_parties, codes)])
             details['party']['created'] += len(created)
             _create(Identifier, [{'party': party.id, 'type': 'cn_ric',
@@ -655,6 +660,10 @@ class RegisterImport(Wizard):
                     key = person['id_number'] or (id(person),)
                     person['party'] = created[key2party[key]].id
         if mechanism_create:
+            # Formatted as ContactMechanism.compute_fields would (no write)
+            for values in mechanism_create:
+                values['value_compact'] = values['value']
+                values['value'] = format_mobile(values['value'])
             _create(Mechanism, mechanism_create)
 
         # Residencies: match (unit, party, role); end those not in the file

@@ -10,8 +10,6 @@ from trytond.modules.company.tests import (
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
-from .test_register import (  # noqa: F401
-    RegisterImportTestCase, ValidatorTestCase)
 from .tools import TranslationTestMixin
 
 

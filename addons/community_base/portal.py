@@ -1,0 +1,411 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Resident portal accounts: web users with a mobile number, binding codes
+issued by the property office, and portal payments."""
+import datetime as dt
+import secrets
+import uuid
+
+import phonenumbers
+
+from trytond.i18n import gettext
+from trytond.model import ModelSQL, ModelView, Unique, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+from .exceptions import PortalError
+
+# Letters and digits that cannot be confused when read aloud or typed.
+CODE_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ'
+CODE_LENGTH = 8
+
+
+def normalize_mobile(value):
+    """Return the national significant number of a Chinese mobile number.
+
+    ``value``: a string such as ``'138 0013 8000'`` or ``'+86 13800138000'``.
+    Raises ValueError unless it is a valid mobile number of region CN
+    (checked with phonenumbers' metadata).
+    """
+    number = phonenumbers.parse(value, 'CN')
+    if (not phonenumbers.is_valid_number_for_region(number, 'CN')
+            or phonenumbers.number_type(number) not in {
+                phonenumbers.PhoneNumberType.MOBILE,
+                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}):
+        raise ValueError(value)
+    return str(number.national_number)
+
+
+def mask_mobile(value):
+    "Return a mobile number with its middle four digits hidden: 138****8000."
+    if not value:
+        return ''
+    if len(value) < 8:
+        return value[:1] + '*' * (len(value) - 1)
+    return value[:3] + '****' + value[-4:]
+
+
+def mask_identifier(value):
+    "Return an ID number showing only its first 3 and last 4 characters."
+    if not value:
+        return ''
+    if len(value) <= 7:
+        return '*' * len(value)
+    return value[:3] + '*' * (len(value) - 7) + value[-4:]
+
+
+def mask_email(value):
+    "Return an email with its local part hidden but the first character."
+    if not value or '@' not in value:
+        return value or ''
+    local, domain = value.split('@', 1)
+    return local[:1] + '***@' + domain
+
+
+class WebUser(metaclass=PoolMeta):
+    """Portal account of a resident.
+
+    A resident signs up with a mobile number (or an email) and a password;
+    the account sees no unit until it is bound to a resident party, by a
+    binding code issued by the property office or by staff setting
+    ``party`` (approval). ``token`` identifies the account in URLs.
+    """
+    __name__ = 'web.user'
+    mobile = fields.Char("Mobile")
+    nickname = fields.Char("Nickname")
+    portal_token = fields.Char("Portal Token", readonly=True, strip=False)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('mobile_unique', Unique(t, t.mobile),
+                'community_base.msg_portal_mobile_unique'),
+            ]
+        # An account made with a mobile number has no email
+        cls.email.states = {}
+
+    @staticmethod
+    def default_portal_token():
+        return uuid.uuid4().hex
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        values = super().preprocess_values(mode, values)
+        if 'email' in values and not values['email']:
+            # '' would collide in the exclusion constraint on email
+            values['email'] = None
+        if mode == 'create' and not values.get('portal_token'):
+            values['portal_token'] = cls.default_portal_token()
+        if values.get('mobile'):
+            try:
+                values['mobile'] = normalize_mobile(values['mobile'])
+            except (ValueError, phonenumbers.NumberParseException):
+                raise PortalError(gettext(
+                        'community_base.msg_portal_mobile_invalid',
+                        mobile=values['mobile']))
+        return values
+
+    @classmethod
+    def find_login(cls, login):
+        """Return the email or mobile key under which ``login`` is stored."""
+        login = (login or '').strip()
+        if '@' in login:
+            return login.lower()
+        try:
+            return normalize_mobile(login)
+        except (ValueError, phonenumbers.NumberParseException):
+            return login
+
+    @classmethod
+    def authenticate(cls, email, password):
+        """Authenticate by email or by mobile number.
+
+        Same rate limits as web_user (attempts counted per login and per IP
+        network); returns the user or None.
+        """
+        login = cls.find_login(email)
+        if '@' in login:
+            return super().authenticate(login, password)
+        users = cls.search([('mobile', '=', login)], limit=1)
+        if users and users[0].email:
+            return super().authenticate(users[0].email, password)
+        # Accounts without email: reuse web_user's logic through a
+        # pseudo-login so that attempts are rate-limited alike.
+        return cls._authenticate_mobile(login, password)
+
+    @classmethod
+    def _authenticate_mobile(cls, mobile, password):
+        import time
+
+        from trytond import config
+        from trytond.exceptions import RateLimitException
+        pool = Pool()
+        Attempt = pool.get('web.user.authenticate.attempt')
+        key = 'mobile:' + mobile
+        if Attempt.count_ip() > config.getint(
+                'session', 'max_attempt_ip_network', default=300):
+            raise RateLimitException()
+        count = Attempt.count(key)
+        if count > config.getint('session', 'max_attempt', default=5):
+            Attempt.add(key)
+            raise RateLimitException()
+        Transaction().atexit(time.sleep, 2 ** count - 1)
+        users = cls.search([('mobile', '=', mobile)], limit=1)
+        if users:
+            user, = users
+            valid, _ = cls.check_password(password, user.password_hash)
+            if valid:
+                Attempt.remove(key)
+                return user
+        Attempt.add(key)
+
+    def portal_parties(self):
+        "Return the parties whose units the account may see (bound ones)."
+        parties = []
+        if self.party:
+            parties.append(self.party)
+        return parties
+
+
+class BindingCode(ModelSQL, ModelView):
+    """Binding code (绑定码) issued by the property office.
+
+    Single-use, for one party of one unit, valid until ``expires_at``
+    (UTC). Redeemed by a portal account, which is then bound to the party.
+    """
+    __name__ = 'community.portal.binding_code'
+    code = fields.Char("Code", required=True, readonly=True, strip=False)
+    unit = fields.Many2One(
+        'community.unit', "Unit", required=True, ondelete='CASCADE')
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, readonly=True)
+    party = fields.Many2One(
+        'party.party', "Party", required=True, ondelete='CASCADE')
+    expires_at = fields.Timestamp("Expires at", required=True)
+    used_at = fields.Timestamp("Used at", readonly=True)
+    used_by = fields.Many2One('web.user', "Used by", readonly=True,
+        ondelete='SET NULL')
+    issued_by = fields.Many2One('res.user', "Issued by", readonly=True)
+    state = fields.Function(fields.Selection([
+                ('valid', "Valid"),
+                ('used', "Used"),
+                ('expired', "Expired"),
+                ], "State"), 'get_state')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('code_unique', Unique(t, t.code),
+                'community_base.msg_binding_code_unique'),
+            ]
+        cls._order.insert(0, ('expires_at', 'DESC'))
+
+    @staticmethod
+    def default_code():
+        return ''.join(
+            secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+    @staticmethod
+    def default_expires_at():
+        return dt.datetime.now() + dt.timedelta(days=7)
+
+    @staticmethod
+    def default_issued_by():
+        return Transaction().user or None
+
+    @fields.depends('unit', '_parent_unit.compound')
+    def on_change_unit(self):
+        self.compound = self.unit.compound if self.unit else None
+
+    def get_state(self, name):
+        if self.used_at:
+            return 'used'
+        if self.expires_at and self.expires_at < dt.datetime.now():
+            return 'expired'
+        return 'valid'
+
+    @classmethod
+    def create(cls, vlist):
+        Unit = Pool().get('community.unit')
+        vlist = [v.copy() for v in vlist]
+        for values in vlist:
+            if values.get('unit') and not values.get('compound'):
+                values['compound'] = Unit(values['unit']).compound.id
+            if not values.get('code'):
+                values['code'] = cls.default_code()
+        return super().create(vlist)
+
+    @classmethod
+    def redeem(cls, code, web_user):
+        """Bind ``web_user`` to the party of the valid binding ``code``.
+
+        Raises PortalError if the code is unknown, used or expired, or if
+        the account is already bound to another party.
+        """
+        code = (code or '').strip().upper()
+        codes = cls.search([('code', '=', code)], limit=1)
+        if not codes:
+            raise PortalError(gettext('community_base.msg_binding_code_invalid'))
+        record, = codes
+        cls.lock([record])
+        if (record.get_state(None) != 'valid'
+                or (web_user.party and web_user.party != record.party)):
+            raise PortalError(gettext('community_base.msg_binding_code_invalid'))
+        record.used_at = dt.datetime.now()
+        record.used_by = web_user
+        record.save()
+        if not web_user.party:
+            web_user.party = record.party
+            web_user.save()
+        return record
+
+
+class PortalPayment(ModelSQL, ModelView):
+    """Payment started from the resident portal through a provider.
+
+    ``token`` is the merchant order reference shown in URLs and sent to the
+    provider; ``state`` goes pending → paid (confirmed by the provider's
+    callback) or failed. ``bill`` is the paid bill (when bills exist),
+    ``unit`` the unit for a prepayment. Amounts in the company currency,
+    2 decimals.
+    """
+    __name__ = 'community.portal.payment'
+    token = fields.Char("Reference", required=True, readonly=True,
+        strip=False)
+    web_user = fields.Many2One('web.user', "Account", readonly=True,
+        ondelete='SET NULL')
+    party = fields.Many2One('party.party', "Payer", readonly=True)
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, readonly=True)
+    unit = fields.Many2One('community.unit', "Unit", readonly=True)
+    bill = fields.Reference("Bill", selection='get_bills', readonly=True)
+    kind = fields.Selection([
+            ('bill', "Bill"),
+            ('prepayment', "Prepayment"),
+            ], "Kind", required=True, readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), required=True,
+        readonly=True)
+    provider = fields.Char("Provider", required=True, readonly=True)
+    provider_reference = fields.Char("Provider Reference", readonly=True)
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('paid', "Paid"),
+            ('failed', "Failed"),
+            ], "State", required=True, readonly=True)
+    paid_at = fields.Timestamp("Paid at", readonly=True)
+    receipt_token = fields.Char("Receipt Reference", readonly=True,
+        strip=False)
+    settlement = fields.Reference("Settlement", selection='get_settlements',
+        readonly=True,
+        help="The posted counter payment (with its receipt) that settled "
+        "this portal payment in the ledger.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('token_unique', Unique(t, t.token),
+                'community_base.msg_portal_payment_token_unique'),
+            ]
+        cls._order.insert(0, ('create_date', 'DESC'))
+
+    @staticmethod
+    def default_token():
+        return uuid.uuid4().hex
+
+    @staticmethod
+    def default_state():
+        return 'pending'
+
+    @staticmethod
+    def default_kind():
+        return 'bill'
+
+    @classmethod
+    def get_bills(cls):
+        pool = Pool()
+        IrModel = pool.get('ir.model')
+        models = []
+        try:
+            pool.get('community.bill')
+            models.append('community.bill')
+        except KeyError:
+            pass
+        return [(None, '')] + [(m, IrModel.get_name(m)) for m in models]
+
+    @classmethod
+    def get_settlements(cls):
+        pool = Pool()
+        IrModel = pool.get('ir.model')
+        models = []
+        try:
+            pool.get('community.payment')
+            models.append('community.payment')
+        except KeyError:
+            pass
+        return [(None, '')] + [(m, IrModel.get_name(m)) for m in models]
+
+    # Payment method of the counter payment for each provider
+    PROVIDER_METHODS = {
+        'sandbox': 'wechat',
+        'wechat': 'wechat',
+        'alipay': 'alipay',
+        }
+
+    @classmethod
+    def settle(cls, payment):
+        """Post ``payment`` in the ledger as a counter payment.
+
+        With the billing models (``community.payment``): a posted payment
+        of the unit by the payer, allocated to the bill (or all kept as
+        prepayment), whose receipt number is the official receipt. Without
+        them nothing is posted. Returns the counter payment or None.
+        """
+        pool = Pool()
+        try:
+            CounterPayment = pool.get('community.payment')
+        except KeyError:
+            return None
+        Date = pool.get('ir.date')
+        lines = []
+        if payment.bill:
+            lines = [{'bill': payment.bill.id, 'amount': payment.amount}]
+        with Transaction().set_context(company=payment.compound.company.id):
+            counter = CounterPayment(
+                compound=payment.compound, unit=payment.unit,
+                party=payment.party, date=Date.today(),
+                method=cls.PROVIDER_METHODS.get(payment.provider, 'wechat'),
+                reference=payment.provider_reference,
+                amount=payment.amount, lines=lines)
+            counter.save()
+            CounterPayment.post([counter])
+        payment.settlement = counter
+        payment.save()
+        return counter
+
+    @classmethod
+    def confirm(cls, payment, amount, provider_reference):
+        """Mark ``payment`` paid by its provider (idempotent).
+
+        Raises PortalError if the confirmed amount differs from the
+        payment's. Then the payment is posted in the ledger (``settle``).
+        """
+        if payment.state == 'paid':
+            return payment
+        if amount != payment.amount:
+            raise PortalError(gettext(
+                    'community_base.msg_portal_payment_amount'))
+        payment.state = 'paid'
+        payment.paid_at = dt.datetime.now()
+        payment.provider_reference = provider_reference
+        payment.receipt_token = uuid.uuid4().hex
+        payment.save()
+        cls.settle(payment)
+        return payment

@@ -1,0 +1,187 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Masking of resident ID numbers and phone numbers, and the logged reveal.
+
+Through RPC reads (the web client, proteus, scripts) every user reads ID
+numbers (``cn_ric`` identifiers) and phone numbers masked, keeping the last
+4 characters (``5111**********1234``, ``138****5678``). Members of the group
+"Community Reveal Sensitive Data" reveal them one party at a time with the
+"Reveal" wizard; each reveal is logged in ``community.reveal.log`` (who,
+when, which record, why). Server-side code (billing, imports, buttons,
+wizards) works on the real values.
+"""
+import datetime
+
+from trytond.exceptions import UserError
+from trytond.i18n import gettext
+from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool, PoolMeta
+from trytond.transaction import Transaction, without_check_access
+from trytond.wizard import Button, StateView, Wizard
+
+from .party import mask
+
+PHONE_TYPES = {'phone', 'mobile', 'fax'}
+
+
+def may_reveal():
+    """Tell whether values may be returned in clear to the current call.
+
+    Only calls that do not check access (server-side code, buttons and
+    wizards, the root user) get clear values; every RPC read gets them
+    masked, whatever the groups of the user: members of the reveal group
+    see them in clear only through the logged "Reveal" wizard.
+    """
+    return not Transaction().check_access
+
+
+def _mask_phone(value):
+    if not value:
+        return value
+    digits = value.replace(' ', '').replace('-', '')
+    if digits.startswith('+86'):
+        digits = digits[3:]
+    return mask(digits)
+
+
+class Identifier(metaclass=PoolMeta):
+    __name__ = 'party.identifier'
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        result = super().read(ids, fields_names)
+        names = {'code', 'code_compact', 'rec_name'} & set(fields_names)
+        if names and not may_reveal():
+            with without_check_access():
+                types = {r['id']: r['type'] for r in super().read(
+                        [r['id'] for r in result], ['type'])}
+            for row in result:
+                if types.get(row['id']) == 'cn_ric':
+                    for name in names:
+                        row[name] = mask(row[name])
+        return result
+
+
+class ContactMechanism(metaclass=PoolMeta):
+    __name__ = 'party.contact_mechanism'
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        result = super().read(ids, fields_names)
+        names = {'value', 'value_compact', 'rec_name', 'url'} & set(
+            fields_names)
+        if names and not may_reveal():
+            with without_check_access():
+                rows = {r['id']: r for r in super().read(
+                        [r['id'] for r in result], ['type', 'value'])}
+            for row in result:
+                info = rows.get(row['id'])
+                if info and info['type'] in PHONE_TYPES:
+                    for name in names:
+                        if name == 'rec_name':
+                            row[name] = (row[name] or '').replace(
+                                info['value'] or '\0',
+                                _mask_phone(info['value']))
+                        elif name == 'url':
+                            row[name] = None
+                        else:
+                            row[name] = _mask_phone(row[name])
+        return result
+
+
+class Party(metaclass=PoolMeta):
+    __name__ = 'party.party'
+
+    @classmethod
+    def read(cls, ids, fields_names):
+        result = super().read(ids, fields_names)
+        names = {'phone', 'mobile', 'fax'} & set(fields_names)
+        if names and not may_reveal():
+            for row in result:
+                for name in names:
+                    row[name] = _mask_phone(row[name])
+        return result
+
+
+class RevealLog(ModelSQL, ModelView):
+    """Reveal log: who saw which sensitive value of which party, and when.
+
+    Created only by the Reveal wizard; nobody may change or delete it.
+    """
+    __name__ = 'community.reveal.log'
+    user = fields.Many2One('res.user', "User", readonly=True, required=True)
+    date = fields.DateTime("Date", readonly=True, required=True)
+    party = fields.Many2One('party.party', "Party", readonly=True,
+        required=True, ondelete='RESTRICT')
+    record = fields.Reference("Record", selection=[
+            ('party.identifier', "Identifier"),
+            ('party.contact_mechanism', "Contact Mechanism"),
+            ], readonly=True)
+    reason = fields.Char("Reason", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order.insert(0, ('date', 'DESC'))
+
+
+class Reveal(Wizard):
+    "Reveal the ID numbers and phone numbers of a party (logged)."
+    __name__ = 'community.reveal'
+    start = StateView('community.reveal.start',
+        'community_base.reveal_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Reveal", 'show', 'tryton-ok', default=True),
+            ])
+    show = StateView('community.reveal.show',
+        'community_base.reveal_show_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def default_show(self, fields):
+        """Return the clear values of the party and log each of them."""
+        pool = Pool()
+        Log = pool.get('community.reveal.log')
+        ModelData = pool.get('ir.model.data')
+        User = pool.get('res.user')
+        group = ModelData.get_id('community_base', 'group_community_reveal')
+        transaction = Transaction()
+        if transaction.user != 0 and group not in User.get_groups():
+            raise UserError(gettext('community_base.msg_reveal_denied'))
+        party = self.record
+        lines, logs = [], []
+        now = datetime.datetime.now()
+        for identifier in party.identifiers:
+            if identifier.type == 'cn_ric':
+                lines.append('%s: %s' % (
+                        identifier.type_string, identifier.code))
+                logs.append(str(identifier))
+        for mechanism in party.contact_mechanisms:
+            if mechanism.type in PHONE_TYPES:
+                lines.append('%s: %s' % (
+                        mechanism.type_string, mechanism.value))
+                logs.append(str(mechanism))
+        with without_check_access():
+            Log.create([{
+                        'user': transaction.user,
+                        'date': now,
+                        'party': party.id,
+                        'record': record,
+                        'reason': self.start.reason,
+                        } for record in logs or [None]])
+        return {'party': party.id, 'values': '\n'.join(lines)}
+
+
+class RevealStart(ModelView):
+    "Reveal Sensitive Data"
+    __name__ = 'community.reveal.start'
+    reason = fields.Char("Reason", required=True,
+        help="Why the values are needed, e.g. 办理门禁卡.")
+
+
+class RevealShow(ModelView):
+    "Reveal Sensitive Data"
+    __name__ = 'community.reveal.show'
+    party = fields.Many2One('party.party', "Party", readonly=True)
+    values = fields.Text("Revealed Value", readonly=True)

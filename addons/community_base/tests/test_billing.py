@@ -1,0 +1,268 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Unit tests of fees and bills (loaded by test_module)."""
+import datetime as dt
+import unittest
+from decimal import Decimal
+
+from trytond.exceptions import UserError
+from trytond.modules.company.tests import create_company, set_company
+from trytond.pool import Pool
+from trytond.tests.test_tryton import activate_module, with_transaction
+
+from trytond.transaction import Transaction
+
+from ..fee import month_slices, prorate, round_money
+
+
+def setup_billing(company, year=2026):
+    """Chart, fiscal year, a compound with a building and three fee items
+    (property service 2.50/m² grade 2 at 6 %, garbage 10.00 at 6 %,
+    parking 80.00 at 6 %). Returns (compound, building, items dict)."""
+    pool = Pool()
+    from ..account import create_fiscal_year, create_property_chart
+    Compound = pool.get('community.compound')
+    Building = pool.get('community.building')
+    FeeItem = pool.get('community.fee.item')
+    chart = create_property_chart(company)
+    create_fiscal_year(company, year)
+    today = dt.date.today()
+    if today.year != year:
+        create_fiscal_year(company, today.year)
+    compound, = Compound.create([{
+                'company': company.id, 'code': 'JZHY', 'name': "嘉州花园",
+                'area_code': '511102001001', 'service_grade': '2'}])
+    building, = Building.create([{
+                'compound': compound.id, 'code': '3', 'name': '3栋'}])
+    start = dt.date(year, 1, 1)
+    service, garbage, parking = FeeItem.create([{
+                'compound': compound.id, 'code': 'WYF', 'name': "物业服务费",
+                'kind': 'area', 'account': chart['revenue_service'].id,
+                'tax': chart['vat6'].id,
+                'prices': [('create', [{
+                                'effective_date': start,
+                                'service_grade': '2',
+                                'unit_price': Decimal('2.50')}, {
+                                'effective_date': start,
+                                'unit_price': Decimal('2.00')}])],
+                'assignments': [('create', [{
+                                'scope': 'compound', 'start_date': start}])],
+                }, {
+                'compound': compound.id, 'code': 'LJF', 'name': "垃圾清运费",
+                'kind': 'fixed', 'account': chart['revenue_garbage'].id,
+                'tax': chart['vat6'].id,
+                'prices': [('create', [{
+                                'effective_date': start,
+                                'unit_price': Decimal('10.00')}])],
+                'assignments': [('create', [{
+                                'scope': 'unit_type', 'unit_type': 'residential',
+                                'start_date': start}])],
+                }, {
+                'compound': compound.id, 'code': 'TCF', 'name': "停车服务费",
+                'kind': 'fixed', 'account': chart['revenue_parking'].id,
+                'tax': chart['vat6'].id,
+                'prices': [('create', [{
+                                'effective_date': start,
+                                'unit_price': Decimal('80.00')}])],
+                }])
+    return compound, building, {
+        'service': service, 'garbage': garbage, 'parking': parking,
+        'chart': chart}
+
+
+def create_unit(building, code, area, owners, handover=None,
+        area_date=dt.date(2020, 1, 1)):
+    "Create a unit with its gross area and owners [(party, share)]."
+    pool = Pool()
+    Unit = pool.get('community.unit')
+    Residency = pool.get('community.residency')
+    unit, = Unit.create([{
+                'building': building.id, 'code': code,
+                'handover_date': handover,
+                'areas': [('create', [{
+                                'effective_date': area_date,
+                                'gross_area': area}])],
+                }])
+    Residency.create([{
+                'unit': unit.id, 'party': party.id, 'role': 'owner',
+                'share': share, 'start_date': dt.date(2020, 1, 1),
+                'payer': i == 0}
+            for i, (party, share) in enumerate(owners)])
+    return unit
+
+
+class BillingTestCase(unittest.TestCase):
+    "Test fees and bills"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        activate_module('community_base')
+
+    def test_month_slices(self):
+        "Part months are split on calendar months with their own days"
+        self.assertEqual(
+            month_slices(dt.date(2026, 1, 20), dt.date(2026, 3, 5)), [
+                (dt.date(2026, 1, 20), dt.date(2026, 1, 31), 31),
+                (dt.date(2026, 2, 1), dt.date(2026, 2, 28), 28),
+                (dt.date(2026, 3, 1), dt.date(2026, 3, 5), 31)])
+
+    def test_prorate(self):
+        "Area and price changes split the period by day"
+        segments, total = prorate(
+            dt.date(2026, 3, 1), dt.date(2026, 3, 31),
+            [(dt.date(2020, 1, 1), Decimal('89.50')),
+                (dt.date(2026, 3, 16), Decimal('91.20'))],
+            [(dt.date(2026, 1, 1), Decimal('2.50'))])
+        # 89.50×2.5×15/31 + 91.20×2.5×16/31 = 108.266… + 117.677…
+        self.assertEqual(round_money(total), Decimal('225.94'))
+        self.assertEqual([s[4] for s in segments], [15, 16])
+        self.assertEqual(round_money(Decimal('0.125')), Decimal('0.13'))
+
+    @with_transaction()
+    def test_bill_run_full_month(self):
+        "A full month: one bill per unit, posted in one move, balanced"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Line = pool.get('community.bill.line')
+        MoveLine = pool.get('account.move.line')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            a, b = Party.create([{'name': '张三'}, {'name': '李四'}])
+            u1 = create_unit(building, '3-1-101', Decimal('89.50'), [(a, 100)])
+            u2 = create_unit(building, '3-1-102', Decimal('120.00'),
+                [(b, 100)], handover=dt.date(2026, 3, 20))
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            BillRun.process([run])
+            self.assertEqual(run.state, 'done')
+            self.assertEqual((run.unit_total, run.unit_done), (2, 2))
+            bill1, = Bill.search([('unit', '=', u1.id)])
+            bill2, = Bill.search([('unit', '=', u2.id)])
+            # 89.50 × 2.50 = 223.75 + garbage 10.00
+            self.assertEqual(bill1.total_amount, Decimal('233.75'))
+            self.assertEqual(bill1.party, a)
+            # 12 days of 31: 120 × 2.5 × 12/31 = 116.13; 10 × 12/31 = 3.87
+            self.assertEqual(
+                sorted(l.amount for l in bill2.lines),
+                [Decimal('3.87'), Decimal('116.13')])
+            self.assertEqual(bill2.total_amount, Decimal('120.00'))
+            self.assertEqual(run.bill_count, 2)
+            self.assertEqual(run.amount, Decimal('353.75'))
+            self.assertEqual(bill1.move_line.debit, Decimal('233.75'))
+            self.assertEqual(bill1.move_line.party, a)
+            self.assertEqual(bill1.move_line.maturity_date,
+                dt.date(2026, 3, 31))
+            self.assertEqual(bill1.move.state, 'posted')
+            self.assertEqual(bill1.amount_to_pay, Decimal('233.75'))
+            lines = MoveLine.search([('move', '=', bill1.move.id)])
+            self.assertEqual(sum(l.debit for l in lines), Decimal('353.75'))
+            self.assertEqual(sum(l.credit for l in lines), Decimal('353.75'))
+            revenue = [l for l in lines
+                if l.account == items['chart']['revenue_service']]
+            vat = [l for l in lines if l.account == items['chart']['vat']]
+            # service 223.75 + 116.13 = 339.88 → base 320.64, VAT 19.24
+            self.assertEqual(revenue[0].credit, Decimal('320.64'))
+            self.assertEqual(sum(l.credit for l in vat),
+                Decimal('19.24') + Decimal('13.87') - Decimal('13.08'))
+
+            # Re-run: no duplicate
+            run2, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            BillRun.process([run2])
+            self.assertEqual(Bill.search(
+                    [('compound', '=', compound.id)], count=True), 2)
+            self.assertEqual(run2.bill_count, 0)
+
+            # The database refuses a duplicate line
+            with self.assertRaises(UserError):
+                Line.create([{
+                            'bill': bill1.id, 'compound': compound.id,
+                            'unit': u1.id, 'fee_item': items['service'].id,
+                            'period_start': dt.date(2026, 3, 1),
+                            'period_end': dt.date(2026, 3, 31),
+                            'amount': Decimal(1)}])
+
+    @with_transaction()
+    def test_zz_two_cashiers(self):
+        "Two cashiers paying the same bill: never a double settlement"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            compound.code = 'CONC'
+            compound.save()
+            owner, = Party.create([{'name': '周八'}])
+            unit = create_unit(building, '9-9-901', Decimal('100.00'),
+                [(owner, 100)])
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertEqual(bill.total_amount, Decimal('260.00'))
+            transaction.commit()
+
+            def pay(amount):
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 5, 3),
+                            'method': 'wechat', 'reference': 'WX%s' % amount,
+                            'amount': amount,
+                            'lines': [('create', [{'bill': bill.id}])]}])
+                Payment.post([payment])
+                return payment
+
+            first = pay(Decimal('260.00'))  # not committed yet
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError) as cm:
+                        pay(Decimal('260.00'))
+                    self.assertIn(bill.number, cm.exception.message)
+                other.rollback()
+            transaction.commit()
+            self.assertTrue(first.receipt_number)
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError):
+                        pay(Decimal('260.00'))
+                other.rollback()
+            bill = Bill(bill.id)
+            self.assertEqual(bill.amount_to_pay, Decimal(0))
+            self.assertIsNotNone(bill.move_line.reconciliation)
+            self.assertEqual(Payment.search(
+                    [('unit', '=', unit.id)], count=True), 1)
+
+
+class ChineseNumeralsTestCase(unittest.TestCase):
+    "Amounts in Chinese capital numerals (大写)"
+
+    def test_amount_in_words(self):
+        from ..payment import amount_in_words
+        for amount, words in [
+                ('1234.50', '壹仟贰佰叁拾肆元伍角整'),
+                ('1004.05', '壹仟零肆元零伍分'),
+                ('100010', '壹拾万零壹拾元整'),
+                ('1000000', '壹佰万元整'),
+                ('100000001', '壹亿零壹元整'),
+                ('0.5', '伍角整'),
+                ('0.05', '伍分'),
+                ('0', '零元整'),
+                ('10.00', '壹拾元整'),
+                ('260.00', '贰佰陆拾元整'),
+                ('30005.67', '叁万零伍元陆角柒分'),
+                ('120400', '壹拾贰万零肆佰元整'),
+                ('-12.345', '负壹拾贰元叁角伍分'),
+                ]:
+            self.assertEqual(amount_in_words(Decimal(amount)), words, amount)

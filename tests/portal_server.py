@@ -1,0 +1,295 @@
+"""A trytond server with a prepared portal database, for the top-level
+portal tests (security, browser) and the portal benchmark.
+
+``PortalServer().start()``: creates database ``test_portal`` on the
+PostgreSQL of TRYTOND_DATABASE__URI (or the project-local one), activates
+community_base, loads the fixture of ``prepare_data`` through proteus,
+starts ``trytond`` on a free port in 8200-8299 and waits for it.
+``stop()`` ends the server's process group.
+"""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'scripts'))
+import devdb  # noqa: E402
+
+BIN = pathlib.Path(sys.executable).parent
+ADMIN_PASSWORD = 'admin-portal-test'
+PASSWORD = 'Secret-pass-123'
+
+
+def free_port():
+    for port in range(8200, 8300):
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8200-8299")
+
+
+class PortalServer:
+
+    def __init__(self, database='test_portal'):
+        self.database = database
+        self.local = ROOT / '.local' / 'portal-test'
+        self.proc = None
+        self.port = None
+        self.data = None
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%s/%s/portal' % (self.port, self.database)
+
+    def env(self):
+        uri = devdb.database_uri('pg-test')
+        env = dict(os.environ, TRYTOND_DATABASE__URI=uri)
+        env.setdefault('TRYTOND_EMAIL__FROM', 'noreply@example.com')
+        return env
+
+    def config(self):
+        self.local.mkdir(parents=True, exist_ok=True)
+        (self.local / 'data').mkdir(exist_ok=True)
+        conf = self.local / 'trytond.conf'
+        conf.write_text(
+            '[database]\npath = %s\nlanguage = zh_CN\n'
+            '[web]\nlisten = 127.0.0.1:%s\n'
+            '[session]\nweb_timeout = 3600\nmax_attempt = 2\n'
+            '[community_portal]\nsecret = portal-test-secret\n'
+            'sandbox = True\n' % (self.local / 'data', self.port))
+        return conf
+
+    def create_database(self, env):
+        import psycopg
+        uri = env['TRYTOND_DATABASE__URI']
+        base, _, query = uri.partition('?')
+        dsn = base.rstrip('/') + '/postgres' + ('?' + query if query else '')
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.database)
+            conn.execute(
+                'CREATE DATABASE "%s" ENCODING \'UTF8\'' % self.database)
+
+    def start(self):
+        self.port = free_port()
+        env = self.env()
+        conf = self.config()
+        self.create_database(env)
+        passfile = self.local / 'admin-password'
+        passfile.write_text(ADMIN_PASSWORD + '\n')
+        env['TRYTONPASSFILE'] = str(passfile)
+        subprocess.run([str(BIN / 'trytond-admin'), '-c', str(conf),
+                '-d', self.database, '--activate-dependencies',
+                '-u', 'community_base', '-l', 'zh_CN',
+                '--email', 'admin@example.com'],
+            env=env, check=True, stdout=subprocess.DEVNULL)
+        out = subprocess.run([sys.executable, __file__, 'prepare',
+                str(conf), self.database], env=env, check=True,
+            capture_output=True, text=True)
+        self.data = json.loads(out.stdout.strip().splitlines()[-1])
+        self.log = open(self.local / 'trytond.log', 'w')
+        self.proc = subprocess.Popen([str(BIN / 'trytond'), '-c', str(conf),
+                '-d', self.database], env=env, start_new_session=True,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + '/login', timeout=5)
+                return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError("trytond exited")
+                time.sleep(0.5)
+        raise RuntimeError("trytond did not answer")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+
+
+def prepare_data(conf, database):
+    """Two compounds; units with owners (co-owners), a tenant; binding
+    codes; staff users per compound; a service request per resident.
+    Bills when the billing models exist. Prints the fixture as JSON."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from proteus import Model
+    from proteus import config as pconfig
+    cfg = pconfig.set_trytond(database=database, config_file=conf)
+    from trytond.modules.company.tests.tools import create_company
+    create_company()
+    Company = Model.get('company.company')
+    company, = Company.find([])
+    Compound = Model.get('community.compound')
+    Building = Model.get('community.building')
+    Unit = Model.get('community.unit')
+    Party = Model.get('party.party')
+    Residency = Model.get('community.residency')
+    Code = Model.get('community.portal.binding_code')
+    WebUser = Model.get('web.user')
+    Request = Model.get('community.service.request')
+    User = Model.get('res.user')
+    Group = Model.get('res.group')
+    data = {'codes': {}, 'requests': {}, 'accounts': {}}
+    start = dt.date(2020, 1, 1)
+
+    jz = Compound(name="嘉州花园", code="JZHY")
+    jz.save()
+    bj = Compound(name="滨江花园", code="BJHY")
+    bj.save()
+    b3 = Building(compound=jz, code='3', name="3栋")
+    b3.entrances.new(code='2')
+    b3.save()
+    b9 = Building(compound=bj, code='9', name="9栋")
+    b9.save()
+    u1 = Unit(building=b3, entrance=b3.entrances[0], code='3-2-1201')
+    u1.save()
+    u2 = Unit(building=b3, entrance=b3.entrances[0], code='3-2-1202')
+    u2.save()
+    u3 = Unit(building=b9, code='9-1-101')
+    u3.save()
+
+    def party(name, mobile):
+        p = Party(name=name)
+        p.contact_mechanisms.new(type='mobile', value='+86' + mobile)
+        p.save()
+        return p
+    wang = party("王芳", '13800138001')   # owner of u1 (60 %)
+    li = party("李强", '13800138002')     # co-owner of u1 (40 %)
+    zhao = party("赵磊", '13800138003')   # owner of u2
+    sun = party("孙丽", '13800138004')    # tenant of u2
+    zhou = party("周敏", '13800138005')   # owner in the other compound
+    for unit, members in [
+            (u1, [(wang, 'owner', 60), (li, 'owner', 40)]),
+            (u2, [(zhao, 'owner', 100), (sun, 'tenant', None)]),
+            (u3, [(zhou, 'owner', 100)])]:
+        for p, role, share in members:
+            r = unit.residencies.new(party=p, role=role, start_date=start)
+            if share:
+                r.share = Decimal(share)
+        unit.save()
+    for key, unit, p in [('wang', u1, wang), ('li', u1, li),
+            ('zhao', u2, zhao), ('sun', u2, sun), ('zhou', u3, zhou)]:
+        code = Code(unit=unit, party=p)
+        code.save()
+        data['codes'][key] = code.code
+    # Pre-bound accounts (bound as staff approval would do)
+    for key, p, mobile in [('li', li, '13900139002'),
+            ('zhao', zhao, '13900139003'), ('sun', sun, '13900139004'),
+            ('zhou', zhou, '13900139005')]:
+        account = WebUser(mobile=mobile, party=p)
+        account.password = PASSWORD
+        account.save()
+        data['accounts'][key] = mobile
+    unverified = WebUser(mobile='13900139009')
+    unverified.password = PASSWORD
+    unverified.save()
+    data['accounts']['unverified'] = '13900139009'
+    # Service requests
+    for key, unit, p in [('zhao', u2, zhao), ('zhou', u3, zhou),
+            ('li', u1, li)]:
+        req = Request(unit=unit, requester=p, title="报修 %s" % key,
+            channel='portal')
+        req.save()
+        data['requests'][key] = req.token
+    # Staff: a technician per compound
+    ModelData = Model.get('ir.model.data')
+    staff_group = Group(ModelData.get_id(
+            'community_base', 'group_community_staff', cfg.context))
+    for login, compound in [('tech_jz', jz), ('tech_bj', bj)]:
+        user = User(login=login, name=login)
+        user.password = PASSWORD
+        user.groups.append(Group(staff_group.id))
+        user.compounds.append(Compound(compound.id))
+        user.companies.append(Company(company.id))
+        user.company = Company(company.id)
+        user.save()
+    data['bench'] = prepare_bench(Model, b3,
+        int(os.environ.get('PORTAL_BENCH_RESIDENTS') or 0))
+    data['bills'] = prepare_bills(Model, [u1, u2, u3], Company(company.id))
+    print(json.dumps(data))
+
+
+def prepare_bench(Model, building, count):
+    "Create ``count`` units each with an owner bound to a portal account."
+    import datetime as dt
+    from decimal import Decimal
+    Unit = Model.get('community.unit')
+    Party = Model.get('party.party')
+    WebUser = Model.get('web.user')
+    mobiles = []
+    for i in range(count):
+        party = Party(name="业主%03d" % i)
+        party.save()
+        unit = Unit(building=building, code='3-1-%04d' % (100 + i))
+        unit.residencies.new(party=party, role='owner', share=Decimal(100),
+            start_date=dt.date(2020, 1, 1))
+        unit.save()
+        mobile = '1390200%04d' % i
+        account = WebUser(mobile=mobile, party=party)
+        account.password = PASSWORD
+        account.save()
+        mobiles.append(mobile)
+    return mobiles
+
+
+def prepare_bills(Model, units, company):
+    """When the billing models exist: a chart of accounts, this year's
+    fiscal year, a fixed fee of 120.00 a month for residential units and
+    the bills of the current month. Returns {unit code: bill id}."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from proteus import Wizard
+    try:
+        Bill = Model.get('community.bill')
+    except Exception:
+        return {}
+    from trytond.modules.account.tests.tools import create_fiscalyear
+    create_chart = Wizard('community.billing.create_chart')
+    create_chart.form.company = company
+    create_chart.execute('create_')
+    today = dt.date.today()
+    fiscalyear = create_fiscalyear(
+        company, (dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)))
+    fiscalyear.click('create_period')
+    Account = Model.get('account.account')
+    revenue, = Account.find([('code', '=', '6001.01')])
+    FeeItem = Model.get('community.fee.item')
+    BillRun = Model.get('community.bill.run')
+    start = today.replace(day=1)
+    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(
+        days=1)
+    for compound in {u.compound.id: u.compound for u in units}.values():
+        item = FeeItem(compound=compound, code='WYF', name="物业服务费")
+        item.kind = 'fixed'
+        item.sequence = 1
+        item.account = revenue
+        price = item.prices.new(effective_date=dt.date(2020, 1, 1))
+        price.unit_price = Decimal('120.00')
+        assignment = item.assignments.new(scope='unit_type')
+        assignment.unit_type = 'residential'
+        assignment.start_date = dt.date(2020, 1, 1)
+        item.save()
+        run = BillRun(compound=compound, period_start=start, period_end=end)
+        run.click('process')
+    return {b.unit.code: b.id for b in Bill.find([])}
+
+
+if __name__ == '__main__':
+    if sys.argv[1] == 'prepare':
+        prepare_data(sys.argv[2], sys.argv[3])
