@@ -33,6 +33,7 @@ allow_anonymous true
 persistence true
 persistence_location $DIR/
 max_queued_messages 0
+max_inflight_messages 1000
 CONF
 "$BIN" -d -c "$DIR/mosquitto.conf"
 for _ in $(seq 50); do
