@@ -27,6 +27,9 @@ if [ -z "$BIN" ]; then
 fi
 DIR="$(cd "$(dirname "$0")/.." && pwd)/.local/mosquitto"
 mkdir -p "$DIR"
+# mosquitto started as root runs as user "mosquitto": persistence needs
+# a writable directory
+chmod 777 "$DIR"
 cat > "$DIR/mosquitto.conf" <<CONF
 listener $PORT 127.0.0.1
 allow_anonymous true
