@@ -14,7 +14,7 @@ from trytond.config import config
 def steps():
     "Return the demo steps in order; each takes no argument."
     return [setup_company, load_register, demo_users, demo_parking_committees,
-        load_billing, setup_portal, close_config_wizard]
+        load_billing, setup_portal, setup_iot_devices, close_config_wizard]
 
 
 def setup_company():
@@ -44,6 +44,99 @@ def setup_company():
     return company
 
 
+# community_iot: the devices the simulator of scripts/demo_services.py
+# publishes for (family, key, name, capabilities, place kind or None)
+IOT_DEVICES = [
+    ('zigbee2mqtt', '3/2/1201/door', "1201 入户门磁", ['contact', 'battery'],
+        None),
+    ('zigbee2mqtt', '3/smoke', "3栋楼道烟感", ['smoke', 'battery'], None),
+    ('zigbee2mqtt', 'pump/leak', "水泵房水浸", ['water_leak', 'battery'],
+        'plant_room'),
+    ('zigbee2mqtt', 'gate/east/sos', "东门紧急按钮", ['sos', 'button'],
+        'gate'),
+    ('tasmota', 'lobby_plug', "大堂插座", ['switch', 'power', 'energy'],
+        'common_area'),
+    ('shelly', 'shellyplus1pm-a8032ab12345', "排污泵继电器",
+        ['switch', 'power', 'energy'], 'plant_room'),
+    ('generic', 'meter/public-1', "公区电表", ['energy'], 'common_area'),
+    ]
+
+
+def setup_iot_devices():
+    """community_iot: places, devices and automation rules of the demo
+    compound (units are optional), idempotent."""
+    from trytond.pool import Pool
+    pool = Pool()
+    try:
+        Device = pool.get('community.iot.device')
+    except KeyError:
+        return
+    Place = pool.get('community.iot.place')
+    Rule = pool.get('community.iot.rule')
+    Unit = pool.get('community.unit')
+    Building = pool.get('community.building')
+    compound = demo_compound()
+    places = {}
+    for kind, name in [('gate', "东门"), ('plant_room', "水泵房"),
+            ('common_area', "一楼大堂"), ('parking', "地下停车场")]:
+        found = Place.search([('compound', '=', compound.id),
+                ('name', '=', name)])
+        places[kind] = found[0] if found else Place.create([{
+                        'compound': compound.id, 'kind': kind,
+                        'name': name}])[0]
+    units = Unit.search([('compound', '=', compound.id)], limit=1)
+    buildings = Building.search([('compound', '=', compound.id)], limit=1)
+    existing = {(d.family, d.key) for d in Device.search([])}
+    to_create = []
+    for family, key, name, caps, place in IOT_DEVICES:
+        if (family, key) in existing:
+            continue
+        values = {'name': name, 'family': family, 'key': key,
+            'compound': compound.id, 'capabilities': caps,
+            'expected_interval': 60, 'state': 'confirmed'}
+        if place:
+            values['place'] = places[place].id
+        elif key.endswith('door') and units:
+            values['unit'] = units[0].id
+            values['building'] = units[0].building.id
+        elif buildings:
+            values['building'] = buildings[0].id
+        to_create.append(values)
+    Device.create(to_create)
+    if not Rule.search([('compound', '=', compound.id)]):
+        pump, = Device.search([('key', '=', 'shellyplus1pm-a8032ab12345')])
+        Rule.create([{
+                    'name': "烟雾报警", 'event_kind': 'smoke',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'critical',
+                                    'title': "烟雾报警: {device} {place}"},
+                                {'type': 'service_request'}])]}, {
+                    'name': "水浸联动排污泵", 'event_kind': 'water_leak',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'critical',
+                                    'title': "水浸: {device} {place}"},
+                                {'type': 'service_request'},
+                                {'type': 'command', 'command_device': pump.id,
+                                    'command_action': 'on'}])]}, {
+                    'name': "紧急求助", 'event_kind': 'sos',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'critical',
+                                    'title': "紧急求助: {device}"}])]}, {
+                    'name': "设备离线", 'event_kind': 'offline',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'warning',
+                                    'title': "设备离线: {device}"}])]}, {
+                    'name': "大功率用电 (夜间)", 'event_kind': 'power',
+                    'compound': compound.id, 'value_operator': '>',
+                    'value': 2000, 'hour_from': 22, 'hour_to': 6,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'info',
+                                    'title': "夜间大功率: {device}"}])]},
+                ])
 DEMO_COMPOUND = {
     'code': 'JZHY', 'name': '嘉州花园',
     'street': '四川省乐山市市中区嘉州大道 88 号',
