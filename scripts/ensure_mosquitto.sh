@@ -27,12 +27,16 @@ if [ -z "$BIN" ]; then
 fi
 DIR="$(cd "$(dirname "$0")/.." && pwd)/.local/mosquitto"
 mkdir -p "$DIR"
+# mosquitto started as root runs as user "mosquitto": persistence needs
+# a writable directory
+chmod 777 "$DIR"
 cat > "$DIR/mosquitto.conf" <<CONF
 listener $PORT 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location $DIR/
 max_queued_messages 0
+max_inflight_messages 1000
 CONF
 "$BIN" -d -c "$DIR/mosquitto.conf"
 for _ in $(seq 50); do

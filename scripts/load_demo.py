@@ -14,7 +14,7 @@ from trytond.config import config
 def steps():
     "Return the demo steps in order; each takes no argument."
     return [setup_company, load_register, demo_users, demo_parking_committees,
-        load_billing, close_config_wizard]
+        load_billing, setup_portal, setup_iot_devices, close_config_wizard]
 
 
 def setup_company():
@@ -44,6 +44,99 @@ def setup_company():
     return company
 
 
+# community_iot: the devices the simulator of scripts/demo_services.py
+# publishes for (family, key, name, capabilities, place kind or None)
+IOT_DEVICES = [
+    ('zigbee2mqtt', '3/2/1201/door', "1201 入户门磁", ['contact', 'battery'],
+        None),
+    ('zigbee2mqtt', '3/smoke', "3栋楼道烟感", ['smoke', 'battery'], None),
+    ('zigbee2mqtt', 'pump/leak', "水泵房水浸", ['water_leak', 'battery'],
+        'plant_room'),
+    ('zigbee2mqtt', 'gate/east/sos', "东门紧急按钮", ['sos', 'button'],
+        'gate'),
+    ('tasmota', 'lobby_plug', "大堂插座", ['switch', 'power', 'energy'],
+        'common_area'),
+    ('shelly', 'shellyplus1pm-a8032ab12345', "排污泵继电器",
+        ['switch', 'power', 'energy'], 'plant_room'),
+    ('generic', 'meter/public-1', "公区电表", ['energy'], 'common_area'),
+    ]
+
+
+def setup_iot_devices():
+    """community_iot: places, devices and automation rules of the demo
+    compound (units are optional), idempotent."""
+    from trytond.pool import Pool
+    pool = Pool()
+    try:
+        Device = pool.get('community.iot.device')
+    except KeyError:
+        return
+    Place = pool.get('community.iot.place')
+    Rule = pool.get('community.iot.rule')
+    Unit = pool.get('community.unit')
+    Building = pool.get('community.building')
+    compound = demo_compound()
+    places = {}
+    for kind, name in [('gate', "东门"), ('plant_room', "水泵房"),
+            ('common_area', "一楼大堂"), ('parking', "地下停车场")]:
+        found = Place.search([('compound', '=', compound.id),
+                ('name', '=', name)])
+        places[kind] = found[0] if found else Place.create([{
+                        'compound': compound.id, 'kind': kind,
+                        'name': name}])[0]
+    units = Unit.search([('compound', '=', compound.id)], limit=1)
+    buildings = Building.search([('compound', '=', compound.id)], limit=1)
+    existing = {(d.family, d.key) for d in Device.search([])}
+    to_create = []
+    for family, key, name, caps, place in IOT_DEVICES:
+        if (family, key) in existing:
+            continue
+        values = {'name': name, 'family': family, 'key': key,
+            'compound': compound.id, 'capabilities': caps,
+            'expected_interval': 60, 'state': 'confirmed'}
+        if place:
+            values['place'] = places[place].id
+        elif key.endswith('door') and units:
+            values['unit'] = units[0].id
+            values['building'] = units[0].building.id
+        elif buildings:
+            values['building'] = buildings[0].id
+        to_create.append(values)
+    Device.create(to_create)
+    if not Rule.search([('compound', '=', compound.id)]):
+        pump, = Device.search([('key', '=', 'shellyplus1pm-a8032ab12345')])
+        Rule.create([{
+                    'name': "烟雾报警", 'event_kind': 'smoke',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'critical',
+                                    'title': "烟雾报警: {device} {place}"},
+                                {'type': 'service_request'}])]}, {
+                    'name': "水浸联动排污泵", 'event_kind': 'water_leak',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'critical',
+                                    'title': "水浸: {device} {place}"},
+                                {'type': 'service_request'},
+                                {'type': 'command', 'command_device': pump.id,
+                                    'command_action': 'on'}])]}, {
+                    'name': "紧急求助", 'event_kind': 'sos',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'critical',
+                                    'title': "紧急求助: {device}"}])]}, {
+                    'name': "设备离线", 'event_kind': 'offline',
+                    'compound': compound.id,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'warning',
+                                    'title': "设备离线: {device}"}])]}, {
+                    'name': "大功率用电 (夜间)", 'event_kind': 'power',
+                    'compound': compound.id, 'value_operator': '>',
+                    'value': 2000, 'hour_from': 22, 'hour_to': 6,
+                    'actions': [('create', [
+                                {'type': 'alarm', 'severity': 'info',
+                                    'title': "夜间大功率: {device}"}])]},
+                ])
 DEMO_COMPOUND = {
     'code': 'JZHY', 'name': '嘉州花园',
     'street': '四川省乐山市市中区嘉州大道 88 号',
@@ -280,6 +373,81 @@ def load_billing():
                     lines=[{'bill': bill.id, 'amount': amount}]))
         Payment.save(payments)
         Payment.post(payments)
+
+
+def setup_portal():
+    """Service categories, a welcome announcement and portal accounts for
+    a few owners of the demo units (printed into .local/demo-logins.txt);
+    does nothing without units."""
+    import pathlib
+    from trytond.pool import Pool
+    pool = Pool()
+    Category = pool.get('community.service.category')
+    Residency = pool.get('community.residency')
+    WebUser = pool.get('web.user')
+    Code = pool.get('community.portal.binding_code')
+    Announcement = pool.get('community.announcement')
+    if not Category.search([], limit=1):
+        Category.create([
+                {'name': "水电维修", 'kind': 'repair', 'response_hours': 2,
+                    'completion_hours': 24, 'chargeable': True},
+                {'name': "公共设施", 'kind': 'repair', 'response_hours': 4,
+                    'completion_hours': 72},
+                {'name': "环境卫生", 'kind': 'complaint',
+                    'response_hours': 4, 'completion_hours': 24},
+                {'name': "意见建议", 'kind': 'suggestion'},
+                ])
+    owners = Residency.search([
+            ('role', '=', 'owner'), ('active', '=', True)],
+        order=[('id', 'ASC')], limit=4)
+    if not owners:
+        print('demo: no units, no portal accounts', flush=True)
+        return
+    compounds = {r.compound for r in owners}
+    for compound in compounds:
+        if not Announcement.search([('compound', '=', compound.id)], limit=1):
+            announcement, = Announcement.create([{
+                        'compound': compound.id, 'pinned': True,
+                        'title': "欢迎使用业主服务平台",
+                        'body': "缴费、报修、公告都可以在手机上办理。",
+                        }])
+            Announcement.publish([announcement])
+    password = 'portal-demo-123'
+    lines = []
+    for i, residency in enumerate(owners[:3]):
+        mobile = '1390000%04d' % (i + 1)
+        if not WebUser.search([('mobile', '=', mobile)], limit=1):
+            WebUser.create([{
+                        'mobile': mobile, 'password': password,
+                        'party': residency.party.id,
+                        'nickname': residency.party.name}])
+        lines.append('  portal: %s / %s (%s %s, owner)' % (
+                mobile, password, residency.compound.name,
+                residency.unit.code))
+    # a code for the office to hand to the 4th owner at sign-up
+    if len(owners) > 3:
+        residency = owners[3]
+        codes = Code.search([('party', '=', residency.party.id),
+                ('used_at', '=', None)], limit=1)
+        code = codes[0] if codes else Code.create([{
+                    'unit': residency.unit.id,
+                    'party': residency.party.id,
+                    'expires_at': dt.datetime.now()
+                    + dt.timedelta(days=365)}])[0]
+        lines.append('  portal binding code for %s: %s (sign up first)' % (
+                residency.unit.code, code.code))
+    database = Pool().database_name
+    listen = config.get('web', 'listen', default='127.0.0.1:8000')
+    text = ('Resident portal (phones): http://%s/%s/portal/\n'
+        'Staff phone pages: http://%s/%s/portal/staff/ (Tryton login)\n'
+        % (listen, database, listen, database)) + '\n'.join(lines) + '\n'
+    path = pathlib.Path(__file__).resolve().parent.parent / '.local'
+    path.mkdir(exist_ok=True)
+    logins = path / 'demo-logins.txt'
+    existing = logins.read_text() if logins.exists() else ''
+    if text not in existing:
+        with logins.open('a') as f:
+            f.write(text)
 
 
 def main():

@@ -76,6 +76,9 @@ class Broker:
     def __init__(self, port=None):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix='iot-mosquitto-')
+        # mosquitto started as root drops to user "mosquitto": it must be
+        # able to write its persistence database (sessions, queues) here
+        os.chmod(self.dir, 0o777)
         self.conf = os.path.join(self.dir, 'mosquitto.conf')
         with open(self.conf, 'w') as f:
             f.write('listener %d 127.0.0.1\nallow_anonymous true\n'

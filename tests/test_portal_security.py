@@ -211,3 +211,16 @@ def test_bills_of_other_units_are_404(portal_server):
     zhao_ref = re.findall(r'/bills/([0-9]+\.[0-9a-f]+)"',
         zhao.get('/bills').text)[0]
     assert sun.get('/bills/%s' % zhao_ref).status == 404
+
+
+def test_cashier_lookup_in_own_compound(portal_server):
+    bills = portal_server.data.get('bills') or {}
+    if not bills:
+        pytest.skip("billing models not on this branch yet")
+    staff = PortalClient(portal_server.url)
+    staff.staff_login('tech_jz', PASSWORD)
+    page = staff.get('/staff/cashier?unit=3-2-1202')
+    assert page.status == 200
+    assert '<svg' in page.text and '¥120.00' in page.text
+    other = staff.get('/staff/cashier?unit=9-1-101')
+    assert "未找到房屋" in other.text and '<svg' not in other.text

@@ -35,6 +35,7 @@ from trytond.wizard import Button, StateAction, StateView, Wizard
 from .exceptions import BillingError
 from .fee import (
     SCOPE_RANK, describe_segments, prorate, round_money)
+from .meter import tiered_amount
 
 STATES = [
     ('posted', "Posted"),
@@ -304,7 +305,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
         return owners[0][0]
 
     def _compute(self, units, assignments, prices, areas, residencies,
-            billed):
+            billed, metered=None):
         """Compute the bills of units.
 
         Returns a list of (unit, party, lines) with lines
@@ -381,9 +382,59 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     description = describe_segments(segments)
                 by_party[party].append(
                     (item, last[2], last[3], days, description, amount))
+            for item, consumption, before, tiers in (
+                    metered or {}).get(unit.id, []):
+                if (unit.id, item.id) in billed or not consumption:
+                    continue
+                amount, parts = tiered_amount(tiers, before, consumption)
+                party = self._payer(
+                    residencies.get(unit.id, []), end, 'owner')
+                if party is None or not amount:
+                    continue
+                description = ' + '.join(
+                    '%s×%s' % (_fmt(q), _fmt(p)) for q, p in parts)
+                by_party[party].append((item, consumption,
+                        round_money(amount / consumption), None,
+                        description, amount))
             for party, lines in by_party.items():
                 bills.append((unit, party, lines))
         return bills
+
+    def _load_metered(self):
+        """Return {unit id: [(fee item, consumption in the period,
+        consumption earlier in the calendar year, tiers)]} from the meter
+        readings dated in the period."""
+        pool = Pool()
+        Reading = pool.get('community.meter.reading')
+        Tier = pool.get('community.fee.tier')
+        start, end = self.period_start, self.period_end
+        year_start = start.replace(month=1, day=1)
+        readings = Reading.search([
+                ('meter.compound', '=', self.compound.id),
+                ('meter.fee_item.kind', '=', 'metered'),
+                ('date', '>=', year_start),
+                ('date', '<=', end),
+                ('consumption', '!=', None),
+                ])
+        totals = {}
+        for reading in readings:
+            key = (reading.meter.unit.id, reading.meter.fee_item)
+            now, before = totals.get(key, (Decimal(0), Decimal(0)))
+            if reading.date >= start:
+                now += reading.consumption
+            else:
+                before += reading.consumption
+            totals[key] = (now, before)
+        tiers = {}
+        result = defaultdict(list)
+        for (unit_id, item), (now, before) in totals.items():
+            if item.id not in tiers:
+                tiers[item.id] = sorted(
+                    [(t.up_to, t.unit_price) for t in Tier.search([
+                                ('fee_item', '=', item.id)])],
+                    key=lambda t: (t[0] is None, t[0] or 0))
+            result[unit_id].append((item, now, before, tiers[item.id]))
+        return result
 
     def _fee_data(self):
         pool = Pool()
@@ -418,12 +469,14 @@ class BillRun(Workflow, ModelSQL, ModelView):
         areas = self._load_areas(unit_ids)
         residencies = self._load_residencies(unit_ids)
         billed = self._load_billed()
+        metered = self._load_metered()
         self.__class__.write([self], {
                 'unit_total': len(units), 'unit_done': 0})
         done = 0
         for batch in _chunks(units, batch_size):
             bills = self._compute(
-                batch, assignments, prices, areas, residencies, billed)
+                batch, assignments, prices, areas, residencies, billed,
+                metered)
             if bills:
                 self._post_batch(bills, config)
             done += len(batch)

@@ -21,6 +21,7 @@ KINDS = [
     ('area', "Per m² of Gross Area per Month"),
     ('fixed', "Fixed Monthly"),
     ('one_off', "One-off"),
+    ('metered', "Metered (Tiered by Annual Volume)"),
     ]
 SCOPES = [
     ('compound', "Compound"),
@@ -153,6 +154,8 @@ class FeeItem(DeactivableMixin, ModelSQL, ModelView):
     prices = fields.One2Many('community.fee.price', 'fee_item', "Prices")
     assignments = fields.One2Many(
         'community.fee.assignment', 'fee_item', "Assignments")
+    tiers = fields.One2Many('community.fee.tier', 'fee_item', "Tiers",
+        states={'invisible': Eval('kind') != 'metered'})
 
     @classmethod
     def __setup__(cls):

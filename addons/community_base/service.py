@@ -10,7 +10,7 @@ from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.pool import Pool
-from trytond.pyson import Bool, Eval, If, In
+from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
 
 from .exceptions import ServiceRequestError

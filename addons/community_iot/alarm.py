@@ -54,6 +54,8 @@ class Alarm(Workflow, ModelSQL, ModelView):
         readonly=True)
     rule = fields.Many2One('community.iot.rule', "Rule", readonly=True,
         ondelete='SET NULL')
+    service_request = fields.Many2One('community.service.request',
+        "Service Request", readonly=True, ondelete='SET NULL')
     raised = fields.Timestamp("Raised (UTC)", readonly=True)
     occurrences = fields.Integer("Occurrences", readonly=True,
         help="Events of the same kind from the device while open.")

@@ -148,8 +148,10 @@ class Rule(DeactivableMixin, sequence_ordered(), ModelSQL, ModelView):
         for event in events:
             for rule in rules:
                 if rule.match(event):
+                    # shared by the actions of the rule for this event
+                    state = {}
                     for action in rule.actions:
-                        raised += action.execute(event) or 0
+                        raised += action.execute(event, state) or 0
         return raised
 
 
@@ -233,37 +235,48 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
         except (KeyError, IndexError, ValueError):
             return title
 
-    def execute(self, event):
-        "Run the action for an event; return the number of alarms raised."
-        return getattr(self, '_execute_%s' % self.type)(event) or 0
+    def execute(self, event, state=None):
+        """Run the action for an event; return the number of alarms raised.
 
-    def _execute_alarm(self, event):
+        ``state`` is shared by the actions of one rule for one event: the
+        alarm action stores the alarm there, so that a service request is
+        created for a new alarm only (not for each repeated event)."""
+        if state is None:
+            state = {}
+        return getattr(self, '_execute_%s' % self.type)(event, state) or 0
+
+    def _execute_alarm(self, event, state):
         Alarm = Pool().get('community.iot.alarm')
-        _, new = Alarm.raise_(
+        alarm, new = Alarm.raise_(
             event, self.severity or 'warning', self._title(event),
             rule=self.rule)
+        state['alarm'], state['new_alarm'] = alarm, new
         return 1 if new else 0
 
-    def _execute_service_request(self, event):
+    def _execute_service_request(self, event, state):
+        """Create a repair service request (community_base) for the event,
+        with the alarm of the rule as origin; nothing when that alarm was
+        already open (one request per alarm)."""
         pool = Pool()
-        Alarm = pool.get('community.iot.alarm')
-        if 'community.service.request' not in pool:
+        if state.get('alarm') and not state.get('new_alarm'):
+            return
+        try:
+            Request = pool.get('community.service.request')
+        except KeyError:
             logger.warning("rule %s: community.service.request is not "
                 "installed, no service request created", self.rule.name)
             return
-        Request = pool.get('community.service.request')
         device = event.device
         if not device or not device.compound:
             return
-        alarms = Alarm.search([
-                ('event', '=', event.id)], limit=1)
-        origin = ('community.iot.alarm,%s' % alarms[0].id if alarms
-            else None)
+        alarm = state.get('alarm')
+        origin = 'community.iot.alarm,%s' % alarm.id if alarm else None
         values = {
             'compound': device.compound.id,
             'unit': device.unit.id if device.unit else None,
             'kind': 'repair',
-            'title': self._title(event),
+            'title': (alarm.name if alarm and not self.title
+                else self._title(event)),
             'description': gettext('community_iot.msg_service_request_event',
                 kind=event.kind, device=device.rec_name,
                 time=str(event.time)),
@@ -271,9 +284,13 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
             }
         if origin:
             values['origin'] = origin
-        Request.create([values])
+        request, = Request.create([values])
+        state['service_request'] = request
+        if alarm:
+            alarm.service_request = request
+            alarm.save()
 
-    def _execute_command(self, event):
+    def _execute_command(self, event, state):
         Command = Pool().get('community.iot.command')
         Command.create([{
                     'device': self.command_device.id,
@@ -281,7 +298,7 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
                     'origin': str(self.rule),
                     }])
 
-    def _execute_notify(self, event):
+    def _execute_notify(self, event, state):
         Notification = Pool().get('res.notification')
         Event = Pool().get('community.iot.event')
         device = event.device
@@ -302,7 +319,7 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
         if notifications:
             Notification.create(notifications)
 
-    def _execute_server_action(self, event):
+    def _execute_server_action(self, event, state):
         pool = Pool()
         if not self.server_action:
             raise RuleError(gettext(

@@ -102,6 +102,7 @@ def main():
     prefix = 'bench' + run
     tmp = pathlib.Path(tempfile.mkdtemp(prefix='bench-iot-'))
     print("setting up database %s …" % DB, flush=True)
+    s.sql('postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DB)
     s.setup_database(DB, prefix)
     s.sql(DB, "DROP TABLE IF EXISTS bench_raw")
     broker = s.Broker().start()

@@ -8,12 +8,13 @@ Starts trytond with the portal fixture database (tests/portal_server.py)
 plus N bound resident accounts, logs every resident in, then runs one
 thread per resident requesting ``/bills`` over a kept-alive connection
 for ``--duration`` seconds, pausing ``--think`` seconds between requests
-(0: closed loop, as fast as possible). Prints requests/s and the p50, p95
+(0: closed loop, as fast as possible; else uniformly ±50 %). Prints requests/s and the p50, p95
 and p99 latencies in ms. Goal: p95 ≤ 150 ms on 2 cores.
 """
 import argparse
 import http.client
 import os
+import random
 import pathlib
 import statistics
 import sys
@@ -58,7 +59,8 @@ def worker(url, cookie, deadline, think, latencies, errors):
             conn = http.client.HTTPConnection(
                 parts.hostname, parts.port, timeout=30)
         if think:
-            time.sleep(think)
+            # residents do not click in step: ±50 % around the think time
+            time.sleep(think * random.uniform(0.5, 1.5))
     conn.close()
 
 

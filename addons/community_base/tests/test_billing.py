@@ -171,6 +171,32 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(sum(l.credit for l in vat),
                 Decimal('19.24') + Decimal('13.87') - Decimal('13.08'))
 
+            # Arrears on 15 May: March is 45 days overdue, exported and
+            # read back cell by cell.
+            import io
+            import openpyxl
+            from ..arrears import arrears_rows, write_arrears_xlsx
+            output = io.BytesIO()
+            count, totals = write_arrears_xlsx(
+                arrears_rows([compound.id], dt.date(2026, 5, 15)), output)
+            self.assertEqual(count, 2)
+            self.assertEqual(totals['31-90'], Decimal('353.75'))
+            book = openpyxl.load_workbook(io.BytesIO(output.getvalue()))
+            sheet = book['欠费明细']
+            self.assertEqual(sheet['A1'].value, '小区')
+            self.assertEqual(sheet['K1'].value, '欠费金额')
+            self.assertEqual(
+                [c.value for c in sheet[2]][:5],
+                ['嘉州花园', '3栋', '3-1-101', '张三', bill1.number])
+            self.assertEqual(sheet['H2'].value, dt.datetime(2026, 3, 31))
+            self.assertEqual(sheet['I2'].value, 45)
+            self.assertEqual(sheet['J2'].value, '31-90')
+            self.assertEqual(sheet['K2'].value, 233.75)
+            self.assertEqual(sheet['K3'].value, 120.0)
+            summary = book['账龄汇总']
+            self.assertEqual(summary['A3'].value, '31-90')
+            self.assertEqual(summary['B3'].value, 353.75)
+
             # Re-run: no duplicate
             run2, = BillRun.create([{'compound': compound.id,
                         'period_start': dt.date(2026, 3, 1),
@@ -188,6 +214,69 @@ class BillingTestCase(unittest.TestCase):
                             'period_start': dt.date(2026, 3, 1),
                             'period_end': dt.date(2026, 3, 31),
                             'amount': Decimal(1)}])
+
+    @with_transaction()
+    def test_metered_water(self):
+        "Metered water with annual tiers; lower readings need a reason"
+        pool = Pool()
+        Party = pool.get('party.party')
+        FeeItem = pool.get('community.fee.item')
+        Meter = pool.get('community.meter')
+        Reading = pool.get('community.meter.reading')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '吴九'}])
+            unit = create_unit(building, '3-3-301', Decimal('80.00'),
+                [(owner, 100)])
+            water, = FeeItem.create([{
+                        'compound': compound.id, 'code': 'SF',
+                        'name': "水费", 'kind': 'metered',
+                        'account': items['chart']['revenue_water'].id,
+                        'tax': items['chart']['vat3'].id,
+                        'tiers': [('create', [
+                                    {'up_to': Decimal(180),
+                                        'unit_price': Decimal('2.80')},
+                                    {'up_to': Decimal(260),
+                                        'unit_price': Decimal('3.90')},
+                                    {'unit_price': Decimal('6.10')}])],
+                        }])
+            meter, = Meter.create([{'compound': compound.id,
+                        'unit': unit.id, 'fee_item': water.id,
+                        'number': 'W-301', 'digits': 4}])
+            Reading.create([
+                    {'meter': meter.id, 'date': dt.date(2026, 1, 1),
+                        'value': Decimal(9000)},
+                    {'meter': meter.id, 'date': dt.date(2026, 2, 28),
+                        'value': Decimal(9170)}])
+            with self.assertRaises(UserError) as cm:
+                Reading.create([{'meter': meter.id,
+                            'date': dt.date(2026, 3, 31),
+                            'value': Decimal(10)}])
+            self.assertIn('W-301', cm.exception.message)
+            # The real March reading is 9190 (20 m³).
+            march, = Reading.create([{'meter': meter.id,
+                        'date': dt.date(2026, 3, 31),
+                        'value': Decimal(9190)}])
+            self.assertEqual(march.consumption, Decimal(20))
+            # In April the 4-digit register passes 9999: 9190 → 0010 is
+            # 10000 - 9190 + 10 = 820 m³, accepted with the reason.
+            rolled, = Reading.create([{'meter': meter.id,
+                        'date': dt.date(2026, 4, 30), 'value': Decimal(10),
+                        'reason': 'rollover'}])
+            self.assertEqual(rolled.consumption, Decimal(820))
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            line, = [l for l in bill.lines if l.fee_item == water]
+            # 170 m³ used before March: 10 × 2.80 + 10 × 3.90
+            self.assertEqual(line.amount, Decimal('67.00'))
+            self.assertEqual(line.description, '10×2.8 + 10×3.9')
+            self.assertEqual(line.quantity, Decimal('20.00'))
 
     @with_transaction()
     def test_zz_two_cashiers(self):
@@ -266,3 +355,51 @@ class ChineseNumeralsTestCase(unittest.TestCase):
                 ('-12.345', '负壹拾贰元叁角伍分'),
                 ]:
             self.assertEqual(amount_in_words(Decimal(amount)), words, amount)
+
+
+class ApportionmentTestCase(unittest.TestCase):
+    "Common-area apportionment by largest remainder"
+
+    def test_largest_remainder_area(self):
+        "1000.00 CNY of common electricity over three units by area"
+        from ..apportionment import largest_remainder
+        parts = largest_remainder(Decimal('1000.00'), {
+                1: Decimal('89.50'), 2: Decimal('120.25'),
+                3: Decimal('95.00')})
+        # exact 293.6833…, 394.5857…, 311.7309…: floors total 999.99,
+        # the fen left goes to the largest remainder (unit 2)
+        self.assertEqual(parts, {1: Decimal('293.68'),
+                2: Decimal('394.59'), 3: Decimal('311.73')})
+        self.assertEqual(sum(parts.values()), Decimal('1000.00'))
+
+    def test_largest_remainder_households(self):
+        "100.00 over three households: one fen goes to the first"
+        from ..apportionment import largest_remainder
+        parts = largest_remainder(Decimal('100.00'),
+            {1: Decimal(1), 2: Decimal(1), 3: Decimal(1)})
+        self.assertEqual(parts, {1: Decimal('33.34'), 2: Decimal('33.33'),
+                3: Decimal('33.33')})
+        with self.assertRaises(ValueError):
+            largest_remainder(Decimal(1), {1: Decimal(0)})
+
+
+class LateFeeTestCase(unittest.TestCase):
+    "Late fees"
+
+    def test_late_fee_month_boundary(self):
+        "0.05 % a day after 5 grace days, over the end of April"
+        from ..arrears import bucket_of, late_fee
+        # due 31 March, 5 grace days, counted to 3 May: 33 - 5 = 28 days
+        days, fee = late_fee(Decimal('260.00'), dt.date(2026, 3, 31),
+            dt.date(2026, 5, 3), Decimal('0.0005'), grace_days=5)
+        self.assertEqual((days, fee), (28, Decimal('3.64')))
+        self.assertEqual(late_fee(Decimal('260.00'), dt.date(2026, 3, 31),
+                dt.date(2026, 4, 5), Decimal('0.0005'), grace_days=5),
+            (0, Decimal('0.00')))
+        # capped at the principal
+        self.assertEqual(late_fee(Decimal('100.00'), dt.date(2020, 1, 1),
+                dt.date(2026, 1, 1), Decimal('0.01'))[1], Decimal('100.00'))
+        self.assertEqual([bucket_of(d) for d in [0, 30, 31, 90, 91, 180,
+                        181, 365, 366]],
+            ['0-30', '0-30', '31-90', '31-90', '91-180', '91-180',
+                '181-365', '181-365', '>365'])

@@ -39,4 +39,5 @@ class TranslationTestMixin:
                 continue
             if (entry.msgctxt, entry.msgid) not in translated:
                 missing.append('%s %r' % (entry.msgctxt, entry.msgid))
-        self.assertEqual(missing, [], msg="untranslated zh_CN labels")
+        self.assertFalse(missing, msg="%d untranslated zh_CN labels in %s:\n%s"
+            % (len(missing), self.module, '\n'.join(missing)))

@@ -52,9 +52,16 @@ class Client:
         self.generation = 0  # connection count: acks of old ones are moot
         self.on_published = on_published
         self._lock = threading.Lock()
-        self.mqtt = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=conf.client_id,
-            protocol=mqtt.MQTTv5, manual_ack=True)
+        self.v5 = conf.protocol == '5'
+        if self.v5:
+            self.mqtt = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=conf.client_id,
+                protocol=mqtt.MQTTv5, manual_ack=True)
+        else:
+            self.mqtt = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=conf.client_id,
+                protocol=mqtt.MQTTv311, clean_session=False,
+                manual_ack=True)
         self.mqtt.suppress_exceptions = True
         self.mqtt.enable_logger(logging.getLogger(__name__ + '.paho'))
         if conf.username:
@@ -73,12 +80,16 @@ class Client:
 
     def start(self):
         "Connect asynchronously and start the network thread."
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.conf.session_expiry
-        props.ReceiveMaximum = self.conf.receive_maximum
-        self.mqtt.connect_async(self.conf.host, self.conf.port,
-            keepalive=self.conf.keepalive, clean_start=False,
-            properties=props)
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.conf.session_expiry
+            props.ReceiveMaximum = self.conf.receive_maximum
+            self.mqtt.connect_async(self.conf.host, self.conf.port,
+                keepalive=self.conf.keepalive, clean_start=False,
+                properties=props)
+        else:
+            self.mqtt.connect_async(self.conf.host, self.conf.port,
+                keepalive=self.conf.keepalive)
         self.mqtt.loop_start()
 
     def stop(self):
@@ -99,9 +110,13 @@ class Client:
         with self._lock:
             self.generation += 1
         logger.info("connected to %s:%s (session present: %s)",
-            self.conf.host, self.conf.port, flags.session_present)
-        client.subscribe([(f, mqtt.SubscribeOptions(qos=1))
-                for f in self.conf.subscriptions()])
+            self.conf.host, self.conf.port,
+            getattr(flags, 'session_present', None))
+        if self.v5:
+            client.subscribe([(f, mqtt.SubscribeOptions(qos=1))
+                    for f in self.conf.subscriptions()])
+        else:
+            client.subscribe([(f, 1) for f in self.conf.subscriptions()])
         client.publish(self.conf.status_topic, 'online', qos=1, retain=True)
         self.connected.set()
 

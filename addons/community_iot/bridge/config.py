@@ -30,6 +30,12 @@ topic_shelly        shellies
 topic_generic       community/devices
 topic_homeassistant homeassistant
 status_topic        community/bridge/<client_id>/status
+protocol            5                           ``5`` (MQTT 5) or ``3.1.1``
+                                                for brokers without MQTT 5
+                                                (e.g. the embedded amqtt of
+                                                the demo): no shared
+                                                subscriptions, clean
+                                                session off
 =================== =========================== ==========================
 """
 from dataclasses import dataclass, field
@@ -58,6 +64,7 @@ class BridgeConfig:
     batch_wait: float = 0.02
     roots: dict = field(default_factory=lambda: dict(DEFAULT_ROOTS))
     status_topic: str = ''
+    protocol: str = '5'
 
     def subscriptions(self):
         "Topic filters to subscribe to (with the shared group prefix)."
@@ -68,7 +75,7 @@ class BridgeConfig:
                 filters += [prefix + 'tele/#', prefix + 'stat/#']
             elif root:
                 filters.append(root + '/#')
-        if self.shared_group:
+        if self.shared_group and self.protocol == '5':
             filters = ['$share/%s/%s' % (self.shared_group, f)
                 for f in filters]
         return filters
@@ -100,6 +107,7 @@ def load():
         value = config.get(SECTION, 'topic_' + family)
         if value is not None:
             c.roots[family] = value.strip('/')
+    c.protocol = _get('protocol', '5')
     c.status_topic = _get('status_topic',
         'community/bridge/%s/status' % c.client_id)
     return c

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from trytond.exceptions import UserError
 from trytond.modules.community_base.tests.test_module import create_compound
+from trytond.modules.community_base.tests.tools import TranslationTestMixin
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
-from .test_adapters import AdapterTestCase  # noqa: F401
 
 
 def msg(topic, payload, received=None, retain=False):
@@ -32,7 +32,8 @@ def create_device(compound, key='door1', family='zigbee2mqtt', **values):
     return device
 
 
-class CommunityIotTestCase(CompanyTestMixin, ModuleTestCase):
+class CommunityIotTestCase(
+        TranslationTestMixin, CompanyTestMixin, ModuleTestCase):
     "Test community_iot module"
     module = 'community_iot'
 
@@ -231,6 +232,39 @@ class CommunityIotTestCase(CompanyTestMixin, ModuleTestCase):
             alarm.save()
             Alarm.resolve([alarm])
             self.assertEqual(alarm.state, 'resolved')
+
+    @with_transaction()
+    def test_rule_notify_group(self):
+        "A rule notifies the users of a group (Tryton notifications)"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Rule = pool.get('community.iot.rule')
+        Group = pool.get('res.group')
+        User = pool.get('res.user')
+        Notification = pool.get('res.notification')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            other, _ = create_compound(company, code='LS02', name="其他")
+            create_device(compound, 'gate/sos')
+            group, = Group.create([{'name': "Security"}])
+            guard, elsewhere = User.create([
+                    {'login': 'guard', 'name': "Guard",
+                        'groups': [('add', [group.id])],
+                        'compounds': [('add', [compound.id])]},
+                    {'login': 'elsewhere', 'name': "Elsewhere",
+                        'groups': [('add', [group.id])],
+                        'compounds': [('add', [other.id])]}])
+            Rule.create([{'name': "SOS", 'event_kind': 'sos',
+                        'actions': [('create', [{'type': 'notify',
+                                        'group': group.id,
+                                        'title': "SOS {device}"}])]}])
+            Message.ingest([msg('zigbee2mqtt/gate/sos',
+                        {'action': 'emergency', 'battery': 100})])
+            notification, = Notification.search([])
+            self.assertEqual((notification.user, notification.label,
+                    notification.model),
+                (guard, "SOS gate/sos", 'community.iot.event'))
 
     @with_transaction()
     def test_rule_filters(self):

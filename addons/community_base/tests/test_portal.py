@@ -1,0 +1,202 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Portal accounts, binding codes, masks, the sandbox payment provider and
+service-request charges."""
+import datetime as dt
+import json
+import unittest
+from decimal import Decimal
+
+from trytond.exceptions import UserError
+from trytond.modules.community_base.payment_provider import (
+    SandboxProvider, get_provider)
+from trytond.modules.community_base.portal import (
+    mask_email, mask_identifier, mask_mobile, normalize_mobile)
+from trytond.modules.company.tests import create_company, set_company
+from trytond.pool import Pool
+from trytond.tests.test_tryton import activate_module, with_transaction
+
+
+class PortalHelpersTestCase(unittest.TestCase):
+    "Mobile numbers and masks"
+
+    def test_normalize_mobile(self):
+        "Chinese mobile numbers are normalised to 11 digits"
+        self.assertEqual(normalize_mobile('138 0013 8000'), '13800138000')
+        self.assertEqual(normalize_mobile('+86 138-0013-8000'), '13800138000')
+        for wrong in ['12345', '0833-2123456', '+1 650 253 0000']:
+            with self.assertRaises(ValueError):
+                normalize_mobile(wrong)
+
+    def test_masks(self):
+        "ID, phone numbers and emails are masked"
+        self.assertEqual(mask_mobile('13800138000'), '138****8000')
+        self.assertEqual(
+            mask_identifier('11010519491231002X'), '110***********002X')
+        self.assertEqual(mask_email('wangfang@example.com'),
+            'w***@example.com')
+        self.assertEqual(mask_mobile(None), '')
+
+
+class SandboxProviderTestCase(unittest.TestCase):
+    "The sandbox provider signs and verifies its notifications"
+
+    def test_round_trip(self):
+        "A notification verifies; a tampered one does not"
+        provider = get_provider('sandbox', 'db1')
+        payment = type('P', (), {
+                'token': 'a' * 32, 'amount': Decimal('120.00')})()
+        body, headers = provider.notification(payment)
+        self.assertEqual(provider.verify(body, headers),
+            ('a' * 32, Decimal('120.00'), 'SANDBOX-AAAAAAAAAAAA'))
+        forged = json.loads(body)
+        forged['amount'] = '0.01'
+        with self.assertRaises(ValueError):
+            provider.verify(json.dumps(forged).encode(), headers)
+        # another database has another key
+        with self.assertRaises(ValueError):
+            SandboxProvider('db2').verify(body, headers)
+        self.assertEqual(provider.qr_text(payment, 'http://h/db1/portal'),
+            'http://h/db1/portal/sandbox/' + 'a' * 32)
+
+
+def setup_unit(company):
+    pool = Pool()
+    Compound = pool.get('community.compound')
+    Building = pool.get('community.building')
+    Unit = pool.get('community.unit')
+    Party = pool.get('party.party')
+    compound, = Compound.create([{
+                'company': company.id, 'code': 'JZHY', 'name': "嘉州花园"}])
+    building, = Building.create([{'compound': compound.id, 'code': '3'}])
+    unit, = Unit.create([{'building': building.id, 'code': '3-2-1201'}])
+    owner, other = Party.create([{'name': "王芳"}, {'name': "周敏"}])
+    pool.get('community.residency').create([{
+                'unit': unit.id, 'party': owner.id, 'role': 'owner',
+                'share': Decimal(100), 'start_date': dt.date(2020, 1, 1)}])
+    return compound, unit, owner, other
+
+
+class PortalTestCase(unittest.TestCase):
+    "Binding codes, accounts and payments"
+
+    @classmethod
+    def setUpClass(cls):
+        activate_module('community_base')
+
+    @with_transaction()
+    def test_binding_code_single_use(self):
+        "A binding code binds one account once, before it expires"
+        pool = Pool()
+        WebUser = pool.get('web.user')
+        Code = pool.get('community.portal.binding_code')
+        company = create_company()
+        with set_company(company):
+            compound, unit, owner, other = setup_unit(company)
+            code, = Code.create([{'unit': unit.id, 'party': owner.id}])
+            self.assertEqual(len(code.code), 8)
+            self.assertEqual(code.compound, compound)
+            self.assertEqual(code.state, 'valid')
+            first, second = WebUser.create([
+                    {'mobile': '138 0013 8001'}, {'email': 'B@Example.com'}])
+            self.assertEqual(first.mobile, '13800138001')
+            self.assertIsNone(first.party)
+            Code.redeem(' %s ' % code.code.lower(), first)
+            self.assertEqual(first.party, owner)
+            self.assertEqual(code.state, 'used')
+            self.assertEqual(code.used_by, first)
+            with self.assertRaises(UserError):
+                Code.redeem(code.code, second)
+            self.assertIsNone(second.party)
+            expired, = Code.create([{'unit': unit.id, 'party': owner.id,
+                        'expires_at': dt.datetime.now()
+                        - dt.timedelta(minutes=1)}])
+            self.assertEqual(expired.state, 'expired')
+            with self.assertRaises(UserError):
+                Code.redeem(expired.code, second)
+            # an account bound to a party cannot take another party's code
+            other_code, = Code.create([{'unit': unit.id, 'party': other.id}])
+            with self.assertRaises(UserError):
+                Code.redeem(other_code.code, first)
+            with self.assertRaises(UserError):
+                WebUser.create([{'mobile': '12345'}])
+
+    @with_transaction()
+    def test_authenticate_by_mobile(self):
+        "Accounts log in with their mobile number or their email"
+        pool = Pool()
+        WebUser = pool.get('web.user')
+        user, mailer = WebUser.create([
+                {'mobile': '13800138002', 'password': 'secret-123'},
+                {'email': 'li@example.com', 'mobile': '13800138003',
+                    'password': 'secret-456'}])
+        self.assertEqual(
+            WebUser.authenticate('138 0013 8002', 'secret-123'), user)
+        self.assertIsNone(WebUser.authenticate('13800138002', 'wrong'))
+        self.assertEqual(
+            WebUser.authenticate('13800138003', 'secret-456'), mailer)
+        self.assertEqual(
+            WebUser.authenticate('LI@example.com', 'secret-456'), mailer)
+
+    @with_transaction()
+    def test_payment_confirmation(self):
+        "A provider's confirmation marks the payment paid once, in the ledger"
+        from ..account import create_fiscal_year, create_property_chart
+        pool = Pool()
+        Payment = pool.get('community.portal.payment')
+        company = create_company()
+        with set_company(company):
+            create_property_chart(company)
+            create_fiscal_year(company, dt.date.today().year)
+            compound, unit, owner, _ = setup_unit(company)
+            payment, = Payment.create([{
+                        'compound': compound.id, 'unit': unit.id,
+                        'party': owner.id, 'kind': 'prepayment',
+                        'amount': Decimal('300.00'), 'provider': 'sandbox'}])
+            self.assertEqual(payment.state, 'pending')
+            self.assertEqual(len(payment.token), 32)
+            with self.assertRaises(UserError):
+                Payment.confirm(payment, Decimal('3.00'), 'X1')
+            Payment.confirm(payment, Decimal('300.00'), 'X1')
+            self.assertEqual(payment.state, 'paid')
+            self.assertEqual(payment.provider_reference, 'X1')
+            receipt = payment.receipt_token
+            self.assertTrue(receipt)
+            # posted as a counter payment kept as prepayment, with receipt
+            counter = payment.settlement
+            self.assertEqual(counter.state, 'posted')
+            self.assertEqual(counter.method, 'wechat')
+            self.assertEqual(counter.reference, 'X1')
+            self.assertEqual(counter.prepayment_amount, Decimal('300.00'))
+            self.assertTrue(counter.receipt_number)
+            Payment.confirm(payment, Decimal('300.00'), 'X2')
+            self.assertEqual(payment.receipt_token, receipt)
+            self.assertEqual(payment.provider_reference, 'X1')
+            self.assertEqual(payment.settlement, counter)
+
+    @with_transaction()
+    def test_pending_charges(self):
+        "Chargeable done repairs wait for the next bill once"
+        pool = Pool()
+        Request = pool.get('community.service.request')
+        company = create_company()
+        with set_company(company):
+            compound, unit, owner, _ = setup_unit(company)
+            paid, free = Request.create([{
+                        'unit': unit.id, 'title': "换水龙头",
+                        'chargeable': True,
+                        'charge_amount': Decimal('45.00'),
+                        'resolution': "已更换"}, {
+                        'unit': unit.id, 'title': "楼道灯",
+                        'resolution': "已修"}])
+            self.assertEqual(paid.compound, compound)
+            Request.write([paid, free], {'assigned_to': 1})
+            Request.dispatch([paid, free])
+            Request.start([paid, free])
+            self.assertEqual(Request.pending_charges([unit]), [])
+            Request.do([paid, free])
+            self.assertEqual(Request.pending_charges([unit]), [paid])
+            Request.mark_charged([paid], origin='community.bill.line,1')
+            self.assertEqual(Request.pending_charges([unit]), [])
+            self.assertEqual(paid.charge_origin, 'community.bill.line,1')
