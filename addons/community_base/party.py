@@ -191,3 +191,10 @@ class ContactMechanism(metaclass=PoolMeta):
                 if phonenumbers.is_valid_number(number):
                     return number
         return super()._parse_phonenumber(value)
+
+
+class Party(metaclass=PoolMeta):
+    __name__ = 'party.party'
+    community_residencies = fields.One2Many(
+        'community.residency', 'party', "Residencies", readonly=True,
+        help="The units this party owns, rents or lives in.")
