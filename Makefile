@@ -38,8 +38,8 @@ test: install chromium sao
 	scripts/ensure_mosquitto.sh
 	$(PY) scripts/runtests.py
 
-bench: install
-	$(PY) scripts/bench.py
+# every benchmark, one after the other (each prints its own figures)
+bench: bench-register bench-billing bench-iot bench-portal
 
 # Register import benchmark: 20,000 units / ~40,000 residencies into a
 # fresh database (UNITS=N to change the size).
