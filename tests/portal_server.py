@@ -225,6 +225,8 @@ def prepare_data(conf, database):
     with cfg.set_context(language='en'):  # account tools find by name
         data['bills'] = prepare_bills(
             Model, [u1, u2, u3], Company(company.id))
+        data['buildings'] = {'3': b3.id, '9': b9.id}
+        data['meters'] = prepare_meters(Model, [u1, u2, u3])
     print(json.dumps(data))
 
 
@@ -292,6 +294,43 @@ def prepare_bills(Model, units, company):
         run = BillRun(compound=compound, period_start=start, period_end=end)
         run.click('process')
     return {b.unit.code: b.id for b in Bill.find([])}
+
+
+def prepare_meters(Model, units):
+    """After the bill run (so that bills stay at 120.00): a metered water
+    fee item per compound and a meter per unit ``W-<room>`` with a
+    reading of 100.00 + 10 × its position forty days ago. Returns {meter
+    number: meter id}."""
+    import datetime as dt
+    from decimal import Decimal
+    try:
+        Meter = Model.get('community.meter')
+    except Exception:
+        return {}
+    Account = Model.get('account.account')
+    FeeItem = Model.get('community.fee.item')
+    Reading = Model.get('community.meter.reading')
+    revenue, = Account.find([('code', '=', '6001.01')])
+    items = {}
+    result = {}
+    for i, unit in enumerate(units):
+        compound = unit.compound
+        if compound.id not in items:
+            item = FeeItem(compound=compound, code='SF', name="水费")
+            item.kind = 'metered'
+            item.sequence = 2
+            item.account = revenue
+            item.tiers.new(unit_price=Decimal('3.50'))
+            item.save()
+            items[compound.id] = item
+        meter = Meter(compound=compound, unit=unit,
+            fee_item=items[compound.id],
+            number='W-' + unit.code.rsplit('-', 1)[-1], digits=5)
+        meter.save()
+        Reading(meter=meter, date=dt.date.today() - dt.timedelta(days=40),
+            value=Decimal(100 + 10 * i)).save()
+        result[meter.number] = meter.id
+    return result
 
 
 if __name__ == '__main__':
