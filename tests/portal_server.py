@@ -39,8 +39,11 @@ def free_port():
 
 class PortalServer:
 
-    def __init__(self, database='test_portal'):
+    def __init__(self, database='test_portal', workers=0):
         self.database = database
+        # workers > 0: serve trytond's WSGI application with gunicorn (N
+        # processes, threads each) instead of the threaded ``trytond``
+        self.workers = workers
         self.local = ROOT / '.local' / 'portal-test'
         self.proc = None
         self.port = None
@@ -99,9 +102,19 @@ class PortalServer:
             raise RuntimeError("fixture failed:\n" + out.stderr[-4000:])
         self.data = json.loads(out.stdout.strip().splitlines()[-1])
         self.log = open(self.local / 'trytond.log', 'w')
-        self.proc = subprocess.Popen([str(BIN / 'trytond'), '-c', str(conf),
-                '-d', self.database], env=env, start_new_session=True,
-            stdout=self.log, stderr=subprocess.STDOUT)
+        if self.workers:
+            env['TRYTOND_CONFIG'] = str(conf)
+            env['TRYTOND_DATABASE_NAMES'] = self.database
+            command = [str(BIN / 'gunicorn'), '--workers', str(self.workers),
+                '--worker-class', 'gthread', '--threads', '4',
+                '--bind', '127.0.0.1:%s' % self.port,
+                'trytond.application:app']
+        else:
+            command = [str(BIN / 'trytond'), '-c', str(conf),
+                '-d', self.database]
+        self.proc = subprocess.Popen(command, env=env,
+            start_new_session=True, stdout=self.log,
+            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

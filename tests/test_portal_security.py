@@ -195,6 +195,9 @@ def test_bills_of_other_units_are_404(portal_server):
     listing = li.get('/bills')
     refs = re.findall(r'/bills/([0-9]+\.[0-9a-f]+)"', listing.text)
     assert len(refs) == 1 and '3-2-1201' in listing.text
+    # the amount to pay of the open bill (one query for the whole list)
+    assert '¥120.00' in listing.text and '待缴' in listing.text
+    assert '没有待缴账单' not in listing.text
     ref = refs[0]
     assert li.get('/bills/%s' % ref).status == 200
     zhao = resident(portal_server, 'zhao')       # owner of 3-2-1202

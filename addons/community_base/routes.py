@@ -887,20 +887,16 @@ def bills(ctx):
     Bill = _bill_model(ctx.pool)
     if Bill is None:
         return ctx.render("我的账单", Markup('<p class="muted">暂无账单</p>'))
-    records = Bill.search(_bills_domain(ctx), limit=200)
-    payments = _paid_payments(ctx, records)
-    # one read: the amounts of every bill come from a single getter call
-    values = {v['id']: v for v in Bill.read([b.id for b in records], [
-                'unit', 'period_start', 'period_end', 'due_date',
-                'total_amount', 'amount_to_pay', 'paid'])}
+    # the ids, then one set-based query for what the list shows (amounts
+    # to pay and portal payments included)
+    Payment = ctx.pool.get('community.portal.payment')
+    ids = [b.id for b in Bill.search(_bills_domain(ctx), limit=200)]
+    values = Payment.bill_list(ids)
     codes = {u_id: unit.code for u_id, (unit, _) in ctx.scope.items()}
     open_, paid = [], []
-    for bill in records:
-        v = values[bill.id]
-        paid_amount = sum(
-            (p.amount for p in payments.get(bill.id, [])), Decimal(0))
-        is_paid = v['paid'] or paid_amount >= v['total_amount']
-        (paid if is_paid else open_).append(v)
+    for id_ in ids:
+        v = values[id_]
+        (paid if v['paid'] else open_).append(v)
 
     def card(v, is_paid):
         return Markup(
