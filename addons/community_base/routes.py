@@ -1544,10 +1544,12 @@ def _reading_form(ctx, meter, last, today, value='', reason=None,
         'value="{start_value}">'
         '<button type="submit" id="save">保存并下一块</button></form>'
         ).format(base=ctx.base,
-        bref=sign_ref('building', meter.unit.building.id), mref=sign_ref('meter', meter.id), csrf=ctx.csrf(),
+        bref=sign_ref('building', meter.unit.building.id),
+        mref=sign_ref('meter', meter.id), csrf=ctx.csrf(),
         number=meter.number, unit=meter.unit.code, previous=previous,
         today=today, value=value,
-        reasons=options([(v or '', l) for v, l in reasons], reason or ''),
+        reasons=options([(v or '', label) for v, label in reasons],
+            reason or ''),
         start_value=start_value)
 
 
