@@ -39,8 +39,11 @@ def free_port():
 
 class PortalServer:
 
-    def __init__(self, database='test_portal'):
+    def __init__(self, database='test_portal', workers=0):
         self.database = database
+        # workers > 0: serve trytond's WSGI application with gunicorn (N
+        # processes, threads each) instead of the threaded ``trytond``
+        self.workers = workers
         self.local = ROOT / '.local' / 'portal-test'
         self.proc = None
         self.port = None
@@ -99,9 +102,19 @@ class PortalServer:
             raise RuntimeError("fixture failed:\n" + out.stderr[-4000:])
         self.data = json.loads(out.stdout.strip().splitlines()[-1])
         self.log = open(self.local / 'trytond.log', 'w')
-        self.proc = subprocess.Popen([str(BIN / 'trytond'), '-c', str(conf),
-                '-d', self.database], env=env, start_new_session=True,
-            stdout=self.log, stderr=subprocess.STDOUT)
+        if self.workers:
+            env['TRYTOND_CONFIG'] = str(conf)
+            env['TRYTOND_DATABASE_NAMES'] = self.database
+            command = [str(BIN / 'gunicorn'), '--workers', str(self.workers),
+                '--worker-class', 'gthread', '--threads', '4',
+                '--bind', '127.0.0.1:%s' % self.port,
+                'trytond.application:app']
+        else:
+            command = [str(BIN / 'trytond'), '-c', str(conf),
+                '-d', self.database]
+        self.proc = subprocess.Popen(command, env=env,
+            start_new_session=True, stdout=self.log,
+            stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -225,6 +238,8 @@ def prepare_data(conf, database):
     with cfg.set_context(language='en'):  # account tools find by name
         data['bills'] = prepare_bills(
             Model, [u1, u2, u3], Company(company.id))
+        data['buildings'] = {'3': b3.id, '9': b9.id}
+        data['meters'] = prepare_meters(Model, [u1, u2, u3])
     print(json.dumps(data))
 
 
@@ -292,6 +307,43 @@ def prepare_bills(Model, units, company):
         run = BillRun(compound=compound, period_start=start, period_end=end)
         run.click('process')
     return {b.unit.code: b.id for b in Bill.find([])}
+
+
+def prepare_meters(Model, units):
+    """After the bill run (so that bills stay at 120.00): a metered water
+    fee item per compound and a meter per unit ``W-<room>`` with a
+    reading of 100.00 + 10 × its position forty days ago. Returns {meter
+    number: meter id}."""
+    import datetime as dt
+    from decimal import Decimal
+    try:
+        Meter = Model.get('community.meter')
+    except Exception:
+        return {}
+    Account = Model.get('account.account')
+    FeeItem = Model.get('community.fee.item')
+    Reading = Model.get('community.meter.reading')
+    revenue, = Account.find([('code', '=', '6001.01')])
+    items = {}
+    result = {}
+    for i, unit in enumerate(units):
+        compound = unit.compound
+        if compound.id not in items:
+            item = FeeItem(compound=compound, code='SF', name="水费")
+            item.kind = 'metered'
+            item.sequence = 2
+            item.account = revenue
+            item.tiers.new(unit_price=Decimal('3.50'))
+            item.save()
+            items[compound.id] = item
+        meter = Meter(compound=compound, unit=unit,
+            fee_item=items[compound.id],
+            number='W-' + unit.code.rsplit('-', 1)[-1], digits=5)
+        meter.save()
+        Reading(meter=meter, date=dt.date.today() - dt.timedelta(days=40),
+            value=Decimal(100 + 10 * i)).save()
+        result[meter.number] = meter.id
+    return result
 
 
 if __name__ == '__main__':

@@ -6,8 +6,14 @@ issued by the property office, and portal payments."""
 import datetime as dt
 import secrets
 import uuid
+from decimal import Decimal
 
 import phonenumbers
+
+from sql import Null
+from sql.aggregate import Sum
+from sql.conditionals import Coalesce
+from sql.operators import Concat
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
@@ -305,6 +311,64 @@ class PortalPayment(ModelSQL, ModelView):
         help="The posted counter payment (with its receipt) that settled "
         "this portal payment in the ledger.")
 
+    @classmethod
+    def bill_list(cls, bill_ids):
+        """Return {bill id: dict} of what the portal's bill list shows, in
+        one set-based query: ``unit``, ``period_start``, ``period_end``,
+        ``due_date``, ``total_amount``, ``amount_to_pay`` (as
+        ``community.bill.get_amount_to_pay``: 0 once cancelled or the
+        receivable line is reconciled, else the total less the partial
+        payments whose origin is the bill) and ``paid`` (nothing left to
+        pay, or portal payments confirmed for the total)."""
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        MoveLine = pool.get('account.move.line')
+        bill = Bill.__table__()
+        receivable = MoveLine.__table__()
+        partial = MoveLine.__table__()
+        payment = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        result = {}
+        for i in range(0, len(bill_ids), 1000):
+            ids = bill_ids[i:i + 1000]
+            origins = ['community.bill,%s' % b for b in ids]
+            partials = partial.select(partial.origin,
+                Sum(partial.credit - partial.debit).as_('amount'),
+                where=partial.origin.in_(origins)
+                & (partial.reconciliation == Null) & (partial.credit > 0),
+                group_by=[partial.origin])
+            portal = payment.select(payment.bill,
+                Sum(payment.amount).as_('amount'),
+                where=payment.bill.in_(origins)
+                & (payment.state == 'paid'),
+                group_by=[payment.bill])
+            origin = Concat('community.bill,', bill.id)
+            cursor.execute(*bill
+                .join(receivable, 'LEFT',
+                    condition=receivable.id == bill.move_line)
+                .join(partials, 'LEFT', condition=partials.origin == origin)
+                .join(portal, 'LEFT', condition=portal.bill == origin)
+                .select(bill.id, bill.unit, bill.period_start,
+                    bill.period_end, bill.due_date, bill.total_amount,
+                    bill.state, bill.move_line, receivable.reconciliation,
+                    Coalesce(partials.amount, 0),
+                    Coalesce(portal.amount, 0),
+                    where=bill.id.in_(ids)))
+            for (id_, unit, start, end, due, total, state, move_line,
+                    reconciliation, partly, portal_paid) in cursor:
+                total = Decimal(total)
+                if (state == 'cancelled' or not move_line
+                        or reconciliation):
+                    remaining = Decimal(0)
+                else:
+                    remaining = total - Decimal(partly)
+                result[id_] = {
+                    'id': id_, 'unit': unit, 'period_start': start,
+                    'period_end': end, 'due_date': due,
+                    'total_amount': total, 'amount_to_pay': remaining,
+                    'paid': remaining <= 0 or Decimal(portal_paid) >= total,
+                    }
+        return result
     @classmethod
     def __setup__(cls):
         super().__setup__()

@@ -887,20 +887,16 @@ def bills(ctx):
     Bill = _bill_model(ctx.pool)
     if Bill is None:
         return ctx.render("我的账单", Markup('<p class="muted">暂无账单</p>'))
-    records = Bill.search(_bills_domain(ctx), limit=200)
-    payments = _paid_payments(ctx, records)
-    # one read: the amounts of every bill come from a single getter call
-    values = {v['id']: v for v in Bill.read([b.id for b in records], [
-                'unit', 'period_start', 'period_end', 'due_date',
-                'total_amount', 'amount_to_pay', 'paid'])}
+    # the ids, then one set-based query for what the list shows (amounts
+    # to pay and portal payments included)
+    Payment = ctx.pool.get('community.portal.payment')
+    ids = [b.id for b in Bill.search(_bills_domain(ctx), limit=200)]
+    values = Payment.bill_list(ids)
     codes = {u_id: unit.code for u_id, (unit, _) in ctx.scope.items()}
     open_, paid = [], []
-    for bill in records:
-        v = values[bill.id]
-        paid_amount = sum(
-            (p.amount for p in payments.get(bill.id, [])), Decimal(0))
-        is_paid = v['paid'] or paid_amount >= v['total_amount']
-        (paid if is_paid else open_).append(v)
+    for id_ in ids:
+        v = values[id_]
+        (paid if v['paid'] else open_).append(v)
 
     def card(v, is_paid):
         return Markup(
@@ -1460,10 +1456,205 @@ def staff_cashier(ctx):
     return ctx.render("收银", body)
 
 
+def _reading_text(value):
+    "A meter reading with its two decimals, e.g. 100.00."
+    return '%s' % Decimal(value).quantize(Decimal('0.01'))
+
+
+def _walk_key(meter):
+    "Walk order: entrance, floor, unit, meter number."
+    unit = meter.unit
+    return (unit.entrance.sequence or 0 if unit.entrance else 0,
+        unit.entrance.code if unit.entrance else '',
+        unit.floor or 0, unit.code, meter.number)
+
+
+def _walk(ctx, building):
+    """Return [(meter, last reading or None)] of the active meters of the
+    building in walk order; the last readings in one query."""
+    pool = ctx.pool
+    Meter = pool.get('community.meter')
+    Reading = pool.get('community.meter.reading')
+    meters = sorted(Meter.search([
+                ('unit.building', '=', building.id),
+                ('active', '=', True),
+                ]), key=_walk_key)
+    last = {}
+    if meters:
+        # readings are ordered by meter then date descending
+        for reading in Reading.search([
+                    ('meter', 'in', [m.id for m in meters]),
+                    ]):
+            last.setdefault(reading.meter.id, reading)
+    return [(m, last.get(m.id)) for m in meters]
+
+
+def _staff_building(ctx, ref):
+    "The building of ``ref`` if the staff user's rules let them see it."
+    Building = ctx.pool.get('community.building')
+    found = Building.search([('id', '=', parse_ref('building', ref))])
+    if not found:
+        abort(404)
+    return found[0]
+
+
+def _staff_meter(ctx, ref):
+    "The meter of ``ref`` if the staff user's rules let them see it."
+    Meter = ctx.pool.get('community.meter')
+    found = Meter.search([('id', '=', parse_ref('meter', ref))])
+    if not found:
+        abort(404)
+    return found[0]
+
+
 @staff_route('/staff/meters')
 def staff_meters(ctx):
-    # TODO: meter reading walk (next meter, previous reading, validation)
-    # once the billing branch lands its meter and reading models.
-    body = Markup('<div class="card"><h3>抄表</h3><p class="muted">'
-        '计量表模块合入后在此按楼栋逐表录入读数。</p></div>')
+    "Meter reading: the buildings of the staff user's compounds."
+    Building = ctx.pool.get('community.building')
+    buildings = Building.search([], limit=200)
+    body = Markup('').join(
+        Markup('<div class="card"><h3><a href="{base}/staff/meters/{ref}">'
+            '{compound} {name}</a></h3></div>').format(
+            base=ctx.base, ref=sign_ref('building', b.id),
+            compound=b.compound.name, name=b.name or b.code)
+        for b in buildings) or Markup('<p class="muted">暂无楼栋</p>')
     return ctx.render("抄表", body)
+
+
+def _reading_form(ctx, meter, last, today, value='', reason=None,
+        start_value=''):
+    Reading = ctx.pool.get('community.meter.reading')
+    reasons = Reading.fields_get(['reason'])['reason']['selection']
+    previous = (Markup('上次读数 <b id="previous">{value}</b>'
+            ' <span class="muted">({date})</span>').format(
+            value=_reading_text(last.value), date=last.date)
+        if last else Markup('<span class="muted">首次抄表</span>'))
+    return Markup(
+        '<form method="post" class="card" id="reading" '
+        'action="{base}/staff/meters/{bref}/{mref}">{csrf}'
+        '<h3 id="meter">{number}</h3><div class="muted">{unit}</div>'
+        '<p>{previous}</p>'
+        '<label for="value">本次读数({today})</label>'
+        '<input id="value" name="value" inputmode="decimal" required '
+        'autofocus value="{value}">'
+        '<label for="reason">读数变小的原因</label>'
+        '<select id="reason" name="reason">{reasons}</select>'
+        '<label for="start_value">新表起始读数(换表时)</label>'
+        '<input id="start_value" name="start_value" inputmode="decimal" '
+        'value="{start_value}">'
+        '<button type="submit" id="save">保存并下一块</button></form>'
+        ).format(base=ctx.base,
+        bref=sign_ref('building', meter.unit.building.id),
+        mref=sign_ref('meter', meter.id), csrf=ctx.csrf(),
+        number=meter.number, unit=meter.unit.code, previous=previous,
+        today=today, value=value,
+        reasons=options([(v or '', label) for v, label in reasons],
+            reason or ''),
+        start_value=start_value)
+
+
+def _walk_page(ctx, building, current=None, status=200, error=None,
+        form=None):
+    """The walk of a building: the next meter not read today (or
+    ``current``) with its form, then every meter with its last reading."""
+    Date = ctx.pool.get('ir.date')
+    today = Date.today()
+    walk = _walk(ctx, building)
+    todo = [(m, r) for m, r in walk if not r or r.date < today]
+    if current is None and todo:
+        current = todo[0][0]
+    body = Markup('<div class="card"><h3>{compound} {name}</h3>'
+        '<div class="muted" id="progress">已抄 {done} / {total}</div></div>'
+        ).format(compound=building.compound.name,
+        name=building.name or building.code,
+        done=len(walk) - len(todo), total=len(walk))
+    if current is not None:
+        last = {m.id: r for m, r in walk}.get(current.id)
+        if last and last.date >= today:
+            # re-entering today's meter: show the reading before it
+            Reading = ctx.pool.get('community.meter.reading')
+            before = Reading.search([
+                    ('meter', '=', current.id), ('date', '<', today)],
+                order=[('date', 'DESC')], limit=1)
+            last = before[0] if before else None
+        body += _reading_form(ctx, current, last, today, **(form or {}))
+    elif walk:
+        body += Markup('<div class="notice" id="finished">'
+            '本楼栋今日已全部抄完</div>')
+    rows = Markup('').join(
+        Markup('<tr><td><a href="{base}/staff/meters/{bref}?meter={mref}">'
+            '{number}</a> <span class="muted">{unit}</span></td>'
+            '<td class="r">{value}{done}</td></tr>').format(
+            base=ctx.base, bref=sign_ref('building', building.id),
+            mref=sign_ref('meter', m.id), number=m.number, unit=m.unit.code,
+            value=_reading_text(r.value) if r else '-',
+            done=Markup(' <span class="tag ok">已抄</span>')
+            if r and r.date >= today else '')
+        for m, r in walk)
+    body += (Markup('<div class="card"><table id="walk">{}</table></div>'
+            ).format(rows) if walk
+        else Markup('<p class="muted">本楼栋没有表具</p>'))
+    return ctx.render("抄表", body, status=status, error=error)
+
+
+@staff_route('/staff/meters/<ref>')
+def staff_meter_walk(ctx, ref):
+    building = _staff_building(ctx, ref)
+    current = None
+    if ctx.request.args.get('meter'):
+        current = _staff_meter(ctx, ctx.request.args['meter'])
+        if current.unit.building.id != building.id:
+            abort(404)
+    return _walk_page(ctx, building, current)
+
+
+def _decimal(text):
+    text = (text or '').strip().replace(',', '.')
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return False
+    return value if value.is_finite() and value >= 0 else False
+
+
+@staff_route('/staff/meters/<bref>/<mref>', methods=('POST',),
+    readonly=False)
+def staff_meter_read(ctx, bref, mref):
+    """Save the reading of a meter as the staff user (the model computes
+    the consumption and refuses a lower reading without a reason), then
+    go on to the next meter of the walk."""
+    building = _staff_building(ctx, bref)
+    meter = _staff_meter(ctx, mref)
+    if meter.unit.building.id != building.id:
+        abort(404)
+    Reading = ctx.pool.get('community.meter.reading')
+    Date = ctx.pool.get('ir.date')
+    form = ctx.request.form
+    reason = form.get('reason') or None
+    if reason not in {v for v, _ in Reading.fields_get(
+                ['reason'])['reason']['selection']}:
+        abort(400)
+    value = _decimal(form.get('value'))
+    start_value = _decimal(form.get('start_value'))
+    entered = {'value': (form.get('value') or '')[:20], 'reason': reason,
+        'start_value': (form.get('start_value') or '')[:20]}
+    if value is None or value is False or start_value is False:
+        return _walk_page(ctx, building, meter, status=400,
+            error="请输入有效的读数。", form=entered)
+    today = Date.today()
+    values = {'value': value, 'reason': reason, 'start_value': start_value}
+    try:
+        # a second entry the same day corrects the day's reading
+        existing = Reading.search([
+                ('meter', '=', meter.id), ('date', '=', today)])
+        if existing:
+            Reading.write(existing, values)
+        else:
+            Reading.create([dict(values, meter=meter.id, date=today)])
+    except UserError as exception:
+        _rollback()
+        return _walk_page(ctx, building, meter, status=409,
+            error=_error_text(exception), form=entered)
+    return ctx.redirect('/staff/meters/%s' % bref)
