@@ -96,37 +96,45 @@ def server():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu',
+    '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run']
+
+
+def login(page, server):
+    "Log into sao as admin on DATABASE; return when the menu is loaded."
+    from playwright.sync_api import expect
+    page.goto(server)
+    dialog = page.locator('.login-dialog')
+    expect(dialog).to_be_visible(timeout=30000)
+    database = dialog.locator('#database:visible')
+    expect(database).to_be_visible(timeout=30000)
+    if database.evaluate('e => e.tagName') == 'SELECT':
+        database.select_option(DATABASE)
+    elif database.get_attribute('readonly') is not None:
+        # the server serves only this database (trytond -d)
+        expect(database).to_have_value(DATABASE)
+    else:
+        database.fill(DATABASE)
+    dialog.locator('input#login').fill('admin')
+    dialog.locator('button[type=submit]').click()
+    password = page.locator('input[type=password]')
+    expect(password).to_be_visible(timeout=30000)
+    password.fill('admin')
+    password.press('Enter')
+
+
 def test_unit_list_in_chinese(server):
     "Log in as admin, open 社区 → 房屋档案 → 房屋: Chinese labels, unit codes"
     from playwright.sync_api import expect, sync_playwright
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-            args=['--no-sandbox', '--disable-gpu',
-                '--disable-background-networking',
-                '--disable-component-update', '--disable-sync',
-                '--no-first-run'])
+            args=LAUNCH_ARGS)
         try:
             page = browser.new_page(viewport={'width': 1400, 'height': 900},
                 locale='zh-CN')
-            page.goto(server)
-            dialog = page.locator('.login-dialog')
-            expect(dialog).to_be_visible(timeout=30000)
-            database = dialog.locator('#database:visible')
-            expect(database).to_be_visible(timeout=30000)
-            if database.evaluate('e => e.tagName') == 'SELECT':
-                database.select_option(DATABASE)
-            elif database.get_attribute('readonly') is not None:
-                # the server serves only this database (trytond -d)
-                expect(database).to_have_value(DATABASE)
-            else:
-                database.fill(DATABASE)
-            dialog.locator('input#login').fill('admin')
-            dialog.locator('button[type=submit]').click()
-            password = page.locator('input[type=password]')
-            expect(password).to_be_visible(timeout=30000)
-            password.fill('admin')
-            password.press('Enter')
+            login(page, server)
             menu = page.locator('#menu')
             expect(menu.get_by_text('社区', exact=True)).to_be_visible(
                 timeout=60000)
@@ -141,6 +149,38 @@ def test_unit_list_in_chinese(server):
             page.screenshot(path=str(ARTIFACTS / 'backoffice_units.png'))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / 'backoffice_failure.png'))
+            raise
+        finally:
+            browser.close()
+
+
+def test_unit_list_on_a_phone(server):
+    "At 390x844 staff open the unit list from the menu and read unit codes"
+    from playwright.sync_api import expect, sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+            args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={'width': 390, 'height': 844},
+                locale='zh-CN', is_mobile=True, has_touch=True)
+            login(page, server)
+            menu = page.locator('#menu')
+            expect(menu.get_by_text('社区', exact=True)).to_be_visible(
+                timeout=60000)
+            menu.get_by_text('社区', exact=True).click()
+            menu.get_by_text('房屋档案', exact=True).click()
+            menu.get_by_text('房屋', exact=True).click()
+            tab = page.locator('#tabs')
+            expect(tab.get_by_text('1-1-101', exact=True).first).to_be_visible(
+                timeout=60000)
+            # the page itself does not scroll sideways on a phone
+            width = page.evaluate('document.documentElement.scrollWidth')
+            assert width <= 390 + 1, width
+            page.screenshot(path=str(ARTIFACTS / 'backoffice_units_phone.png'))
+        except Exception:
+            page.screenshot(
+                path=str(ARTIFACTS / 'backoffice_phone_failure.png'))
             raise
         finally:
             browser.close()
