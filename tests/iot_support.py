@@ -192,64 +192,136 @@ class Bridge:
 
 # --- Publishing -------------------------------------------------------------
 
-def _done(info):
-    try:
-        return info.is_published()
-    except (RuntimeError, ValueError):  # not connected: to republish
-        return False
-
-
 class Publisher:
-    """A QoS 1 publisher that republishes what the broker did not
-    acknowledge (at-least-once; duplicates are the bridge's job)."""
+    """A QoS 1 publisher with a bounded in-flight window: at most
+    ``window`` messages are unacknowledged at any time (``publish`` waits
+    on PUBACKs through ``on_publish``). paho keeps unacknowledged messages
+    and resends them (DUP) after a reconnection; a message still not
+    acknowledged after ``stall`` seconds without any progress is published
+    again (at-least-once; duplicates are the bridge's job)."""
 
-    def __init__(self, port, client_id=None):
+    def __init__(self, port, client_id=None, window=500):
         import paho.mqtt.client as mqtt
         self.mqtt = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id or 'pub-' + uuid.uuid4().hex[:10],
             protocol=mqtt.MQTTv5)
-        self.mqtt.max_inflight_messages_set(1000)
+        self.window = window
+        self.mqtt.max_inflight_messages_set(window)
         self.mqtt.max_queued_messages_set(0)
         self.mqtt.reconnect_delay_set(0.2, 2)
         self.connected = threading.Event()
-        self.mqtt.on_connect = lambda *a: self.connected.set()
+        self.cond = threading.Condition()
+        self.mid_index = {}   # mid -> message index (unacknowledged)
+        self.early = set()    # PUBACKs seen before their mid was recorded
+        self.pending = {}     # index -> time of (re)publication
+        self.progress = time.monotonic()
+        self.acked_at = {}    # index -> time of its PUBACK
+        self.reconnects = []  # times of reconnections
+        self.mqtt.on_connect = self._on_connect
         self.mqtt.on_disconnect = lambda *a: self.connected.clear()
+        self.mqtt.on_publish = self._on_publish
         self.mqtt.connect_async('127.0.0.1', port, clean_start=True)
         self.mqtt.loop_start()
         self.connected.wait(10)
 
-    def publish(self, messages, rate=None, on_sent=None, timeout=120):
+    def _on_connect(self, *args):
+        if self.connected.is_set() or self.reconnects or self._once:
+            self.reconnects.append(time.monotonic())
+        self._once = True
+        self.connected.set()
+
+    _once = False
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        with self.cond:
+            self.progress = time.monotonic()
+            index = self.mid_index.pop(mid, None)
+            if index is None:
+                self.early.add(mid)
+            else:
+                self.pending.pop(index, None)
+                self.acked_at[index] = self.progress
+            self.cond.notify_all()
+
+    def _send(self, index, message):
+        topic, payload, retain = message
+        info = self.mqtt.publish(topic, payload, qos=1, retain=retain)
+        with self.cond:
+            if info.mid in self.early:
+                self.early.discard(info.mid)
+                # a stale mapping of an older publication of this index
+                self.pending.pop(index, None)
+            else:
+                self.mid_index[info.mid] = index
+                self.pending[index] = time.monotonic()
+
+    def _republish_stalled(self, messages, stall):
+        "Publish again what made no progress for ``stall`` seconds."
+        now = time.monotonic()
+        with self.cond:
+            if (not self.connected.is_set() or not self.pending
+                    or now - self.progress < stall):
+                return
+            # older mids stay mapped: either PUBACK completes the index
+            stalled = [i for i, t in self.pending.items() if now - t > stall]
+            self.progress = now
+        for i in stalled:
+            self._send(i, messages[i])
+
+    def publish(self, messages, rate=None, on_sent=None, timeout=120,
+            stall=10):
         """Publish (topic, payload, retain) tuples; ``rate`` msg/s if given;
         return when the broker acknowledged every one."""
-        infos = {}
+        messages = list(messages)
+        self.acked_at = {}
+        self.reconnects = []
         start = time.monotonic()
-        for i, (topic, payload, retain) in enumerate(messages):
+        deadline = start + timeout
+        for i, message in enumerate(messages):
             if rate:
                 delay = start + i / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            infos[i] = self.mqtt.publish(topic, payload, qos=1,
-                retain=retain)
+            with self.cond:
+                while len(self.pending) >= self.window:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("%d messages not acknowledged"
+                            % len(self.pending))
+                    self.cond.wait(0.5)
+                    if len(self.pending) >= self.window:
+                        self.cond.release()
+                        try:
+                            self._republish_stalled(messages, stall)
+                        finally:
+                            self.cond.acquire()
+            self._send(i, message)
             if on_sent:
                 on_sent(i)
-        deadline = time.monotonic() + timeout
+        self._wait(messages, deadline, stall)
+        # Mosquitto restores a persisted shared subscription only when its
+        # member reconnects: what it acknowledged just after its own
+        # restart may have had no subscriber. Publish those again (a
+        # bounded few; duplicates are no-ops for the bridge).
+        grace = 5
+        again = sorted({i for i, t in self.acked_at.items()
+                for r in self.reconnects if r <= t <= r + grace})
+        if again:
+            time.sleep(grace)
+            for i in again:
+                self._send(i, messages[i])
+            self._wait(messages, deadline, stall)
+        return len(messages)
+
+    def _wait(self, messages, deadline, stall):
         while True:
-            missing = [i for i, info in infos.items()
-                if not _done(info)]
-            if not missing:
-                return len(infos)
-            if time.monotonic() > deadline:
-                raise TimeoutError("%d messages not acknowledged"
-                    % len(missing))
-            time.sleep(1)
-            if not self.connected.is_set():
-                continue
-            still = [i for i in missing if not _done(infos[i])]
-            if still and time.monotonic() - start > 3:
-                for i in still:
-                    topic, payload, retain = messages[i]
-                    infos[i] = self.mqtt.publish(topic, payload, qos=1,
-                        retain=retain)
+            with self.cond:
+                if not self.pending:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError("%d messages not acknowledged"
+                        % len(self.pending))
+                self.cond.wait(0.5)
+            self._republish_stalled(messages, stall)
 
     def close(self):
         self.mqtt.disconnect()

@@ -153,8 +153,13 @@ def main():
             % (100 * rate / base_rate), flush=True)
 
         # (c) latency at a fixed rate
+        # a fresh session: the bridge's first one holds the copies of the
+        # baseline's messages, queued while it was stopped
         trace = tmp / 'trace.jsonl'
-        bridge = s.Bridge(conf, DB, str(tmp / 'bridge.log'),
+        lat_conf = s.write_bridge_config(str(tmp / 'bridge-lat.conf'),
+            broker.port, prefix, batch_size=args.batch,
+            client_id='iot-bench-lat-' + run, shared_group='lat' + run)
+        bridge = s.Bridge(lat_conf, DB, str(tmp / 'bridge.log'),
             trace=str(trace)).start()
         time.sleep(5)
         lat_msgs = s.stream(prefix + 'lat', args.rate * args.seconds,

@@ -12,8 +12,11 @@ acknowledged by :meth:`Client.ack` only after its transaction committed.
 
 The network thread never blocks: ``on_message`` puts the message in a
 queue whose bound is enforced by the broker through the MQTT 5 Receive
-Maximum (at most ``receive_maximum`` unacknowledged messages in flight),
-so the queue never holds more than that.
+Maximum (at most ``receive_maximum`` unacknowledged messages in flight)
+and, for brokers that overshoot it (Mosquitto 2.0.11 does after a
+session resumes), by the broker's own in-flight limit: the queue is
+never waited on by paho's network thread, so acknowledgements, pings and
+a clean disconnection always get through.
 """
 import datetime as dt
 import logging
@@ -47,7 +50,10 @@ class Inbound:
 class Client:
     def __init__(self, conf, on_published=None):
         self.conf = conf
-        self.queue = queue.Queue(maxsize=conf.receive_maximum * 2 + 100)
+        # bounded by the broker (Receive Maximum / its in-flight limit):
+        # a put never waits, see _on_message
+        self.queue = queue.SimpleQueue()
+        self._overshoot_warned = False
         self.connected = threading.Event()
         self.generation = 0  # connection count: acks of old ones are moot
         self.on_published = on_published
@@ -131,13 +137,15 @@ class Client:
         item = Inbound(message.mid, message.qos, message._topic,
             message.payload, message.retain, dt.datetime.utcnow(),
             self.generation)
-        try:
-            self.queue.put_nowait(item)
-        except queue.Full:
-            # Only when the broker ignores our Receive Maximum: apply TCP
-            # backpressure rather than lose the message.
-            logger.warning("inbox full: broker exceeds receive maximum")
-            self.queue.put(item)
+        self.queue.put(item)
+        if (not self._overshoot_warned
+                and self.queue.qsize() > self.conf.receive_maximum):
+            # the broker ignores our Receive Maximum: never block paho's
+            # thread (that would stall acks and the disconnection), the
+            # messages are unacknowledged and bounded by the broker
+            self._overshoot_warned = True
+            logger.warning("broker exceeds receive maximum (%d queued)",
+                self.queue.qsize())
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         if self.on_published:

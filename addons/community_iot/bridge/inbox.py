@@ -55,18 +55,14 @@ class Inbox:
             batch = self.take()
             if batch or (self.outbox and not self.outbox.acked.empty()):
                 self.process(batch)
-        # drain what is left (acknowledge only what is committed)
-        while True:
-            try:
-                batch = [self.client.queue.get_nowait()]
-            except queue.Empty:
-                break
-            while len(batch) < self.conf.batch_size:
-                try:
-                    batch.append(self.client.queue.get_nowait())
-                except queue.Empty:
-                    break
-            self.process(batch)
+        # Stopping: the current batch is committed and acknowledged; what
+        # is still queued is left unacknowledged and the broker redelivers
+        # it on the next start (persistent session). Draining here instead
+        # would never end under a backlog: the broker keeps sending.
+        left = self.client.queue.qsize()
+        if left:
+            logger.info("stopping: %d queued messages left to the broker",
+                left)
 
     def _records(self, items):
         return [{'topic': i.topic, 'payload': i.payload,
@@ -93,7 +89,7 @@ class Inbox:
                 delay = min(0.1 * 2 ** retries, 5)
                 logger.warning("database error (retry %d in %.1f s): %s",
                     retries, delay, exc)
-                if not self.running and retries > 20:
+                if not self.running and retries > 3:
                     raise
                 time.sleep(delay)
 

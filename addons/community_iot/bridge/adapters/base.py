@@ -104,6 +104,10 @@ def text(payload):
     raise DecodeError("payload is neither UTF-8 nor GBK")
 
 
+# one decoder: json.loads(..., parse_float=...) builds a new one per call
+_JSON = json.JSONDecoder(parse_float=Decimal)
+
+
 def load_json(payload, max_size=256 * 1024):
     """Parse a JSON payload (bytes); raises DecodeError with the reason."""
     if len(payload) > max_size:
@@ -111,7 +115,7 @@ def load_json(payload, max_size=256 * 1024):
     if not payload.strip():
         raise DecodeError("empty payload")
     try:
-        return json.loads(text(payload), parse_float=Decimal)
+        return _JSON.decode(text(payload))
     except ValueError as exc:
         raise DecodeError("invalid JSON: %s" % exc) from None
 
