@@ -168,7 +168,8 @@ class Move(metaclass=PoolMeta):
     def _get_origin(cls):
         return super()._get_origin() + [
             'community.bill.run', 'community.bill', 'community.payment',
-            'community.refund']
+            'community.refund', 'community.late_fee',
+            'community.late_fee.waiver']
 
 
 class MoveLine(metaclass=PoolMeta):
@@ -176,7 +177,8 @@ class MoveLine(metaclass=PoolMeta):
 
     @classmethod
     def _get_origin(cls):
-        return super()._get_origin() + ['community.bill']
+        return super()._get_origin() + [
+            'community.bill', 'community.late_fee']
 
 
 class CreateChartStart(ModelView):

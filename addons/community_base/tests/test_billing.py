@@ -403,3 +403,19 @@ class LateFeeTestCase(unittest.TestCase):
                         181, 365, 366]],
             ['0-30', '0-30', '31-90', '31-90', '91-180', '91-180',
                 '181-365', '181-365', '>365'])
+
+    def test_late_fee_amount_cap(self):
+        "A run's late fee: half-up, capped with what is already charged"
+        from ..late_fee import late_fee_amount
+        # 131.25 × 0.05 % × 10 = 0.65625 → 0.66 half-up
+        self.assertEqual(late_fee_amount(Decimal('131.25'),
+                Decimal('0.0005'), 10, Decimal(1)), Decimal('0.66'))
+        # cap 10 % of 200.00 = 20.00, 18.50 already charged: 1.50 left
+        self.assertEqual(late_fee_amount(Decimal('200.00'),
+                Decimal('0.01'), 30, Decimal('0.1'), Decimal('18.50')),
+            Decimal('1.50'))
+        # a cap above 1 is never applied above the principal
+        self.assertEqual(late_fee_amount(Decimal('100.00'),
+                Decimal('0.01'), 500, Decimal(5)), Decimal('100.00'))
+        self.assertEqual(late_fee_amount(Decimal('100.00'),
+                Decimal('0.0005'), 0, Decimal(1)), Decimal('0.00'))
