@@ -411,6 +411,44 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 bills.append((unit, party, lines))
         return bills
 
+    def _load_repairs(self, units, billed):
+        """Return ({unit id: [(fee item, count, amount, description)]},
+        {unit id: [requests]}) for the done chargeable repairs of ``units``
+        not yet on a bill (``community.service.request.pending_charges``),
+        summed per unit on the compound's repair fee item."""
+        Request = Pool().get('community.service.request')
+        item = self.compound.repair_fee_item
+        if not item:
+            return {}, {}
+        by_unit = defaultdict(list)
+        for request in Request.pending_charges(units):
+            if (request.unit.id, item.id) not in billed:
+                by_unit[request.unit.id].append(request)
+        extra = {}
+        for unit_id, requests in by_unit.items():
+            requests.sort(key=lambda r: r.id)
+            extra[unit_id] = [(item, Decimal(len(requests)),
+                    sum(r.charge_amount for r in requests),
+                    ' + '.join('%s %s' % (r.rec_name, _fmt(r.charge_amount))
+                        for r in requests))]
+        return extra, by_unit
+
+    def _mark_repairs(self, repairs):
+        """Mark the repairs whose line is now on a bill of the run as
+        charged, with that bill line as origin (the others stay pending:
+        e.g. a unit without payer)."""
+        pool = Pool()
+        Request = pool.get('community.service.request')
+        Line = pool.get('community.bill.line')
+        lines = Line.search([
+                ('bill.run', '=', self.id),
+                ('fee_item', '=', self.compound.repair_fee_item.id),
+                ('unit', 'in', list(repairs)),
+                ('state', '=', 'posted'),
+                ])
+        for line in lines:
+            Request.mark_charged(repairs[line.unit.id], origin=line)
+
     def _load_apportioned(self):
         """Return {unit id: [(fee item, weight, amount, description)]}
         from the confirmed apportionments of the compound whose period
@@ -514,11 +552,17 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 'unit_total': len(units), 'unit_done': 0})
         done = 0
         for batch in _chunks(units, batch_size):
+            extra, repairs = self._load_repairs(batch, billed)
+            for unit_id, lines in apportioned.items():
+                if unit_id in extra:
+                    extra[unit_id] = lines + extra[unit_id]
             bills = self._compute(
                 batch, assignments, prices, areas, residencies, billed,
-                metered, apportioned)
+                metered, {**apportioned, **extra})
             if bills:
                 self._post_batch(bills, config)
+            if repairs:
+                self._mark_repairs(repairs)
             done += len(batch)
             self._progress(done)
             if commit:

@@ -110,6 +110,11 @@ class Compound(metaclass=PoolMeta):
     receipt_sequence = fields.Many2One(
         'ir.sequence.strict', "Receipt Sequence", ondelete='RESTRICT',
         help="Gapless numbering of the receipts of the compound.")
+    repair_fee_item = fields.Many2One(
+        'community.fee.item', "Repair Fee Item", ondelete='RESTRICT',
+        domain=[('compound', '=', Eval('id', -1))],
+        help="Fee item of the bill lines charging the done chargeable "
+        "repairs of a unit on its next bill; none: repairs are not billed.")
 
     def get_receipt_sequence(self):
         "Return the receipt sequence, created on first use."
