@@ -317,9 +317,8 @@ class Payment(Workflow, ModelSQL, ModelView):
                 payment.receipt_number = sequence.get()
         PaymentLine.save(payment_lines)
         cls.save(payments)
-        # Reconcile the bills paid in full
-        for payment in payments:
-            Bill.reconcile_paid([l.bill for l in payment.lines])
+        # Reconcile the bills paid in full, all in one reconcile call
+        Bill.reconcile_paid(list({l.bill for p in payments for l in p.lines}))
 
     def debit_account(self, config):
         "The account receiving the money for the method."
@@ -436,7 +435,7 @@ class Bill(metaclass=PoolMeta):
         pool = Pool()
         MoveLine = pool.get('account.move.line')
         to_reconcile = []
-        for bill in cls.browse([b.id for b in bills]):
+        for bill in cls.browse(sorted({b.id for b in bills})):
             if bill.move_line.reconciliation:
                 continue
             lines = MoveLine.search([
