@@ -197,6 +197,27 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(summary['A3'].value, '31-90')
             self.assertEqual(summary['B3'].value, 353.75)
 
+            # Arrears totals per unit, building and compound (due before
+            # today)
+            ArrearsUnit = pool.get('community.arrears.unit')
+            ArrearsBuilding = pool.get('community.arrears.building')
+            ArrearsCompound = pool.get('community.arrears.compound')
+            self.assertEqual(
+                [(a.unit, a.building, a.bill_count, a.amount)
+                    for a in ArrearsUnit.search(
+                        [('compound', '=', compound.id)])],
+                [(u1, building, 1, Decimal('233.75')),
+                    (u2, building, 1, Decimal('120.00'))])
+            by_building, = ArrearsBuilding.search(
+                [('compound', '=', compound.id)])
+            self.assertEqual(
+                (by_building.building, by_building.bill_count,
+                    by_building.amount, by_building.oldest_due_date),
+                (building, 2, Decimal('353.75'), dt.date(2026, 3, 31)))
+            by_compound, = ArrearsCompound.search(
+                [('compound', '=', compound.id)])
+            self.assertEqual(by_compound.amount, Decimal('353.75'))
+
             # Re-run: no duplicate
             run2, = BillRun.create([{'compound': compound.id,
                         'period_start': dt.date(2026, 3, 1),
