@@ -168,15 +168,38 @@ class Move(metaclass=PoolMeta):
     def _get_origin(cls):
         return super()._get_origin() + [
             'community.bill.run', 'community.bill', 'community.payment',
-            'community.refund']
+            'community.refund', 'community.late_fee',
+            'community.late_fee.waiver']
+
+    @classmethod
+    def validate_move(cls, moves):
+        # Writing only the reconciliation of lines cannot unbalance their
+        # moves: skip re-summing and re-writing every line of the move
+        # (a bill run's batch move has one line per bill, so it cost
+        # O(batch) per payment). See MoveLine.on_modification.
+        if Transaction().context.get('_community_reconciliation_only'):
+            return
+        super().validate_move(moves)
 
 
 class MoveLine(metaclass=PoolMeta):
     __name__ = 'account.move.line'
 
     @classmethod
+    def on_modification(cls, mode, lines, field_names=None):
+        if (mode == 'write' and field_names is not None
+                and field_names <= {'reconciliation'}):
+            with Transaction().set_context(
+                    _community_reconciliation_only=True):
+                super().on_modification(
+                    mode, lines, field_names=field_names)
+        else:
+            super().on_modification(mode, lines, field_names=field_names)
+
+    @classmethod
     def _get_origin(cls):
-        return super()._get_origin() + ['community.bill']
+        return super()._get_origin() + [
+            'community.bill', 'community.late_fee']
 
 
 class CreateChartStart(ModelView):

@@ -7,11 +7,15 @@ import io
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sql import Null
-from sql.aggregate import Sum
+from sql import Literal, Null
+from sql.aggregate import Count, Min, Sum
+from sql.conditionals import Coalesce
+from sql.functions import CurrentDate
+from sql.operators import Concat
 
 import xlsxwriter
 
+from trytond.model import ModelSQL, ModelView, fields
 from trytond.pool import Pool
 from trytond.report import Report
 from trytond.transaction import Transaction
@@ -168,3 +172,95 @@ class ArrearsReport(Report):
         output = io.BytesIO()
         write_arrears_xlsx(arrears_rows(ids, as_of), output)
         return ('xlsx', output.getvalue(), False, "欠费")
+
+
+class _ArrearsTotalMixin:
+    "Outstanding amounts of the posted bills due before today, grouped."
+    __slots__ = ()
+    compound = fields.Many2One('community.compound', "Compound",
+        readonly=True)
+    bill_count = fields.Integer("Bills", readonly=True)
+    oldest_due_date = fields.Date("Oldest Due Date", readonly=True)
+    amount = fields.Numeric("Arrears", digits=(16, 2), readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('amount', 'DESC'), ('id', 'ASC')]
+
+    @classmethod
+    def _group_columns(cls, bill, unit):
+        "Return (id column, [(column, field name)]) of the grouping."
+        raise NotImplementedError
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        Unit = pool.get('community.unit')
+        MoveLine = pool.get('account.move.line')
+        bill = Bill.__table__()
+        unit = Unit.__table__()
+        receivable = MoveLine.__table__()
+        payment = MoveLine.__table__()
+        paid = payment.select(payment.origin,
+            Sum(payment.credit).as_('paid'),
+            where=(payment.reconciliation == Null) & (payment.credit > 0)
+            & payment.origin.like('community.bill,%'),
+            group_by=[payment.origin])
+        id_column, columns = cls._group_columns(bill, unit)
+        outstanding = bill.total_amount - Coalesce(paid.paid, 0)
+        return (bill
+            .join(unit, condition=unit.id == bill.unit)
+            .join(receivable, condition=receivable.id == bill.move_line)
+            .join(paid, 'LEFT', condition=paid.origin == Concat(
+                    'community.bill,', bill.id))
+            .select(
+                id_column.as_('id'),
+                *[c.as_(n) for c, n in columns],
+                Literal(0).as_('create_uid'),
+                Min(bill.create_date).as_('create_date'),
+                Literal(None).as_('write_uid'),
+                Literal(None).as_('write_date'),
+                Count(bill.id).as_('bill_count'),
+                Min(bill.due_date).as_('oldest_due_date'),
+                Sum(outstanding).as_('amount'),
+                where=(bill.state == 'posted')
+                & (receivable.reconciliation == Null)
+                & (bill.due_date < CurrentDate())
+                & (outstanding > 0),
+                group_by=[c for c, _ in columns]))
+
+
+class ArrearsUnit(_ArrearsTotalMixin, ModelSQL, ModelView):
+    "Arrears per Unit"
+    __name__ = 'community.arrears.unit'
+    building = fields.Many2One('community.building', "Building",
+        readonly=True)
+    unit = fields.Many2One('community.unit', "Unit", readonly=True)
+
+    @classmethod
+    def _group_columns(cls, bill, unit):
+        return unit.id, [(bill.compound, 'compound'),
+            (unit.building, 'building'), (unit.id, 'unit')]
+
+
+class ArrearsBuilding(_ArrearsTotalMixin, ModelSQL, ModelView):
+    "Arrears per Building"
+    __name__ = 'community.arrears.building'
+    building = fields.Many2One('community.building', "Building",
+        readonly=True)
+
+    @classmethod
+    def _group_columns(cls, bill, unit):
+        return unit.building, [(bill.compound, 'compound'),
+            (unit.building, 'building')]
+
+
+class ArrearsCompound(_ArrearsTotalMixin, ModelSQL, ModelView):
+    "Arrears per Compound"
+    __name__ = 'community.arrears.compound'
+
+    @classmethod
+    def _group_columns(cls, bill, unit):
+        return bill.compound, [(bill.compound, 'compound')]

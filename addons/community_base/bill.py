@@ -305,7 +305,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
         return owners[0][0]
 
     def _compute(self, units, assignments, prices, areas, residencies,
-            billed, metered=None):
+            billed, metered=None, apportioned=None):
         """Compute the bills of units.
 
         Returns a list of (unit, party, lines) with lines
@@ -396,9 +396,86 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 by_party[party].append((item, consumption,
                         round_money(amount / consumption), None,
                         description, amount))
+            for item, weight, amount, description in (
+                    apportioned or {}).get(unit.id, []):
+                if (unit.id, item.id) in billed or not amount:
+                    continue
+                party = self._payer(
+                    residencies.get(unit.id, []), end, 'owner')
+                if party is None:
+                    continue
+                by_party[party].append((item, weight,
+                        (amount / weight).quantize(Decimal('0.0001'))
+                        if weight else amount, None, description, amount))
             for party, lines in by_party.items():
                 bills.append((unit, party, lines))
         return bills
+
+    def _load_repairs(self, units, billed):
+        """Return ({unit id: [(fee item, count, amount, description)]},
+        {unit id: [requests]}) for the done chargeable repairs of ``units``
+        not yet on a bill (``community.service.request.pending_charges``),
+        summed per unit on the compound's repair fee item."""
+        Request = Pool().get('community.service.request')
+        item = self.compound.repair_fee_item
+        if not item:
+            return {}, {}
+        by_unit = defaultdict(list)
+        for request in Request.pending_charges(units):
+            if (request.unit.id, item.id) not in billed:
+                by_unit[request.unit.id].append(request)
+        extra = {}
+        for unit_id, requests in by_unit.items():
+            requests.sort(key=lambda r: r.id)
+            extra[unit_id] = [(item, Decimal(len(requests)),
+                    sum(r.charge_amount for r in requests),
+                    ' + '.join('%s %s' % (r.rec_name, _fmt(r.charge_amount))
+                        for r in requests))]
+        return extra, by_unit
+
+    def _mark_repairs(self, repairs):
+        """Mark the repairs whose line is now on a bill of the run as
+        charged, with that bill line as origin (the others stay pending:
+        e.g. a unit without payer)."""
+        pool = Pool()
+        Request = pool.get('community.service.request')
+        Line = pool.get('community.bill.line')
+        lines = Line.search([
+                ('bill.run', '=', self.id),
+                ('fee_item', '=', self.compound.repair_fee_item.id),
+                ('unit', 'in', list(repairs)),
+                ('state', '=', 'posted'),
+                ])
+        for line in lines:
+            Request.mark_charged(repairs[line.unit.id], origin=line)
+
+    def _load_apportioned(self):
+        """Return {unit id: [(fee item, weight, amount, description)]}
+        from the confirmed apportionments of the compound whose period
+        starts in the period, summed per unit and fee item."""
+        pool = Pool()
+        Line = pool.get('community.apportionment.line')
+        lines = Line.search([
+                ('apportionment.compound', '=', self.compound.id),
+                ('apportionment.state', '=', 'confirmed'),
+                ('apportionment.period_start', '>=', self.period_start),
+                ('apportionment.period_start', '<=', self.period_end),
+                ], order=[('apportionment.id', 'ASC'), ('id', 'ASC')])
+        totals = {}
+        for line in lines:
+            record = line.apportionment
+            key = (line.unit.id, record.fee_item)
+            weight, amount, names = totals.get(
+                key, (Decimal(0), Decimal(0), []))
+            names.append('%s %s' % (record.name, _fmt(record.amount)))
+            totals[key] = (weight + (line.weight or 0), amount + line.amount,
+                names)
+        result = defaultdict(list)
+        for (unit_id, item), (weight, amount, names) in sorted(
+                totals.items(),
+                key=lambda t: (t[0][0], t[0][1].sequence or 0, t[0][1].id)):
+            result[unit_id].append((item, weight, amount, ' + '.join(names)))
+        return result
 
     def _load_metered(self):
         """Return {unit id: [(fee item, consumption in the period,
@@ -470,15 +547,22 @@ class BillRun(Workflow, ModelSQL, ModelView):
         residencies = self._load_residencies(unit_ids)
         billed = self._load_billed()
         metered = self._load_metered()
+        apportioned = self._load_apportioned()
         self.__class__.write([self], {
                 'unit_total': len(units), 'unit_done': 0})
         done = 0
         for batch in _chunks(units, batch_size):
+            extra, repairs = self._load_repairs(batch, billed)
+            for unit_id, lines in apportioned.items():
+                if unit_id in extra:
+                    extra[unit_id] = lines + extra[unit_id]
             bills = self._compute(
                 batch, assignments, prices, areas, residencies, billed,
-                metered)
+                metered, {**apportioned, **extra})
             if bills:
                 self._post_batch(bills, config)
+            if repairs:
+                self._mark_repairs(repairs)
             done += len(batch)
             self._progress(done)
             if commit:

@@ -110,6 +110,11 @@ class Compound(metaclass=PoolMeta):
     receipt_sequence = fields.Many2One(
         'ir.sequence.strict', "Receipt Sequence", ondelete='RESTRICT',
         help="Gapless numbering of the receipts of the compound.")
+    repair_fee_item = fields.Many2One(
+        'community.fee.item', "Repair Fee Item", ondelete='RESTRICT',
+        domain=[('compound', '=', Eval('id', -1))],
+        help="Fee item of the bill lines charging the done chargeable "
+        "repairs of a unit on its next bill; none: repairs are not billed.")
 
     def get_receipt_sequence(self):
         "Return the receipt sequence, created on first use."
@@ -312,9 +317,8 @@ class Payment(Workflow, ModelSQL, ModelView):
                 payment.receipt_number = sequence.get()
         PaymentLine.save(payment_lines)
         cls.save(payments)
-        # Reconcile the bills paid in full
-        for payment in payments:
-            Bill.reconcile_paid([l.bill for l in payment.lines])
+        # Reconcile the bills paid in full, all in one reconcile call
+        Bill.reconcile_paid(list({l.bill for p in payments for l in p.lines}))
 
     def debit_account(self, config):
         "The account receiving the money for the method."
@@ -431,7 +435,7 @@ class Bill(metaclass=PoolMeta):
         pool = Pool()
         MoveLine = pool.get('account.move.line')
         to_reconcile = []
-        for bill in cls.browse([b.id for b in bills]):
+        for bill in cls.browse(sorted({b.id for b in bills})):
             if bill.move_line.reconciliation:
                 continue
             lines = MoveLine.search([

@@ -197,6 +197,27 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(summary['A3'].value, '31-90')
             self.assertEqual(summary['B3'].value, 353.75)
 
+            # Arrears totals per unit, building and compound (due before
+            # today)
+            ArrearsUnit = pool.get('community.arrears.unit')
+            ArrearsBuilding = pool.get('community.arrears.building')
+            ArrearsCompound = pool.get('community.arrears.compound')
+            self.assertEqual(
+                [(a.unit, a.building, a.bill_count, a.amount)
+                    for a in ArrearsUnit.search(
+                        [('compound', '=', compound.id)])],
+                [(u1, building, 1, Decimal('233.75')),
+                    (u2, building, 1, Decimal('120.00'))])
+            by_building, = ArrearsBuilding.search(
+                [('compound', '=', compound.id)])
+            self.assertEqual(
+                (by_building.building, by_building.bill_count,
+                    by_building.amount, by_building.oldest_due_date),
+                (building, 2, Decimal('353.75'), dt.date(2026, 3, 31)))
+            by_compound, = ArrearsCompound.search(
+                [('compound', '=', compound.id)])
+            self.assertEqual(by_compound.amount, Decimal('353.75'))
+
             # Re-run: no duplicate
             run2, = BillRun.create([{'compound': compound.id,
                         'period_start': dt.date(2026, 3, 1),
@@ -277,6 +298,74 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(line.amount, Decimal('67.00'))
             self.assertEqual(line.description, '10×2.8 + 10×3.9')
             self.assertEqual(line.quantity, Decimal('20.00'))
+
+    @with_transaction()
+    def test_chargeable_repair_on_next_bill(self):
+        "A done chargeable repair is on the unit's next bill exactly once"
+        pool = Pool()
+        Party = pool.get('party.party')
+        FeeItem = pool.get('community.fee.item')
+        Compound = pool.get('community.compound')
+        Request = pool.get('community.service.request')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            repair, = FeeItem.create([{
+                        'compound': compound.id, 'code': 'WXF',
+                        'name': "有偿维修费", 'kind': 'one_off',
+                        'account': items['chart']['revenue_other'].id}])
+            Compound.write([compound], {'repair_fee_item': repair.id})
+            a, = Party.create([{'name': '张三'}])
+            unit = create_unit(building, '3-1-101', Decimal('89.50'),
+                [(a, 100)])
+            tap, lamp, door = Request.create([{
+                        'unit': unit.id, 'title': "换水龙头",
+                        'chargeable': True, 'charge_amount': Decimal('45.00'),
+                        'resolution': "已更换"}, {
+                        'unit': unit.id, 'title': "换灯泡",
+                        'chargeable': True, 'charge_amount': Decimal('12.50'),
+                        'resolution': "已更换"}, {
+                        'unit': unit.id, 'title': "修门锁",
+                        'chargeable': True, 'charge_amount': Decimal('30.00'),
+                        'resolution': "已修"}])
+            Request.write([tap, lamp, door], {'assigned_to': 1})
+            Request.dispatch([tap, lamp, door])
+            Request.start([tap, lamp, door])
+            Request.do([tap, lamp])
+
+            def run(start, end):
+                run, = BillRun.create([{'compound': compound.id,
+                            'period_start': start, 'period_end': end}])
+                BillRun.process([run])
+                bill, = Bill.search([('run', '=', run.id)])
+                return bill
+            march = run(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+            line, = [l for l in march.lines if l.fee_item == repair]
+            self.assertEqual((line.quantity, line.amount),
+                (Decimal('2.00'), Decimal('57.50')))
+            # 89.50 × 2.50 + 10.00 + 57.50
+            self.assertEqual(march.total_amount, Decimal('291.25'))
+            self.assertEqual((tap.charged, lamp.charged, door.charged),
+                (True, True, False))
+            self.assertEqual(tap.charge_origin, str(line))
+
+            # Re-running March adds nothing; the door done later is on
+            # April's bill, the others not again.
+            rerun, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            Request.do([door])
+            BillRun.process([rerun])
+            self.assertEqual(rerun.bill_count, 0)
+            self.assertFalse(door.charged)
+            april = run(dt.date(2026, 4, 1), dt.date(2026, 4, 30))
+            line, = [l for l in april.lines if l.fee_item == repair]
+            self.assertEqual(line.amount, Decimal('30.00'))
+            self.assertEqual(april.total_amount, Decimal('263.75'))
+            self.assertTrue(door.charged)
+            self.assertEqual(Request.pending_charges([unit]), [])
 
     @with_transaction()
     def test_zz_two_cashiers(self):
@@ -403,3 +492,19 @@ class LateFeeTestCase(unittest.TestCase):
                         181, 365, 366]],
             ['0-30', '0-30', '31-90', '31-90', '91-180', '91-180',
                 '181-365', '181-365', '>365'])
+
+    def test_late_fee_amount_cap(self):
+        "A run's late fee: half-up, capped with what is already charged"
+        from ..late_fee import late_fee_amount
+        # 131.25 × 0.05 % × 10 = 0.65625 → 0.66 half-up
+        self.assertEqual(late_fee_amount(Decimal('131.25'),
+                Decimal('0.0005'), 10, Decimal(1)), Decimal('0.66'))
+        # cap 10 % of 200.00 = 20.00, 18.50 already charged: 1.50 left
+        self.assertEqual(late_fee_amount(Decimal('200.00'),
+                Decimal('0.01'), 30, Decimal('0.1'), Decimal('18.50')),
+            Decimal('1.50'))
+        # a cap above 1 is never applied above the principal
+        self.assertEqual(late_fee_amount(Decimal('100.00'),
+                Decimal('0.01'), 500, Decimal(5)), Decimal('100.00'))
+        self.assertEqual(late_fee_amount(Decimal('100.00'),
+                Decimal('0.0005'), 0, Decimal(1)), Decimal('0.00'))
