@@ -49,8 +49,7 @@ def write_config():
 
 def ensure_database(uri):
     import psycopg
-    base, _, query = uri.partition('?')
-    dsn = base.rstrip('/') + '/postgres' + ('?' + query if query else '')
+    dsn = devdb.dsn(uri)
     with psycopg.connect(dsn, autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s",

@@ -34,3 +34,14 @@ def database_uri(name='pg'):
 
 
 database_uri._servers = {}
+
+
+def dsn(uri, database='postgres'):
+    """Return a libpq URI for ``database`` on the server of a trytond URI.
+
+    ``uri`` is a trytond database URI without database path (possibly with
+    a ``?host=/socket/dir`` query); the default database is the maintenance
+    database, for CREATE/DROP DATABASE.
+    """
+    base, _, query = uri.partition('?')
+    return base.rstrip('/') + '/' + database + ('?' + query if query else '')

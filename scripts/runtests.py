@@ -31,10 +31,7 @@ def modules():
 
 def drop_test_databases(uri):
     import psycopg
-    conninfo = uri.replace('postgresql://', 'postgresql://', 1)
-    base, _, query = conninfo.partition('?')
-    dsn = base.rstrip('/') + '/postgres' + ('?' + query if query else '')
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(devdb.dsn(uri), autocommit=True) as conn:
         names = [r[0] for r in conn.execute(
                 "SELECT datname FROM pg_database "
                 "WHERE datname LIKE 'test%%' OR datname LIKE 'tmp_test%%'")]

@@ -119,8 +119,9 @@ def database_uri():
 
 
 def dsn(database):
-    base, _, query = database_uri().partition('?')
-    return base.rstrip('/') + '/' + database + ('?' + query if query else '')
+    sys.path.insert(0, str(ROOT / 'scripts'))
+    import devdb
+    return devdb.dsn(database_uri(), database)
 
 
 def sql(database, query, params=None):

@@ -74,8 +74,7 @@ class PortalServer:
     def create_database(self, env):
         import psycopg
         uri = env['TRYTOND_DATABASE__URI']
-        base, _, query = uri.partition('?')
-        dsn = base.rstrip('/') + '/postgres' + ('?' + query if query else '')
+        dsn = devdb.dsn(uri)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(
                 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.database)

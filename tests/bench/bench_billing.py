@@ -45,8 +45,7 @@ def prepare_database():
     os.environ['DB_NAME'] = DB
     os.environ.pop('DB_CACHE', None)
     import psycopg
-    base, _, query = uri.partition('?')
-    dsn = base.rstrip('/') + '/postgres' + ('?' + query if query else '')
+    dsn = devdb.dsn(uri)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DB)
     from trytond.tests.test_tryton import activate_module

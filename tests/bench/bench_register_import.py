@@ -28,8 +28,7 @@ DATABASE = 'bench_register'
 
 def create_database(uri):
     import psycopg
-    base, _, query = uri.partition('?')
-    dsn = base.rstrip('/') + '/postgres' + ('?' + query if query else '')
+    dsn = devdb.dsn(uri)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DATABASE)
         conn.execute('CREATE DATABASE "%s" ENCODING \'UTF8\'' % DATABASE)
