@@ -33,6 +33,10 @@ class PlateError(RegisterError):
     "A licence plate is not valid per GA 36-2018."
 
 
+class MaskedValueError(RegisterError):
+    "A masked value (with ``*``) was written back instead of a number."
+
+
 class IdentityNumberError(RegisterError):
     "A resident ID number is not valid per GB 11643-1999."
 

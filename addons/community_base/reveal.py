@@ -20,6 +20,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateView, Wizard
 
+from .exceptions import MaskedValueError
 from .party import mask
 
 PHONE_TYPES = {'phone', 'mobile', 'fax'}
@@ -36,6 +37,34 @@ def may_reveal():
     return not Transaction().check_access
 
 
+def _keep_masked(cls, args, field, masker):
+    """Return the ``write`` arguments of ``cls`` without masked values.
+
+    A client that read ``field`` masked and sends it back unchanged (the
+    user edited another field of the line) keeps the stored value; any
+    other value with ``*`` is refused with ``MaskedValueError``, so a
+    masked text never replaces a real number.
+    """
+    result = []
+    actions = iter(args)
+    for records, values in zip(actions, actions):
+        value = values.get(field)
+        if not value or '*' not in value:
+            result.extend((records, values))
+            continue
+        with without_check_access():
+            records = cls.browse(records)
+            stored = {r.id: getattr(r, field) for r in records}
+        rest = {k: v for k, v in values.items() if k != field}
+        for record in records:
+            if not stored[record.id] or masker(stored[record.id]) != value:
+                raise MaskedValueError(
+                    gettext('community_base.msg_masked_value', value=value))
+        if rest:
+            result.extend((list(records), rest))
+    return result
+
+
 def _mask_phone(value):
     if not value:
         return value
@@ -47,6 +76,24 @@ def _mask_phone(value):
 
 class Identifier(metaclass=PoolMeta):
     __name__ = 'party.identifier'
+
+    @classmethod
+    def write(cls, *args):
+        if not may_reveal():
+            args = _keep_masked(cls, args, 'code', mask)
+            if not args:
+                return
+        super().write(*args)
+
+    @classmethod
+    def create(cls, vlist):
+        if not may_reveal():
+            for values in vlist:
+                if '*' in (values.get('code') or ''):
+                    raise MaskedValueError(gettext(
+                            'community_base.msg_masked_value',
+                            value=values['code']))
+        return super().create(vlist)
 
     @classmethod
     def read(cls, ids, fields_names):
@@ -65,6 +112,14 @@ class Identifier(metaclass=PoolMeta):
 
 class ContactMechanism(metaclass=PoolMeta):
     __name__ = 'party.contact_mechanism'
+
+    @classmethod
+    def write(cls, *args):
+        if not may_reveal():
+            args = _keep_masked(cls, args, 'value', _mask_phone)
+            if not args:
+                return
+        super().write(*args)
 
     @classmethod
     def read(cls, ids, fields_names):
