@@ -14,6 +14,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from .exceptions import RegisterError
+from .unit import natural_order
 
 SERVICE_GRADES = [
     (None, ''),
@@ -172,6 +173,12 @@ class Building(sequence_ordered(), ModelSQL, ModelView):
             ('code_uniq', Unique(t, t.compound, t.code),
                 'community_base.msg_building_code_unique'),
             ]
+        cls._order.insert(1, ('code', 'ASC'))
+
+    @classmethod
+    def order_code(cls, tables):
+        table, _ = tables[None]
+        return natural_order(table.code)
 
     def get_rec_name(self, name):
         return self.name or self.code
@@ -204,6 +211,12 @@ class Entrance(sequence_ordered(), ModelSQL, ModelView):
             ('code_uniq', Unique(t, t.building, t.code),
                 'community_base.msg_entrance_code_unique'),
             ]
+        cls._order.insert(1, ('code', 'ASC'))
+
+    @classmethod
+    def order_code(cls, tables):
+        table, _ = tables[None]
+        return natural_order(table.code)
 
     @fields.depends('building', '_parent_building.compound')
     def on_change_building(self):

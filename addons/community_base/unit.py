@@ -6,6 +6,9 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from sql.functions import Function
+
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
@@ -13,6 +16,31 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from .exceptions import RegisterError
+
+
+class NaturalKey(Function):
+    """SQL ``community_natural_key(text)``: the text with every run of
+    digits left-padded with zeros to 12 places, so that codes sort as
+    people read them (1-1-101 before 1-1-1001, 2-… before 10-…)."""
+    __slots__ = ()
+    _function = 'community_natural_key'
+
+
+NATURAL_KEY_SQL = r"""
+CREATE OR REPLACE FUNCTION community_natural_key(value text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT string_agg(CASE WHEN part[1] ~ '^[0-9]'
+            THEN lpad(part[1], 12, '0') ELSE part[1] END, '' ORDER BY n)
+    FROM regexp_matches(value, '([0-9]+|[^0-9]+)', 'g')
+        WITH ORDINALITY AS parts(part, n)
+$$"""
+
+
+def natural_order(column):
+    "Order expressions sorting ``column`` naturally (see NaturalKey)."
+    if backend.name == 'postgresql':
+        return [NaturalKey(column)]
+    return [column]
 
 UNIT_TYPES = [
     ('residential', "Residential"),
@@ -73,6 +101,17 @@ class Unit(ModelSQL, ModelView):
                 'community_base.msg_unit_code_unique'),
             ]
         cls._order[0:0] = [('compound', 'ASC'), ('code', 'ASC')]
+
+    @classmethod
+    def __register__(cls, module_name):
+        if backend.name == 'postgresql':
+            Transaction().connection.cursor().execute(NATURAL_KEY_SQL)
+        super().__register__(module_name)
+
+    @classmethod
+    def order_code(cls, tables):
+        table, _ = tables[None]
+        return natural_order(table.code)
 
     @staticmethod
     def default_type():

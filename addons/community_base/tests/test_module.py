@@ -67,6 +67,31 @@ class CommunityBaseTestCase(
                         Decimal('91.20'), None)])
 
     @with_transaction()
+    def test_unit_natural_order(self):
+        "Units and buildings sort as people read their codes"
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        Building = pool.get('community.building')
+        company = create_company()
+        with set_company(company):
+            compound, building = create_compound(company)
+            Building.create([{'compound': compound.id, 'code': c}
+                    for c in ['10', '2', 'B1']])
+            codes = ['3-2-1001', '3-2-101', '3-2-201', '3-2-99', '3-2-1201A']
+            Unit.create([{'building': building.id, 'code': c}
+                    for c in codes])
+            self.assertEqual(
+                [u.code for u in Unit.search([])],
+                ['3-2-99', '3-2-101', '3-2-201', '3-2-1001', '3-2-1201A'])
+            self.assertEqual(
+                [u.code for u in Unit.search([], order=[('code', 'DESC')])],
+                ['3-2-1201A', '3-2-1001', '3-2-201', '3-2-101', '3-2-99'])
+            self.assertEqual(
+                [b.code for b in Building.search(
+                        [('compound', '=', compound.id)])],
+                ['2', '3', '10', 'B1'])
+
+    @with_transaction()
     def test_owner_shares_total_100(self):
         "Owners' shares must total 100 on every day"
         pool = Pool()
