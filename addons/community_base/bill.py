@@ -89,6 +89,9 @@ class BillRun(Workflow, ModelSQL, ModelView):
             ], "State", readonly=True, required=True)
     unit_total = fields.Integer("Units", readonly=True)
     unit_done = fields.Integer("Units Done", readonly=True)
+    progress = fields.Function(fields.Float("Progress", digits=(1, 4),
+            help="Units done of units; stored per committed batch, "
+            "reload to follow a running run."), 'get_progress')
     bill_count = fields.Integer("Bills", readonly=True)
     amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
     bills = fields.One2Many('community.bill', 'run', "Bills", readonly=True)
@@ -141,6 +144,14 @@ class BillRun(Workflow, ModelSQL, ModelView):
         return '%s %s~%s' % (
             self.compound.rec_name, self.period_start, self.period_end)
 
+    def get_progress(self, name):
+        "Fraction of the units done, 0 to 1 (1 for a done run)."
+        if self.state == 'done':
+            return 1.0
+        if not self.unit_total:
+            return 0.0
+        return (self.unit_done or 0) / self.unit_total
+
     def get_due_date(self):
         Configuration = Pool().get('community.billing.configuration')
         if self.due_date:
@@ -179,6 +190,16 @@ class BillRun(Workflow, ModelSQL, ModelView):
         # Prepayments of the payers settle the new bills, oldest first.
         Payment = Pool().get('community.payment')
         Payment.apply_prepayments()
+
+    @classmethod
+    def process_in_batches(cls, runs):
+        """Process runs committing each batch (``process`` with
+        ``commit``), so that other sessions see ``unit_done`` grow; for
+        the queue (``__queue__``): with ``[queue] worker``, a trytond-worker
+        runs it, else trytond runs it right after the request that queued
+        it has committed. A run that stopped resumes when processed
+        again."""
+        cls.process(runs, commit=True)
 
     @classmethod
     def run_due(cls):
@@ -550,6 +571,9 @@ class BillRun(Workflow, ModelSQL, ModelView):
         apportioned = self._load_apportioned()
         self.__class__.write([self], {
                 'unit_total': len(units), 'unit_done': 0})
+        if commit:
+            # The total is visible before the first batch is done.
+            transaction.commit()
         done = 0
         for batch in _chunks(units, batch_size):
             extra, repairs = self._load_repairs(batch, billed)
@@ -975,8 +999,11 @@ class BillRunStart(ModelView):
 
 
 class BillRunCreate(Wizard):
-    """Create and process a bill run, then show it with its progress
-    (units done of units) and its bills."""
+    """Create a bill run, hand its processing to the queue
+    (``process_in_batches``, each batch committed) and show it at once:
+    its progress (units done of units) grows on reload while it runs.
+    Without a queue worker, trytond runs the task right after this request
+    has committed, before answering."""
     __name__ = 'community.bill.run.create'
     start = StateView('community.bill.run.create.start',
         'community_base.bill_run_create_start_view_form', [
@@ -994,7 +1021,9 @@ class BillRunCreate(Wizard):
                     'period_end': self.start.period_end,
                     'due_date': self.start.due_date,
                     }])
-        BillRun.process([run])
+        # Configuration and period errors are shown now, not in the task.
+        run._check_period()
+        BillRun.__queue__.process_in_batches([run])
         action['res_id'] = [run.id]
         action['views'].reverse()
         return action, {}
