@@ -241,7 +241,10 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     'community_base.msg_bill_run_period_closed',
                     run=self.rec_name, period=period.rec_name))
         config = Configuration(1)
-        if not config.journal or not config.receivable_account:
+        company = self.compound.company.id
+        if (not config.get_multivalue('journal', company=company)
+                or not config.get_multivalue(
+                    'receivable_account', company=company)):
             raise BillingError(gettext(
                     'community_base.msg_billing_configuration'))
 
@@ -622,6 +625,9 @@ class BillRun(Workflow, ModelSQL, ModelView):
         line = Line.__table__()
         move_line = MoveLine.__table__()
         compound = self.compound
+        journal = config.get_multivalue('journal', company=compound.company.id)
+        receivable = config.get_multivalue(
+            'receivable_account', company=compound.company.id)
         due_date = self.get_due_date()
         date = self.period_start
         period = Period.find(compound.company, date=date)
@@ -681,7 +687,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
             move_lines.extend(_revenue_lines(item, total, description))
         move, = Move.create([{
                     'company': compound.company.id,
-                    'journal': config.journal.id,
+                    'journal': journal.id,
                     'period': period.id,
                     'date': date,
                     'origin': str(self),
@@ -689,7 +695,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     'lines': [('create', move_lines)],
                     }])
         # ... and one receivable line per bill (SQL).
-        values = [[user, now, move.id, config.receivable_account.id, party,
+        values = [[user, now, move.id, receivable.id, party,
                 sum(l[5] for l in lines), Decimal(0), due_date, 'valid',
                 'community.bill,%s' % bill_id]
             for bill_id, (unit, party, lines) in zip(ids, bills)]
@@ -908,7 +914,8 @@ class Bill(Workflow, ModelSQL, ModelView):
                         reverse=True))
             date = max(today, bill.period_start)
             move = Move(company=bill.compound.company,
-                journal=config.journal,
+                journal=config.get_multivalue(
+                    'journal', company=bill.compound.company.id),
                 period=Period.find(bill.compound.company, date=date),
                 date=date, origin=bill, description=description,
                 lines=[MoveLine(**{k: v for k, v in l.items()

@@ -300,6 +300,49 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(line.quantity, Decimal('20.00'))
 
     @with_transaction()
+    def test_configuration_per_company(self):
+        "Accounts and journal of the billing configuration per company"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Configuration = pool.get('community.billing.configuration')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        from ..account import create_fiscal_year, create_property_chart
+        company_a = create_company()
+        company_b = create_company()
+        with set_company(company_b):
+            chart_b = create_property_chart(company_b)
+            create_fiscal_year(company_b, 2026)
+        with set_company(company_a):
+            compound, building, items = setup_billing(company_a)
+            owner, = Party.create([{'name': '冯二'}])
+            unit = create_unit(building, '3-2-201', Decimal('100.00'),
+                [(owner, 100)])
+        chart_a = items['chart']
+        config = Configuration(1)
+        for company, chart in [(company_a, chart_a), (company_b, chart_b)]:
+            self.assertEqual(config.get_multivalue(
+                    'receivable_account', company=company.id),
+                chart['receivable'])
+            self.assertEqual(config.get_multivalue(
+                    'prepayment_account', company=company.id),
+                chart['prepayment'])
+            with set_company(company):
+                self.assertEqual(Configuration(1).receivable_account,
+                    chart['receivable'])
+        self.assertNotEqual(chart_a['receivable'], chart_b['receivable'])
+        # A run of company A's compound started in company B's context
+        # posts on company A's accounts.
+        with set_company(company_b):
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 7, 1),
+                        'period_end': dt.date(2026, 7, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('run', '=', run.id)])
+            self.assertEqual(bill.move_line.account, chart_a['receivable'])
+            self.assertEqual(bill.move.company, company_a)
+
+    @with_transaction()
     def test_chargeable_repair_on_next_bill(self):
         "A done chargeable repair is on the unit's next bill exactly once"
         pool = Pool()
