@@ -26,7 +26,6 @@ import re
 import statistics
 import sys
 import time
-from decimal import Decimal
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import bench_billing  # noqa: E402
