@@ -125,13 +125,17 @@ def create_property_chart(company):
         account_config.default_account_payable = result['payable']
         account_config.save()
 
+    if not Configuration.get_singleton():
+        # The form shows the company values of an existing record only.
+        Configuration.create([{}])
     config = Configuration(1)
-    if (not config.journal or not config.receivable_account
-            or config.receivable_account.company != company):
-        config.journal = result['journal']
-        config.receivable_account = result['receivable']
-        config.prepayment_account = result['prepayment']
-        config.save()
+    if (not config.get_multivalue('journal', company=company.id)
+            or not config.get_multivalue(
+                'receivable_account', company=company.id)):
+        for name, key in [('journal', 'journal'),
+                ('receivable_account', 'receivable'),
+                ('prepayment_account', 'prepayment')]:
+            config.set_multivalue(name, result[key], company=company.id)
     return result
 
 

@@ -89,6 +89,9 @@ class BillRun(Workflow, ModelSQL, ModelView):
             ], "State", readonly=True, required=True)
     unit_total = fields.Integer("Units", readonly=True)
     unit_done = fields.Integer("Units Done", readonly=True)
+    progress = fields.Function(fields.Float("Progress", digits=(1, 4),
+            help="Units done of units; stored per committed batch, "
+            "reload to follow a running run."), 'get_progress')
     bill_count = fields.Integer("Bills", readonly=True)
     amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
     bills = fields.One2Many('community.bill', 'run', "Bills", readonly=True)
@@ -141,6 +144,14 @@ class BillRun(Workflow, ModelSQL, ModelView):
         return '%s %s~%s' % (
             self.compound.rec_name, self.period_start, self.period_end)
 
+    def get_progress(self, name):
+        "Fraction of the units done, 0 to 1 (1 for a done run)."
+        if self.state == 'done':
+            return 1.0
+        if not self.unit_total:
+            return 0.0
+        return (self.unit_done or 0) / self.unit_total
+
     def get_due_date(self):
         Configuration = Pool().get('community.billing.configuration')
         if self.due_date:
@@ -179,6 +190,16 @@ class BillRun(Workflow, ModelSQL, ModelView):
         # Prepayments of the payers settle the new bills, oldest first.
         Payment = Pool().get('community.payment')
         Payment.apply_prepayments()
+
+    @classmethod
+    def process_in_batches(cls, runs):
+        """Process runs committing each batch (``process`` with
+        ``commit``), so that other sessions see ``unit_done`` grow; for
+        the queue (``__queue__``): with ``[queue] worker``, a trytond-worker
+        runs it, else trytond runs it right after the request that queued
+        it has committed. A run that stopped resumes when processed
+        again."""
+        cls.process(runs, commit=True)
 
     @classmethod
     def run_due(cls):
@@ -220,7 +241,10 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     'community_base.msg_bill_run_period_closed',
                     run=self.rec_name, period=period.rec_name))
         config = Configuration(1)
-        if not config.journal or not config.receivable_account:
+        company = self.compound.company.id
+        if (not config.get_multivalue('journal', company=company)
+                or not config.get_multivalue(
+                    'receivable_account', company=company)):
             raise BillingError(gettext(
                     'community_base.msg_billing_configuration'))
 
@@ -550,6 +574,9 @@ class BillRun(Workflow, ModelSQL, ModelView):
         apportioned = self._load_apportioned()
         self.__class__.write([self], {
                 'unit_total': len(units), 'unit_done': 0})
+        if commit:
+            # The total is visible before the first batch is done.
+            transaction.commit()
         done = 0
         for batch in _chunks(units, batch_size):
             extra, repairs = self._load_repairs(batch, billed)
@@ -598,6 +625,9 @@ class BillRun(Workflow, ModelSQL, ModelView):
         line = Line.__table__()
         move_line = MoveLine.__table__()
         compound = self.compound
+        journal = config.get_multivalue('journal', company=compound.company.id)
+        receivable = config.get_multivalue(
+            'receivable_account', company=compound.company.id)
         due_date = self.get_due_date()
         date = self.period_start
         period = Period.find(compound.company, date=date)
@@ -657,7 +687,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
             move_lines.extend(_revenue_lines(item, total, description))
         move, = Move.create([{
                     'company': compound.company.id,
-                    'journal': config.journal.id,
+                    'journal': journal.id,
                     'period': period.id,
                     'date': date,
                     'origin': str(self),
@@ -665,7 +695,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     'lines': [('create', move_lines)],
                     }])
         # ... and one receivable line per bill (SQL).
-        values = [[user, now, move.id, config.receivable_account.id, party,
+        values = [[user, now, move.id, receivable.id, party,
                 sum(l[5] for l in lines), Decimal(0), due_date, 'valid',
                 'community.bill,%s' % bill_id]
             for bill_id, (unit, party, lines) in zip(ids, bills)]
@@ -884,7 +914,8 @@ class Bill(Workflow, ModelSQL, ModelView):
                         reverse=True))
             date = max(today, bill.period_start)
             move = Move(company=bill.compound.company,
-                journal=config.journal,
+                journal=config.get_multivalue(
+                    'journal', company=bill.compound.company.id),
                 period=Period.find(bill.compound.company, date=date),
                 date=date, origin=bill, description=description,
                 lines=[MoveLine(**{k: v for k, v in l.items()
@@ -975,8 +1006,11 @@ class BillRunStart(ModelView):
 
 
 class BillRunCreate(Wizard):
-    """Create and process a bill run, then show it with its progress
-    (units done of units) and its bills."""
+    """Create a bill run, hand its processing to the queue
+    (``process_in_batches``, each batch committed) and show it at once:
+    its progress (units done of units) grows on reload while it runs.
+    Without a queue worker, trytond runs the task right after this request
+    has committed, before answering."""
     __name__ = 'community.bill.run.create'
     start = StateView('community.bill.run.create.start',
         'community_base.bill_run_create_start_view_form', [
@@ -994,7 +1028,9 @@ class BillRunCreate(Wizard):
                     'period_end': self.start.period_end,
                     'due_date': self.start.due_date,
                     }])
-        BillRun.process([run])
+        # Configuration and period errors are shown now, not in the task.
+        run._check_period()
+        BillRun.__queue__.process_in_batches([run])
         action['res_id'] = [run.id]
         action['views'].reverse()
         return action, {}

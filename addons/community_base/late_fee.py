@@ -204,11 +204,14 @@ class LateFee(ModelSQL, ModelView):
             period = Period.find(company, date=fee.date)
             description = gettext('community_base.msg_late_fee_description',
                 bill=fee.bill.rec_name)
-            moves.append(Move(company=company, journal=config.journal,
+            journal = config.get_multivalue('journal', company=company.id)
+            receivable = config.get_multivalue(
+                'receivable_account', company=company.id)
+            moves.append(Move(company=company, journal=journal,
                     period=period, date=fee.date, origin=fee,
                     description=description,
                     lines=[{
-                            'account': config.receivable_account.id,
+                            'account': receivable.id,
                             'party': fee.party.id,
                             'debit': fee.amount, 'credit': Decimal(0),
                             'maturity_date': fee.date,
@@ -303,7 +306,11 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
                         waiver=waiver.rec_name, amount=left))
             term, = Term.search([('compound', '=', fee.compound.id)])
             company = fee.compound.company
-            moves.append(Move(company=company, journal=config.journal,
+            receivable = config.get_multivalue(
+                'receivable_account', company=company.id)
+            moves.append(Move(company=company,
+                    journal=config.get_multivalue(
+                        'journal', company=company.id),
                     period=Period.find(company, date=waiver.date),
                     date=waiver.date, origin=waiver,
                     description=waiver.reason[:100],
@@ -311,7 +318,7 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
                             'account': term.account.id,
                             'debit': waiver.amount, 'credit': Decimal(0),
                             }, {
-                            'account': config.receivable_account.id,
+                            'account': receivable.id,
                             'party': fee.party.id,
                             'debit': Decimal(0), 'credit': waiver.amount,
                             'origin': str(fee),

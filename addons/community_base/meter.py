@@ -10,7 +10,7 @@ from trytond.model import (
 from trytond.pool import Pool
 from trytond.pyson import Eval
 
-from .exceptions import BillingValidationError
+from .exceptions import BillingError, BillingValidationError
 from .fee import round_money
 
 REASONS = [
@@ -18,6 +18,23 @@ REASONS = [
     ('rollover', "Meter Rolled Over"),
     ('replacement', "Meter Replaced"),
     ]
+
+
+def compute_consumption(digits, value, reason, start_value, previous):
+    """Consumption of a reading ``value`` after the ``previous`` one (None
+    for the first reading of a meter), possibly negative.
+
+    ``reason`` 'replacement': value - start_value (a new meter);
+    'rollover': the register passed 10^digits; None for the first reading
+    of a meter without replacement."""
+    if reason == 'replacement':
+        return value - (start_value or 0)
+    if previous is None:
+        return None
+    consumption = value - previous
+    if consumption < 0 and reason == 'rollover':
+        consumption += Decimal(10) ** digits
+    return consumption
 
 
 def tiered_amount(tiers, before, consumption):
@@ -170,15 +187,9 @@ class MeterReading(ModelSQL, ModelView):
 
         Raises BillingValidationError naming the meter when the reading
         is lower than the previous one without a reason."""
-        if reason == 'replacement':
-            consumption = value - (start_value or 0)
-        elif previous is None:
-            return None
-        else:
-            consumption = value - previous
-            if consumption < 0 and reason == 'rollover':
-                consumption += Decimal(10) ** meter.digits
-        if consumption < 0:
+        consumption = compute_consumption(
+            meter.digits, value, reason, start_value, previous)
+        if consumption is not None and consumption < 0:
             raise BillingValidationError(gettext(
                     'community_base.msg_meter_reading_lower',
                     meter=meter.rec_name, date=date, value=value,
@@ -187,10 +198,60 @@ class MeterReading(ModelSQL, ModelView):
         return consumption
 
     @classmethod
+    def check_modification(cls, mode, readings, values=None,
+            external=False):
+        """A billed reading (see ``billed_line``) cannot be changed nor
+        deleted: BillingError naming the reading and the bill."""
+        super().check_modification(
+            mode, readings, values=values, external=external)
+        if mode == 'delete' or (mode == 'write' and set(values or {}) & {
+                    'meter', 'date', 'value', 'reason', 'start_value'}):
+            for reading in readings:
+                line = reading.billed_line()
+                if line:
+                    raise BillingError(gettext(
+                            'community_base.msg_meter_reading_billed',
+                            reading=reading.rec_name,
+                            bill=line.bill.rec_name))
+
+    def get_rec_name(self, name):
+        return '%s %s' % (self.meter.number, self.date)
+
+    def billed_line(self):
+        """Return the posted bill line that charged this reading's
+        consumption or the next reading's (which depends on this value),
+        else None."""
+        pool = Pool()
+        Line = pool.get('community.bill.line')
+        following = self.search([
+                ('meter', '=', self.meter.id),
+                ('date', '>', self.date),
+                ], order=[('date', 'ASC')], limit=1)
+        for date in [self.date] + [r.date for r in following]:
+            lines = Line.search([
+                    ('unit', '=', self.meter.unit.id),
+                    ('fee_item', '=', self.meter.fee_item.id),
+                    ('period_start', '<=', date),
+                    ('period_end', '>=', date),
+                    ('state', '!=', 'cancelled'),
+                    ], limit=1)
+            if lines:
+                return lines[0]
+        return None
+
+    @classmethod
     def write(cls, *args):
         super().write(*args)
         readings = sum(args[0:None:2], [])
-        cls._compute_consumption(readings)
+        # The next readings' consumption depends on the changed values.
+        later = []
+        for reading in readings:
+            later.extend(cls.search([
+                        ('meter', '=', reading.meter.id),
+                        ('date', '>', reading.date),
+                        ('id', 'not in', [r.id for r in readings]),
+                        ], order=[('date', 'ASC')], limit=1))
+        cls._compute_consumption(readings + later)
 
     @classmethod
     def _compute_consumption(cls, readings):

@@ -293,7 +293,7 @@ class Payment(Workflow, ModelSQL, ModelView):
                         payment=payment.unit.rec_name, amount=allocated))
             if prepayment:
                 move_lines.append(MoveLine(
-                        account=config.prepayment_account,
+                        account=payment.prepayment_account(config),
                         party=payment.party, debit=Decimal(0),
                         credit=prepayment, description=payment.reference))
             move_lines.append(MoveLine(
@@ -327,11 +327,16 @@ class Payment(Workflow, ModelSQL, ModelView):
         codes = {'cash': '1001', 'bank': '1002', 'card': '1002',
             'wechat': '1012', 'alipay': '1012'}
         if self.method == 'prepayment':
-            return config.prepayment_account
+            return self.prepayment_account(config)
         account, = Account.search([
                 ('code', '=', codes[self.method]),
                 ('company', '=', self.compound.company.id)], limit=1)
         return account
+
+    def prepayment_account(self, config):
+        "The advance receipts account of the compound's company."
+        return config.get_multivalue(
+            'prepayment_account', company=self.compound.company.id)
 
     def journal(self):
         pool = Pool()
@@ -345,14 +350,14 @@ class Payment(Workflow, ModelSQL, ModelView):
         account (never negative by construction)."""
         pool = Pool()
         MoveLine = pool.get('account.move.line')
-        Configuration = pool.get('community.billing.configuration')
-        config = Configuration(1)
-        if not config.prepayment_account:
+        Value = pool.get('community.billing.configuration.company')
+        accounts = sorted({v.prepayment_account.id for v in Value.search([
+                        ('prepayment_account', '!=', None)])})
+        if not accounts:
             return {}
         line = MoveLine.__table__()
         cursor = Transaction().connection.cursor()
-        where = (line.account == config.prepayment_account.id) & (
-            line.party != Null)
+        where = line.account.in_(accounts) & (line.party != Null)
         if parties is not None:
             where &= line.party.in_([p.id for p in parties] or [-1])
         cursor.execute(*line.select(line.party,
@@ -567,7 +572,7 @@ class Refund(Workflow, ModelSQL, ModelView):
             move = Move(company=company, journal=helper.journal(),
                 period=Period.find(company, date=date), date=date,
                 origin=refund, description=refund.reason[:100], lines=[
-                    MoveLine(account=config.prepayment_account,
+                    MoveLine(account=helper.prepayment_account(config),
                         party=refund.party, debit=refund.amount,
                         credit=Decimal(0)),
                     MoveLine(account=helper.debit_account(config),

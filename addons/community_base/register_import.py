@@ -162,10 +162,49 @@ def read_rows(data, filename):
 
 
 class _Errors(list):
-    "Errors as (row, column header, reason)."
+    """Errors as (row, column header, reason); ``headers`` maps the keys
+    given to ``add`` to the column headers of the file."""
+
+    def __init__(self, headers=None):
+        super().__init__()
+        self.headers = HEADERS if headers is None else headers
 
     def add(self, row, key, reason):
-        self.append((row, HEADERS.get(key, key), reason))
+        self.append((row, self.headers.get(key, key), reason))
+
+
+def index_columns(headers, columns, required):
+    """Return {key: column index} of the known ``headers`` of a file.
+
+    ``columns``: header → key; ``required``: headers that must be present,
+    else ImportError_ lists the missing ones by name."""
+    index = {}
+    for i, header in enumerate(headers):
+        header = (header or '').strip().lstrip('\ufeff')
+        if header in columns:
+            index[columns[header]] = i
+    missing = [h for h in required if columns[h] not in index]
+    if missing:
+        raise ImportError_(gettext(
+                'community_base.msg_import_missing_columns',
+                columns='、'.join(missing)))
+    return index
+
+
+def raise_errors(errors, message, filename):
+    """Raise ImportError_ with ``message`` (an ir.message id taking
+    ``filename`` and ``count``) and one line per error (row, column,
+    reason), at most MAX_ERRORS of them; do nothing without errors."""
+    if not errors:
+        return
+    errors = sorted(errors)
+    lines = [gettext('community_base.msg_import_error_line',
+            row=r, column=c, reason=m)
+        for r, c, m in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        lines.append('… (%s)' % len(errors))
+    raise ImportError_(gettext(message,
+            filename=filename, count=len(errors)), '\n'.join(lines))
 
 
 def _parse_decimal(value, places=2):
@@ -199,16 +238,7 @@ def parse_register(headers, rows, today=None):
     spreadsheet (header = row 1). Missing required columns raise
     ImportError_ at once, listing them by name.
     """
-    index = {}
-    for i, header in enumerate(headers):
-        header = (header or '').strip().lstrip('\ufeff')
-        if header in COLUMNS:
-            index[COLUMNS[header]] = i
-    missing = [h for h in REQUIRED_COLUMNS if COLUMNS[h] not in index]
-    if missing:
-        raise ImportError_(gettext(
-                'community_base.msg_import_missing_columns',
-                columns='、'.join(missing)))
+    index = index_columns(headers, COLUMNS, REQUIRED_COLUMNS)
     errors = _Errors()
     units = OrderedDict()
     persons = {}  # id number → (row, name)
@@ -428,16 +458,7 @@ class RegisterImport(Wizard):
                 date = Date.today()
         headers, rows = read_rows(data, filename)
         units, errors = parse_register(headers, rows, today=date)
-        if errors:
-            lines = [gettext('community_base.msg_import_error_line',
-                    row=r, column=c, reason=m)
-                for r, c, m in errors[:MAX_ERRORS]]
-            if len(errors) > MAX_ERRORS:
-                lines.append('… (%s)' % len(errors))
-            raise ImportError_(gettext(
-                    'community_base.msg_import_errors',
-                    filename=filename, count=len(errors)),
-                '\n'.join(lines))
+        raise_errors(errors, 'community_base.msg_import_errors', filename)
         with Transaction().set_context(_community_skip_share_check=True):
             return cls._write_register(compound, units, date)
 

@@ -300,6 +300,49 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(line.quantity, Decimal('20.00'))
 
     @with_transaction()
+    def test_configuration_per_company(self):
+        "Accounts and journal of the billing configuration per company"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Configuration = pool.get('community.billing.configuration')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        from ..account import create_fiscal_year, create_property_chart
+        company_a = create_company()
+        company_b = create_company()
+        with set_company(company_b):
+            chart_b = create_property_chart(company_b)
+            create_fiscal_year(company_b, 2026)
+        with set_company(company_a):
+            compound, building, items = setup_billing(company_a)
+            owner, = Party.create([{'name': '冯二'}])
+            unit = create_unit(building, '3-2-201', Decimal('100.00'),
+                [(owner, 100)])
+        chart_a = items['chart']
+        config = Configuration(1)
+        for company, chart in [(company_a, chart_a), (company_b, chart_b)]:
+            self.assertEqual(config.get_multivalue(
+                    'receivable_account', company=company.id),
+                chart['receivable'])
+            self.assertEqual(config.get_multivalue(
+                    'prepayment_account', company=company.id),
+                chart['prepayment'])
+            with set_company(company):
+                self.assertEqual(Configuration(1).receivable_account,
+                    chart['receivable'])
+        self.assertNotEqual(chart_a['receivable'], chart_b['receivable'])
+        # A run of company A's compound started in company B's context
+        # posts on company A's accounts.
+        with set_company(company_b):
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 7, 1),
+                        'period_end': dt.date(2026, 7, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('run', '=', run.id)])
+            self.assertEqual(bill.move_line.account, chart_a['receivable'])
+            self.assertEqual(bill.move.company, company_a)
+
+    @with_transaction()
     def test_chargeable_repair_on_next_bill(self):
         "A done chargeable repair is on the unit's next bill exactly once"
         pool = Pool()
@@ -421,6 +464,70 @@ class BillingTestCase(unittest.TestCase):
             self.assertIsNotNone(bill.move_line.reconciliation)
             self.assertEqual(Payment.search(
                     [('unit', '=', unit.id)], count=True), 1)
+
+
+    @with_transaction()
+    def test_zz_bill_run_progress(self):
+        "Other sessions see units done of units grow as batches commit"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Configuration = pool.get('community.billing.configuration')
+        Wizard = pool.get('community.bill.run.create', type='wizard')
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            compound.code = 'PROG'
+            compound.save()
+            config = Configuration(1)
+            config.batch_size = 2
+            config.save()
+            for i in range(5):
+                owner, = Party.create([{'name': '业主%s' % i}])
+                create_unit(building, '3-1-%s' % (101 + i),
+                    Decimal('80.00'), [(owner, 100)])
+
+            # The wizard only queues the run and shows it.
+            session_id, _, _ = Wizard.create()
+            wizard = Wizard(session_id)
+            wizard.start.compound = compound
+            wizard.start.period_start = dt.date(2026, 6, 1)
+            wizard.start.period_end = dt.date(2026, 6, 30)
+            wizard.start.due_date = None
+            action, _ = wizard.do_run({'views': [(1, 'tree'), (2, 'form')]})
+            run = BillRun(action['res_id'][0])
+            self.assertEqual((run.state, run.unit_done, run.progress),
+                ('draft', 0, 0.0))
+            self.assertEqual(len(transaction.tasks), 1)
+            transaction.tasks.clear()
+            transaction.commit()
+
+            seen = []
+            commit = transaction.commit
+
+            def commit_and_look():
+                commit()
+                with transaction.new_transaction() as other:
+                    cursor = other.connection.cursor()
+                    cursor.execute('SELECT unit_done, unit_total, state '
+                        'FROM community_bill_run WHERE id = %s', (run.id,))
+                    seen.append(cursor.fetchone())
+            transaction.commit = commit_and_look
+            try:
+                BillRun.process_in_batches([run])
+            finally:
+                del transaction.commit
+            self.assertEqual(seen, [(0, 5, 'running'), (2, 5, 'running'),
+                    (4, 5, 'running'), (5, 5, 'running')])
+            transaction.commit()
+            run = BillRun(run.id)
+            self.assertEqual((run.state, run.bill_count, run.progress),
+                ('done', 5, 1.0))
+
+            config.batch_size = None
+            config.save()
+            transaction.commit()
 
 
 class ChineseNumeralsTestCase(unittest.TestCase):
