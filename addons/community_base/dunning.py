@@ -29,7 +29,7 @@ from decimal import Decimal
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.report import Report
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
 
 from .payment import amount_in_words
 
@@ -118,13 +118,47 @@ class Dunning(metaclass=PoolMeta):
     @classmethod
     def generate_dunnings(cls, date=None):
         """Apply the payers' prepayments to their due bills (as of
-        ``date`` but never in the future), then create the dunnings."""
+        ``date`` but never in the future), then create the dunnings.
+
+        A compound's accountant does not read the ledger (no access to
+        ``account.move.line``): the dunnings are then created and moved to
+        their next level for the bills of the user's compounds only."""
         pool = Pool()
         Date = pool.get('ir.date')
         Payment = pool.get('community.payment')
+        ModelAccess = pool.get('ir.model.access')
+        User = pool.get('res.user')
+        transaction = Transaction()
         today = Date.today()
         Payment.apply_prepayments(date=min(date or today, today))
-        super().generate_dunnings(date=date)
+        with check_access():
+            ledger = ModelAccess.check(
+                'account.move.line', 'read', raise_exception=False)
+        if ledger:
+            super().generate_dunnings(date=date)
+        else:
+            compounds = list(User.get_compounds())
+            with transaction.set_context(
+                    _community_dunning_compounds=compounds), \
+                    transaction.set_user(0):
+                super().generate_dunnings(date=date)
+
+    @classmethod
+    def search(cls, domain, *args, **kwargs):
+        compounds = Transaction().context.get('_community_dunning_compounds')
+        if compounds is not None:
+            # generate_dunnings for a compound's accountant, see above
+            domain = [domain, ('compound', 'in', compounds)]
+        return super().search(domain, *args, **kwargs)
+
+    @classmethod
+    def _overdue_line_domain(cls, date):
+        domain = super()._overdue_line_domain(date)
+        compounds = Transaction().context.get('_community_dunning_compounds')
+        if compounds is not None:
+            domain.append(
+                ('origin.compound', 'in', compounds, 'community.bill'))
+        return domain
 
     @classmethod
     def _get_dunning(cls, line, date):
