@@ -3,14 +3,13 @@
 # license terms.
 """Counter payments (收费), receipts (收据), prepayments (预存), refunds.
 
-A payment settles one or several bills of a unit, and their late fees
-(违约金); what is paid beyond
-them is kept as a prepayment of the payer (credit on the advance receipts
-account) and applied automatically to bills as they fall due, oldest
-first. Each posted payment gets a receipt number without gaps per
-compound (``ir.sequence.strict``). Bills and late fees are locked
-(``SELECT … FOR NO KEY UPDATE NOWAIT``) while a payment is posted, so two
-cashiers can never settle the same bill or late fee twice.
+A payment settles one or several bills of a unit and their late fees
+(违约金); what is paid beyond them is kept as a prepayment of the payer
+(credit on the advance receipts account) and applied automatically to
+bills as they fall due, oldest first. Each posted payment gets a receipt
+number without gaps per compound (``ir.sequence.strict``). Bills and late
+fees are locked (``SELECT … FOR NO KEY UPDATE NOWAIT``) while a payment is
+posted, so two cashiers can never settle the same bill or late fee twice.
 """
 import datetime as dt
 from collections import defaultdict
@@ -311,8 +310,11 @@ class Payment(Workflow, ModelSQL, ModelView):
             # Read the amounts after the lock: a concurrent payment that
             # committed meanwhile is seen here.
             Transaction().counter += 1
-            targets = [(LateFee if isinstance(t, LateFee) else Bill)(t.id)
-                for t in targets]
+            fresh = {str(r): r for r in Bill.browse(
+                    [t.id for t in targets if not isinstance(t, LateFee)])}
+            fresh.update((str(r), r) for r in LateFee.browse(
+                    [t.id for t in targets if isinstance(t, LateFee)]))
+            targets = [fresh[str(t)] for t in targets]
             allocated = Decimal(0)
             move_lines = []
             for line, target in zip(lines, targets):
