@@ -14,7 +14,7 @@ from trytond.config import config
 def steps():
     "Return the demo steps in order; each takes no argument."
     return [setup_company, load_register, demo_users, demo_parking_committees,
-        load_billing, setup_portal, setup_iot_devices, close_config_wizard]
+        load_billing, load_dunning, setup_portal, setup_iot_devices, close_config_wizard]
 
 
 def setup_company():
@@ -373,6 +373,24 @@ def load_billing():
                     lines=[{'bill': bill.id, 'amount': amount}]))
         Payment.save(payments)
         Payment.post(payments)
+
+
+def load_dunning():
+    """The default dunning procedure (物业费催缴) for every payer, and the
+    dunnings of the overdue bills as of today (Create Dunnings)."""
+    from trytond.pool import Pool
+    from trytond.modules.community_base.dunning import (
+        assign_dunning_procedure, create_dunning_procedure)
+    pool = Pool()
+    Company = pool.get('company.company')
+    Residency = pool.get('community.residency')
+    Dunning = pool.get('account.dunning')
+    company, = Company.search([], limit=1)
+    procedure = create_dunning_procedure(company)
+    parties = {r.party for r in Residency.search([('payer', '=', True)])}
+    assign_dunning_procedure(procedure, list(parties))
+    Dunning.generate_dunnings()
+    print('demo: %s dunnings' % Dunning.search([], count=True), flush=True)
 
 
 def setup_portal():

@@ -21,6 +21,8 @@ from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from .dunning import create_dunning_procedure
+
 # key, code, name, type key, reconcile/party required
 ACCOUNTS = [
     ('cash', '1001', "库存现金", 'cash', False),
@@ -60,7 +62,9 @@ def create_property_chart(company):
     ``company``: a company.company record (its currency should be CNY).
     Returns a dict: account keys of ``ACCOUNTS`` → account.account,
     ``'vat6'``/``'vat3'`` → account.tax, ``'journal'``/``'cash_journal'``
-    → account.journal. Idempotent: accounts found by code are reused.
+    → account.journal, ``'dunning_procedure'`` → the default dunning
+    procedure (see ``dunning.create_dunning_procedure``). Idempotent:
+    accounts found by code are reused.
     """
     pool = Pool()
     Type = pool.get('account.account.type')
@@ -124,6 +128,8 @@ def create_property_chart(company):
         account_config.default_account_receivable = result['receivable']
         account_config.default_account_payable = result['payable']
         account_config.save()
+
+    result['dunning_procedure'] = create_dunning_procedure(company)
 
     if not Configuration.get_singleton():
         # The form shows the company values of an existing record only.
@@ -204,6 +210,20 @@ class MoveLine(metaclass=PoolMeta):
     def _get_origin(cls):
         return super()._get_origin() + [
             'community.bill', 'community.late_fee']
+
+    @property
+    def dunning_procedure(self):
+        """The payer's dunning procedure; for the receivable line of a
+        bill whose payer has none, the account configuration's default."""
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        Configuration = pool.get('account.configuration')
+        procedure = super().dunning_procedure
+        if not procedure and isinstance(self.origin, Bill):
+            procedure = Configuration(1).get_multivalue(
+                'default_dunning_procedure',
+                company=self.move.company.id)
+        return procedure
 
 
 class CreateChartStart(ModelView):

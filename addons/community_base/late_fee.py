@@ -16,17 +16,27 @@ move (receivable of the payer / 6051 other revenue). The database refuses
 two late fees of a bill starting the same day, so a re-run never charges
 a day twice.
 
+The scheduled action ``community.late_fee|charge_due`` runs the same
+charge every day for every compound whose terms are enabled, as of the
+compound's local today. A late fee is paid at the counter like a bill
+(``community.payment.line.late_fee``); ``amount_to_pay`` is what is left
+after payments and waivers.
+
 A waiver (``community.late_fee.waiver``) takes back all or part of a late
 fee with a reason; only the groups granted its ``approve`` button may
 approve it, which posts the reverse move and logs who and when.
 """
 import datetime as dt
+from collections import defaultdict
 from decimal import Decimal
+
+from sql import Null
+from sql.aggregate import Sum
 
 from trytond.i18n import gettext
 from trytond.model import (
     ModelSQL, ModelView, Unique, Workflow, fields)
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
@@ -127,6 +137,8 @@ class LateFee(ModelSQL, ModelView):
     move = fields.Many2One('account.move', "Move", readonly=True)
     move_line = fields.Many2One(
         'account.move.line', "Receivable Line", readonly=True)
+    amount_to_pay = fields.Function(fields.Numeric(
+            "Amount to Pay", digits=(16, 2)), 'get_amount_to_pay')
 
     @classmethod
     def __setup__(cls):
@@ -144,6 +156,70 @@ class LateFee(ModelSQL, ModelView):
     def get_waived_amount(self, name):
         return sum((w.amount for w in self.waivers if w.state == 'done'),
             Decimal('0.00'))
+
+    @classmethod
+    def get_amount_to_pay(cls, fees, name):
+        """What is left to pay of posted late fees: 0 once the receivable
+        line is reconciled, else the amount less the payments and waivers
+        (receivable credits whose origin is the late fee)."""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        line = MoveLine.__table__()
+        cursor = Transaction().connection.cursor()
+        paid = defaultdict(Decimal)
+        origins = {str(f): f.id for f in fees if f.move_line}
+        for sub in _chunks(list(origins), 1000):
+            cursor.execute(*line.select(line.origin,
+                    Sum(line.credit - line.debit),
+                    where=line.origin.in_(sub) & (line.reconciliation == Null)
+                    & (line.credit > 0) & (line.party != Null),
+                    group_by=[line.origin]))
+            for origin, amount in cursor:
+                paid[origins[origin]] += amount
+        result = {}
+        for fee in fees:
+            if not fee.move_line or fee.move_line.reconciliation:
+                result[fee.id] = Decimal(0)
+            else:
+                result[fee.id] = fee.amount - paid[fee.id]
+        return result
+
+    @classmethod
+    def reconcile_paid(cls, fees):
+        """Reconcile the receivable line of each late fee settled in full
+        (payments and waivers) with the receivable credits whose origin is
+        the late fee."""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        to_reconcile = []
+        for fee in cls.browse(sorted({f.id for f in fees})):
+            if not fee.move_line or fee.move_line.reconciliation:
+                continue
+            lines = MoveLine.search([
+                    ('origin', '=', str(fee)),
+                    ('reconciliation', '=', None),
+                    ('account', '=', fee.move_line.account.id),
+                    ('id', '!=', fee.move_line.id),
+                    ])
+            if sum(l.credit - l.debit for l in lines) == fee.amount:
+                to_reconcile.append([fee.move_line] + lines)
+        if to_reconcile:
+            MoveLine.reconcile(*to_reconcile)
+
+    @classmethod
+    def charge_due(cls):
+        """Scheduled action: charge the late fees of every compound whose
+        terms are enabled, as of the compound's local today. Idempotent
+        within a day (see ``charge``). Returns the new late fees."""
+        pool = Pool()
+        Term = pool.get('community.late_fee.term')
+        fees = []
+        for term in Term.search([('enabled', '=', True)]):
+            compound = term.compound
+            with Transaction().set_context(company=compound.company.id):
+                fees.extend(cls.charge(
+                        compound, local_today(compound.timezone)))
+        return fees
 
     @classmethod
     def charge(cls, compound, date):
@@ -290,7 +366,6 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
     def approve(cls, waivers):
         pool = Pool()
         Move = pool.get('account.move')
-        MoveLine = pool.get('account.move.line')
         Period = pool.get('account.period')
         Term = pool.get('community.late_fee.term')
         Config = pool.get('community.billing.configuration')
@@ -299,7 +374,7 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
         moves = []
         for waiver in waivers:
             fee = waiver.late_fee
-            left = fee.amount - fee.waived_amount
+            left = fee.amount_to_pay
             if waiver.amount > left:
                 raise BillingError(gettext(
                         'community_base.msg_late_fee_waiver_amount',
@@ -331,15 +406,19 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
             waiver.approved_by = transaction.user
             waiver.approved_at = now
         cls.save(waivers)
-        # A late fee waived in full is settled: reconcile its lines.
-        for waiver in waivers:
-            fee = waiver.late_fee
-            if (fee.amount - fee.waived_amount - waiver.amount <= 0
-                    and not fee.move_line.reconciliation):
-                lines = [fee.move_line] + [
-                    l for w in fee.waivers if w.move
-                    for l in w.move.lines if l.credit and l.party]
-                MoveLine.reconcile(lines)
+        # A late fee settled in full (waivers and payments): reconcile it.
+        LateFee = pool.get('community.late_fee')
+        LateFee.reconcile_paid([w.late_fee for w in waivers])
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('community.late_fee|charge_due', "Charge Late Fees"))
 
 
 def _chunks(values, size):

@@ -3,13 +3,13 @@
 # license terms.
 """Counter payments (收费), receipts (收据), prepayments (预存), refunds.
 
-A payment settles one or several bills of a unit; what is paid beyond
-them is kept as a prepayment of the payer (credit on the advance receipts
-account) and applied automatically to bills as they fall due, oldest
-first. Each posted payment gets a receipt number without gaps per
-compound (``ir.sequence.strict``). Bills are locked (``SELECT … FOR
-UPDATE NOWAIT``) while a payment is posted, so two cashiers can never
-settle the same bill twice.
+A payment settles one or several bills of a unit and their late fees
+(违约金); what is paid beyond them is kept as a prepayment of the payer
+(credit on the advance receipts account) and applied automatically to
+bills as they fall due, oldest first. Each posted payment gets a receipt
+number without gaps per compound (``ir.sequence.strict``). Bills and late
+fees are locked (``SELECT … FOR NO KEY UPDATE NOWAIT``) while a payment is
+posted, so two cashiers can never settle the same bill or late fee twice.
 """
 import datetime as dt
 from collections import defaultdict
@@ -189,6 +189,11 @@ class Payment(Workflow, ModelSQL, ModelView):
                     'invisible': Eval('state') != 'draft',
                     'depends': ['state'],
                     },
+                'pay_open': {
+                    'invisible': Eval('state') != 'draft',
+                    'readonly': ~Eval('unit'),
+                    'depends': ['state', 'unit'],
+                    },
                 })
 
     @staticmethod
@@ -219,17 +224,15 @@ class Payment(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def lock_bills(cls, bills):
-        """Lock the bills' rows (FOR NO KEY UPDATE NOWAIT: payment lines
-        referencing a bill can still be inserted); raise BillingError
-        naming the bill when another cashier holds it."""
-        pool = Pool()
-        Bill = pool.get('community.bill')
+        """Lock the rows of bills or late fees (FOR NO KEY UPDATE NOWAIT:
+        payment lines referencing them can still be inserted); raise
+        BillingError naming the record when another cashier holds it."""
         cursor = Transaction().connection.cursor()
-        # python-sql's For knows only UPDATE and SHARE; the table name is
-        # a constant, the id a parameter.
-        query = ('SELECT id FROM "%s" WHERE id = %%s '
-            'FOR NO KEY UPDATE NOWAIT' % Bill._table)
         for bill in bills:
+            # python-sql's For knows only UPDATE and SHARE; the table name
+            # is a constant of the model, the id a parameter.
+            query = ('SELECT id FROM "%s" WHERE id = %%s '
+                'FOR NO KEY UPDATE NOWAIT' % bill.__class__._table)
             cursor.execute('SAVEPOINT community_lock_bill')
             try:
                 cursor.execute(query, (bill.id,))
@@ -240,11 +243,56 @@ class Payment(Workflow, ModelSQL, ModelView):
             cursor.execute('RELEASE SAVEPOINT community_lock_bill')
 
     @classmethod
+    def open_items(cls, unit):
+        """What the unit owes, as payment line values: its posted bills
+        with something left to pay, by due date, each followed by its open
+        late fees; ``amount`` is what is left to pay."""
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        bills = Bill.search([
+                ('unit', '=', unit.id),
+                ('state', '=', 'posted'),
+                ], order=[('due_date', 'ASC'), ('id', 'ASC')])
+        fees = defaultdict(list)
+        for fee in LateFee.search([
+                    ('bill', 'in', [b.id for b in bills]),
+                    ], order=[('date', 'ASC'), ('id', 'ASC')]):
+            fees[fee.bill.id].append(fee)
+        items = []
+        for bill in bills:
+            if bill.amount_to_pay > 0:
+                items.append({'bill': bill.id, 'amount': bill.amount_to_pay})
+            for fee in fees[bill.id]:
+                if fee.amount_to_pay > 0:
+                    items.append({'bill': bill.id, 'late_fee': fee.id,
+                            'amount': fee.amount_to_pay})
+        return items
+
+    @classmethod
+    @ModelView.button
+    def pay_open(cls, payments):
+        """Replace the lines of draft payments by the open bills and late
+        fees of their unit (``open_items``); the amount becomes their
+        total."""
+        pool = Pool()
+        PaymentLine = pool.get('community.payment.line')
+        PaymentLine.delete([l for p in payments for l in p.lines])
+        to_create = []
+        for payment in payments:
+            items = cls.open_items(payment.unit)
+            to_create.extend(dict(i, payment=payment.id) for i in items)
+            payment.amount = sum((i['amount'] for i in items), Decimal(0))
+        PaymentLine.create(to_create)
+        cls.save(payments)
+
+    @classmethod
     @ModelView.button
     @Workflow.transition('posted')
     def post(cls, payments):
         pool = Pool()
         Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
         Move = pool.get('account.move')
         MoveLine = pool.get('account.move.line')
         Period = pool.get('account.period')
@@ -256,31 +304,46 @@ class Payment(Workflow, ModelSQL, ModelView):
         for payment in payments:
             lines = list(payment.lines)
             payment_lines.extend(lines)
-            bills = [l.bill for l in lines]
-            cls.lock_bills(bills)
+            # What each line settles: its late fee, else its bill
+            targets = [l.late_fee or l.bill for l in lines]
+            cls.lock_bills(targets)
             # Read the amounts after the lock: a concurrent payment that
             # committed meanwhile is seen here.
             Transaction().counter += 1
-            bills = Bill.browse([b.id for b in bills])
+            fresh = {str(r): r for r in Bill.browse(
+                    [t.id for t in targets if not isinstance(t, LateFee)])}
+            fresh.update((str(r), r) for r in LateFee.browse(
+                    [t.id for t in targets if isinstance(t, LateFee)]))
+            targets = [fresh[str(t)] for t in targets]
             allocated = Decimal(0)
             move_lines = []
-            for line, bill in zip(lines, bills):
-                to_pay = bill.amount_to_pay
+            for line, target in zip(lines, targets):
+                to_pay = target.amount_to_pay
                 amount = line.amount if line.amount is not None else to_pay
-                if bill.state != 'posted' or to_pay <= 0 or amount <= 0:
+                if isinstance(target, LateFee):
+                    posted = bool(target.move_line)
+                    wrong = target.bill != line.bill
+                    description = gettext(
+                        'community_base.msg_late_fee_description',
+                        bill=target.bill.rec_name)
+                else:
+                    posted = target.state == 'posted'
+                    wrong = False
+                    description = target.number
+                if not posted or to_pay <= 0 or amount <= 0:
                     raise BillingError(gettext(
                             'community_base.msg_payment_bill_paid',
-                            bill=bill.rec_name))
-                if amount > to_pay or bill.unit != payment.unit:
+                            bill=target.rec_name))
+                if amount > to_pay or wrong or target.unit != payment.unit:
                     raise BillingError(gettext(
                             'community_base.msg_payment_line_amount',
-                            bill=bill.rec_name, amount=to_pay))
+                            bill=target.rec_name, amount=to_pay))
                 line.amount = amount
                 allocated += amount
                 move_lines.append(MoveLine(
-                        account=bill.move_line.account,
-                        party=bill.party, debit=Decimal(0), credit=amount,
-                        origin=bill, description=bill.number))
+                        account=target.move_line.account,
+                        party=target.party, debit=Decimal(0), credit=amount,
+                        origin=target, description=description))
             if payment.amount <= 0 or allocated > payment.amount:
                 raise BillingError(gettext(
                         'community_base.msg_payment_amount',
@@ -317,8 +380,11 @@ class Payment(Workflow, ModelSQL, ModelView):
                 payment.receipt_number = sequence.get()
         PaymentLine.save(payment_lines)
         cls.save(payments)
-        # Reconcile the bills paid in full, all in one reconcile call
-        Bill.reconcile_paid(list({l.bill for p in payments for l in p.lines}))
+        # Reconcile the bills and late fees paid in full
+        Bill.reconcile_paid(list({l.bill for p in payments for l in p.lines
+                    if not l.late_fee}))
+        LateFee.reconcile_paid(list({l.late_fee for p in payments
+                    for l in p.lines if l.late_fee}))
 
     def debit_account(self, config):
         "The account receiving the money for the method."
@@ -411,7 +477,8 @@ class Payment(Workflow, ModelSQL, ModelView):
 
 
 class PaymentLine(ModelSQL, ModelView):
-    "Payment Line: the part of a payment that settles a bill."
+    """Payment Line: the part of a payment that settles a bill, or a late
+    fee of the bill when ``late_fee`` is set."""
     __name__ = 'community.payment.line'
     payment = fields.Many2One('community.payment', "Payment", required=True,
         ondelete='CASCADE')
@@ -421,13 +488,22 @@ class PaymentLine(ModelSQL, ModelView):
             ('unit', '=', Eval('_parent_payment.unit', -1)),
             ('state', '=', 'posted'),
             ])
+    late_fee = fields.Many2One('community.late_fee', "Late Fee",
+        ondelete='RESTRICT',
+        domain=[('bill', '=', Eval('bill', -1))],
+        help="Set to pay this late fee of the bill instead of the bill.")
     amount = fields.Numeric("Amount", digits=(16, 2),
-        help="Leave empty to pay what remains of the bill.")
+        help="Leave empty to pay what remains of the bill or late fee.")
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
         cls.__access__.add('payment')
+
+    @fields.depends('late_fee', 'bill')
+    def on_change_late_fee(self):
+        if self.late_fee:
+            self.bill = self.late_fee.bill
 
 
 class Bill(metaclass=PoolMeta):

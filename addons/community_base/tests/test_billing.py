@@ -465,6 +465,66 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(Payment.search(
                     [('unit', '=', unit.id)], count=True), 1)
 
+    @with_transaction()
+    def test_zz_two_cashiers_late_fee(self):
+        "Two cashiers paying the same late fee: never a double settlement"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            compound.code = 'CONF'
+            compound.save()
+            Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            owner, = Party.create([{'name': '吴九'}])
+            unit = create_unit(building, '9-9-902', Decimal('100.00'),
+                [(owner, 100)])
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            # 260.00 × 0.05 % × 10 days (1 to 10 June)
+            fee, = LateFee.charge(compound, dt.date(2026, 6, 10))
+            self.assertEqual(fee.amount, Decimal('1.30'))
+            transaction.commit()
+
+            def pay():
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 6, 11),
+                            'method': 'cash', 'amount': Decimal('1.30'),
+                            'lines': [('create', [{'bill': bill.id,
+                                            'late_fee': fee.id}])]}])
+                Payment.post([payment])
+                return payment
+
+            first = pay()  # not committed yet
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError) as cm:
+                        pay()
+                    self.assertIn(bill.number, cm.exception.message)
+                other.rollback()
+            transaction.commit()
+            self.assertTrue(first.receipt_number)
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError):
+                        pay()
+                other.rollback()
+            fee = LateFee(fee.id)
+            self.assertEqual(fee.amount_to_pay, Decimal(0))
+            self.assertIsNotNone(fee.move_line.reconciliation)
+            self.assertEqual(Bill(bill.id).amount_to_pay, Decimal('260.00'))
+
 
     @with_transaction()
     def test_zz_bill_run_progress(self):
