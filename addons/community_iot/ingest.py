@@ -131,13 +131,13 @@ _DUMPS_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True,
     default=_json_default).encode
 
 _STAGING = 'community_iot_message_in'
-_STAGING_COLUMNS = ('topic', 'payload', 'received', 'dedup_key', 'retained',
-    'device', 'state')
-_STAGING_TYPES = ('varchar', 'bytea', 'timestamp', 'varchar', 'bool',
-    'int4', 'varchar')
-_EVENT_COLUMNS = ('id', 'device', 'compound', 'message', 'kind', 'value',
+_STAGING_COLUMNS = ('n', 'topic', 'payload', 'received', 'dedup_key',
+    'retained', 'family', 'device_key', 'failed', 'needs_device')
+_STAGING_TYPES = ('int4', 'varchar', 'bytea', 'timestamp', 'varchar', 'bool',
+    'varchar', 'varchar', 'bool', 'bool')
+_EVENT_COLUMNS = ('device', 'compound', 'message', 'kind', 'value',
     'unit', 'data', 'time', 'counter_reset', 'create_uid', 'create_date')
-_EVENT_TYPES = ('int4', 'int4', 'int4', 'int4', 'varchar', 'numeric',
+_EVENT_TYPES = ('int4', 'int4', 'int4', 'varchar', 'numeric',
     'varchar', 'text', 'timestamp', 'bool', 'int4', 'timestamp')
 
 
@@ -147,17 +147,19 @@ def ingest_prepared(batch):
     retried after an operational error can pass it again.
 
     Set-based, a fixed number of statements whatever the batch size:
-    the messages are copied (COPY, binary) into a temporary table then
-    inserted with ON CONFLICT (dedup_key) DO NOTHING RETURNING, so that
-    only new messages are applied; the events are copied with ids taken
-    from their sequence; the devices are read by one SELECT and updated
-    by one UPDATE. Returns the counts of :func:`ingest`.
+    the messages are copied (COPY, binary) into a temporary table, then
+    one statement inserts them with ON CONFLICT (dedup_key) DO NOTHING,
+    joined to their devices, and returns the new ones with their device's
+    state, so that only new messages are applied; the events are copied
+    (COPY); the devices are updated by one UPDATE. Returns the counts of
+    :func:`ingest`.
     """
     pool = Pool()
     Message = pool.get('community.iot.message')
     Quarantine = pool.get('community.iot.quarantine')
     Event = pool.get('community.iot.event')
     Device = pool.get('community.iot.device')
+    Rule = pool.get('community.iot.rule')
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     now = dt.datetime.utcnow()
@@ -171,75 +173,72 @@ def ingest_prepared(batch):
     # Discovery first: a device announced in this batch is known below
     _discover(batch)
 
-    keys = {}
-    for r in batch:
-        decoded = r['decoded']
-        if decoded and decoded.key is not None:
-            keys.setdefault(decoded.family, set()).add(decoded.key)
-        elif r['topic_device']:
-            family, key = r['topic_device']
-            keys.setdefault(family, set()).add(key)
-    # (family, key) -> device row (inactive devices included)
-    devices = {}
-    if keys:
-        table = Device.__table__()
-        where = None
-        for family, family_keys in keys.items():
-            clause = (table.family == family) & table.key.in_(
-                list(family_keys))
-            where = clause if where is None else where | clause
-        cursor.execute(*table.select(table.id, table.family, table.key,
-                table.compound, table.latest_state, table.availability,
-                table.last_seen, table.battery, table.link_quality,
-                where=where))
-        for row in cursor:
-            devices[(row[1], row[2])] = row
-    # per message: (device row or None, quarantine reason or None); a
-    # message that cannot be decoded is filed under the device its topic
-    # names (its compound's staff see it in quarantine)
-    targets = []
-    for r in batch:
-        decoded, reason, device = r['decoded'], r['decode_error'], None
-        if decoded is None:
-            if r['topic_device']:
-                device = devices.get(r['topic_device'])
-        elif decoded.key is not None:
-            device = devices.get((decoded.family, decoded.key))
-            if device is None and (decoded.events or decoded.state
-                    or decoded.availability or decoded.reply_to):
-                reason = 'unknown device %s %r' % (
-                    decoded.family, decoded.key)
-        targets.append((device, reason))
-
     # Messages: COPY into a temporary table (created once per database
     # connection; emptied by the INSERT for a next batch of the same
     # transaction and truncated at commit: temporary tables are never
-    # vacuumed), then one INSERT … ON CONFLICT DO NOTHING that returns
-    # only the new ones.
+    # vacuumed), then one INSERT … ON CONFLICT DO NOTHING joined to the
+    # devices (inactive included) that returns only the new messages. A
+    # message that cannot be decoded is filed under the device its topic
+    # names (its compound's staff see it in quarantine); one that needs a
+    # device nobody registered is quarantined.
+    # (IF NOT EXISTS each time: a flag per connection would survive a
+    # rolled back CREATE or a reset session)
     cursor.execute('CREATE TEMPORARY TABLE IF NOT EXISTS "%s" ('
-        'topic varchar, payload bytea, received timestamp, '
-        'dedup_key varchar, retained boolean, device integer, '
-        'state varchar) ON COMMIT DELETE ROWS' % _STAGING)
+        'n integer, topic varchar, payload bytea, received timestamp, '
+        'dedup_key varchar, retained boolean, family varchar, '
+        'device_key varchar, failed boolean, needs_device boolean) '
+        'ON COMMIT DELETE ROWS' % _STAGING)
     with cursor.copy('COPY "%s" (%s) FROM STDIN (FORMAT BINARY)' % (
                 _STAGING, ', '.join(_STAGING_COLUMNS))) as copy:
         copy.set_types(_STAGING_TYPES)
         write_row = copy.write_row
-        for r, (device, reason) in zip(batch, targets):
-            write_row((r['topic'].decode('utf-8', 'backslashreplace'),
+        for n, r in enumerate(batch):
+            decoded = r['decoded']
+            if decoded is None:
+                family, key = r['topic_device'] or (None, None)
+                needs = False
+            else:
+                family, key = decoded.family, decoded.key
+                needs = key is not None and bool(decoded.events
+                    or decoded.state or decoded.availability
+                    or decoded.reply_to)
+            write_row((n, r['topic'].decode('utf-8', 'backslashreplace'),
                     r['payload'], r['received'], r['key'], r['retain'],
-                    device[0] if device else None,
-                    'quarantined' if reason else 'processed'))
+                    family, key, decoded is None, needs))
     cursor.execute(
-        'WITH s AS (DELETE FROM "%s" RETURNING *) '
-        'INSERT INTO "%s" (topic, payload, received, dedup_key, retained, '
-        'device, state, create_uid, create_date) '
-        'SELECT topic, payload, received, dedup_key, retained, device, '
-        'state, %%s, %%s FROM s '
-        'ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key'
-        % (_STAGING, Message._table), (user, now))
-    ids = dict((k, i) for i, k in cursor)
-    new = [(r, ids[r['key']], device, reason)
-        for r, (device, reason) in zip(batch, targets) if r['key'] in ids]
+        'WITH s AS (DELETE FROM "%(staging)s" RETURNING *), '
+        'i AS (INSERT INTO "%(message)s" (topic, payload, received, '
+            'dedup_key, retained, device, state, create_uid, create_date) '
+            'SELECT s.topic, s.payload, s.received, s.dedup_key, '
+            's.retained, d.id, CASE WHEN s.failed OR (s.needs_device '
+                'AND d.id IS NULL) THEN \'quarantined\' '
+                'ELSE \'processed\' END, %%s, %%s '
+            'FROM s LEFT JOIN "%(device)s" AS d '
+            'ON d.family = s.family AND d.key = s.device_key '
+            'ORDER BY s.n '
+            'ON CONFLICT (dedup_key) DO NOTHING '
+            'RETURNING id, dedup_key, device) '
+        'SELECT i.dedup_key, i.id, d.id, d.compound, d.latest_state, '
+        'd.availability, d.last_seen, d.battery, d.link_quality '
+        'FROM i LEFT JOIN "%(device)s" AS d ON d.id = i.device' % {
+            'staging': _STAGING, 'message': Message._table,
+            'device': Device._table}, (user, now))
+    # key -> (message id, device: (id, compound, latest state,
+    # availability, last seen, battery, link quality) or None)
+    inserted = {row[0]: (row[1], row[2:] if row[2] else None)
+        for row in cursor}
+    new = []
+    for r in batch:
+        if r['key'] not in inserted:
+            continue
+        message_id, device = inserted[r['key']]
+        decoded, reason = r['decoded'], r['decode_error']
+        if (decoded is not None and device is None
+                and decoded.key is not None and (decoded.events
+                    or decoded.state or decoded.availability
+                    or decoded.reply_to)):
+            reason = 'unknown device %s %r' % (decoded.family, decoded.key)
+        new.append((r, message_id, device, reason))
     stats['new'] = len(new)
     stats['duplicates'] = len(batch) - len(new)
     if not new:
@@ -251,17 +250,17 @@ def ingest_prepared(batch):
         decoded = r['decoded']
         if decoded is None or device is None:
             continue
-        device_id, compound_id = device[0], device[3]
+        device_id, compound_id = device[0], device[1]
         info = changed.get(device_id)
         if info is None:
             try:
-                state = json.loads(device[4] or '{}')
+                state = json.loads(device[2] or '{}')
             except ValueError:
                 state = {}
             info = changed[device_id] = {
                 'state': state if isinstance(state, dict) else {},
-                'availability': device[5], 'last_seen': device[6],
-                'battery': device[7], 'link_quality': device[8],
+                'availability': device[3], 'last_seen': device[4],
+                'battery': device[5], 'link_quality': device[6],
                 'replies': [], 'switch': None,
                 }
         state = info['state']
@@ -319,19 +318,28 @@ def ingest_prepared(batch):
         if decoded.reply_to:
             info['replies'].append(decoded.reply_to)
 
-    # Events: ids from the sequence, then COPY (binary)
+    # Events: COPY (binary); ids taken from their sequence beforehand only
+    # when a rule listens to some of them (the rules browse them)
     event_ids = []
     if event_rows:
-        cursor.execute('SELECT nextval(%s) FROM generate_series(1, %s)',
-            ('"%s_id_seq"' % Event._table, len(event_rows)))
-        event_ids = [i for i, in cursor]
+        columns, types = _EVENT_COLUMNS, _EVENT_TYPES
+        listened = Rule.listened_kinds()
+        if any(row[3] in listened for row in event_rows):
+            cursor.execute('SELECT nextval(%s) FROM generate_series(1, %s)',
+                ('"%s_id_seq"' % Event._table, len(event_rows)))
+            event_ids = [i for i, in cursor]
+            columns, types = ('id',) + columns, ('int4',) + types
         with cursor.copy('COPY "%s" (%s) FROM STDIN (FORMAT BINARY)' % (
-                    Event._table, ', '.join(_EVENT_COLUMNS))) as copy:
-            copy.set_types(_EVENT_TYPES)
+                    Event._table, ', '.join(columns))) as copy:
+            copy.set_types(types)
             write_row = copy.write_row
-            for event_id, row in zip(event_ids, event_rows):
-                write_row((event_id,) + row + (user, now))
-    stats['events'] = len(event_ids)
+            if event_ids:
+                for event_id, row in zip(event_ids, event_rows):
+                    write_row((event_id,) + row + (user, now))
+            else:
+                for row in event_rows:
+                    write_row(row + (user, now))
+    stats['events'] = len(event_rows)
 
     # Quarantine, with the compound of a known device
     quarantined = [(r, message_id, device, reason)
@@ -339,7 +347,7 @@ def ingest_prepared(batch):
     if quarantined:
         Quarantine.create([{
                     'message': message_id,
-                    'compound': device[3] if device else None,
+                    'compound': device[1] if device else None,
                     'topic': r['topic'].decode('utf-8', 'backslashreplace'),
                     'topic_raw': r['topic'],
                     'payload': r['payload'],
@@ -377,7 +385,7 @@ def ingest_prepared(batch):
             for device_id, info in changed.items() if info['replies']},
         {device_id: info['switch'] for device_id, info in changed.items()
             if info['switch']})
-    if event_ids:
+    if event_rows:
         stats['alarms'] = _after_events(event_ids, event_rows)
     return stats
 
@@ -385,7 +393,9 @@ def ingest_prepared(batch):
 def _after_events(event_ids, rows):
     """Clear alarms and apply the rules; return the number of new alarms.
 
-    Only the events that a rule listens to are instantiated."""
+    ``rows``: the events inserted, ``event_ids`` their ids (empty when no
+    rule listens to any of them). Only the events that a rule listens to
+    are instantiated."""
     pool = Pool()
     Alarm = pool.get('community.iot.alarm')
     Rule = pool.get('community.iot.rule')
