@@ -113,7 +113,7 @@ def main():
         conf = s.write_bridge_config(str(tmp / 'bridge.conf'), broker.port,
             prefix, batch_size=args.batch, shared_group='bench' + run)
         bridge = s.Bridge(conf, DB, str(tmp / 'bridge.log')).start()
-        time.sleep(4)  # session and subscriptions created
+        s.wait_online(broker.port, prefix)  # session and subscriptions
         bridge.stop()
         pub = s.Publisher(broker.port)
         t = time.monotonic()
@@ -161,7 +161,7 @@ def main():
             client_id='iot-bench-lat-' + run, shared_group='lat' + run)
         bridge = s.Bridge(lat_conf, DB, str(tmp / 'bridge.log'),
             trace=str(trace)).start()
-        time.sleep(5)
+        s.wait_online(broker.port, prefix)
         lat_msgs = s.stream(prefix + 'lat', args.rate * args.seconds,
             start=0)
         lat_msgs = [(t.replace(prefix + 'lat', prefix, 1), p + ' ', r)
