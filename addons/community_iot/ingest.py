@@ -173,16 +173,15 @@ def ingest_prepared(batch):
     # Discovery first: a device announced in this batch is known below
     _discover(batch)
 
-    # Messages: COPY into a temporary table (created once per database
-    # connection; emptied by the INSERT for a next batch of the same
-    # transaction and truncated at commit: temporary tables are never
-    # vacuumed), then one INSERT … ON CONFLICT DO NOTHING joined to the
+    # Messages: COPY into a temporary table (one per database session;
+    # emptied by the INSERT for a next batch of the same transaction and
+    # truncated at commit: temporary tables are never vacuumed; IF NOT
+    # EXISTS each time, a flag per connection would outlive a rolled back
+    # CREATE), then one INSERT … ON CONFLICT DO NOTHING joined to the
     # devices (inactive included) that returns only the new messages. A
     # message that cannot be decoded is filed under the device its topic
     # names (its compound's staff see it in quarantine); one that needs a
     # device nobody registered is quarantined.
-    # (IF NOT EXISTS each time: a flag per connection would survive a
-    # rolled back CREATE or a reset session)
     cursor.execute('CREATE TEMPORARY TABLE IF NOT EXISTS "%s" ('
         'n integer, topic varchar, payload bytea, received timestamp, '
         'dedup_key varchar, retained boolean, family varchar, '

@@ -134,10 +134,15 @@ def number(value):
         return None
     if isinstance(value, bool):
         raise DecodeError("boolean where a number is expected")
-    try:
-        result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise DecodeError("not a number: %r" % (value,)) from None
+    if isinstance(value, Decimal):  # JSON numbers are parsed as Decimals
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    else:
+        try:
+            result = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            raise DecodeError("not a number: %r" % (value,)) from None
     if not result.is_finite():
         raise DecodeError("not a finite number: %r" % (value,))
     return result
