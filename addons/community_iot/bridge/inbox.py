@@ -79,16 +79,23 @@ class Inbox:
                 except queue.Full:
                     continue
 
-    def run(self):
-        self.ready = queue.Queue(maxsize=1)
+    def _start_preparer(self):
         preparer = threading.Thread(target=self._prepare_loop,
             name='inbox-prepare', daemon=True)
         preparer.start()
+        return preparer
+
+    def run(self):
+        self.ready = queue.Queue(maxsize=1)
+        preparer = self._start_preparer()
         while self.running:
             try:
                 batch, prepared = self.ready.get(timeout=0.2)
             except queue.Empty:
                 batch, prepared = [], []
+                if not preparer.is_alive() and self.running:
+                    logger.error("prepare thread died, restarted")
+                    preparer = self._start_preparer()
             if batch or (self.outbox and not self.outbox.acked.empty()):
                 self.process(batch, prepared)
         preparer.join(5)
