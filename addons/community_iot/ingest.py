@@ -160,6 +160,8 @@ def ingest_prepared(batch):
     Event = pool.get('community.iot.event')
     Device = pool.get('community.iot.device')
     Rule = pool.get('community.iot.rule')
+    Command = pool.get('community.iot.command')
+    Alarm = pool.get('community.iot.alarm')
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     now = dt.datetime.utcnow()
@@ -218,14 +220,25 @@ def ingest_prepared(batch):
             'ON CONFLICT (dedup_key) DO NOTHING '
             'RETURNING id, dedup_key, device) '
         'SELECT i.dedup_key, i.id, d.id, d.compound, d.latest_state, '
-        'd.availability, d.last_seen, d.battery, d.link_quality '
+        'd.availability, d.last_seen, d.battery, d.link_quality, '
+        # in the same round trip: is there any command waiting for its
+        # confirmation, any alarm that a clearing event could clear?
+        '(SELECT EXISTS (SELECT 1 FROM "%(command)s" '
+            'WHERE state = \'sent\')), '
+        '(SELECT EXISTS (SELECT 1 FROM "%(alarm)s" '
+            'WHERE state IN (\'open\', \'acknowledged\') '
+            'AND cleared IS NULL)) '
         'FROM i LEFT JOIN "%(device)s" AS d ON d.id = i.device' % {
             'staging': _STAGING, 'message': Message._table,
-            'device': Device._table}, (user, now))
+            'device': Device._table, 'command': Command._table,
+            'alarm': Alarm._table}, (user, now))
     # key -> (message id, device: (id, compound, latest state,
     # availability, last seen, battery, link quality) or None)
-    inserted = {row[0]: (row[1], row[2:] if row[2] else None)
-        for row in cursor}
+    inserted = {}
+    sent_commands = open_alarms = False
+    for row in cursor:
+        inserted[row[0]] = (row[1], row[2:9] if row[2] else None)
+        sent_commands, open_alarms = row[9], row[10]
     new = []
     for r in batch:
         if r['key'] not in inserted:
@@ -378,30 +391,32 @@ def ingest_prepared(batch):
         for cache in transaction.cache.values():
             cache.clear()
 
-    Command = pool.get('community.iot.command')
-    Command.confirm_by_events([], {
-            device_id: info['replies']
-            for device_id, info in changed.items() if info['replies']},
-        {device_id: info['switch'] for device_id, info in changed.items()
-            if info['switch']})
+    if sent_commands:
+        Command.confirm_by_events([], {
+                device_id: info['replies']
+                for device_id, info in changed.items() if info['replies']},
+            {device_id: info['switch'] for device_id, info in changed.items()
+                if info['switch']})
     if event_rows:
-        stats['alarms'] = _after_events(event_ids, event_rows)
+        stats['alarms'] = _after_events(event_ids, event_rows,
+            clear=open_alarms)
     return stats
 
 
-def _after_events(event_ids, rows):
+def _after_events(event_ids, rows, clear=True):
     """Clear alarms and apply the rules; return the number of new alarms.
 
     ``rows``: the events inserted, ``event_ids`` their ids (empty when no
-    rule listens to any of them). Only the events that a rule listens to
-    are instantiated."""
+    rule listens to any of them); ``clear``: False when no alarm is open.
+    Only the events that a rule listens to are instantiated."""
     pool = Pool()
     Alarm = pool.get('community.iot.alarm')
     Rule = pool.get('community.iot.rule')
     Event = pool.get('community.iot.event')
     clearing = set(CLEARED_BY.values())
     # rows: (device, compound, message, kind, value, unit, data, time, …)
-    Alarm.clear([(r[3], r[0], r[7]) for r in rows if r[3] in clearing])
+    if clear:
+        Alarm.clear([(r[3], r[0], r[7]) for r in rows if r[3] in clearing])
     kinds = Rule.listened_kinds()
     events = Event.browse([i for i, r in zip(event_ids, rows)
             if r[3] in kinds])
