@@ -151,7 +151,7 @@ def write_bridge_config(path, port, prefix, **extra):
         'host': '127.0.0.1', 'port': port,
         'client_id': 'iot-test-' + prefix.replace('/', '-'),
         'shared_group': 'g' + uuid.uuid4().hex[:8],
-        'status_topic': prefix + '/bridge/status',
+        'status_topic': status_topic(prefix),
         'batch_size': 200, 'batch_wait': 0.02,
         }
     options.update({'topic_' + k: v for k, v in roots(prefix).items()})
@@ -162,6 +162,42 @@ def write_bridge_config(path, port, prefix, **extra):
         for k, v in options.items():
             f.write('%s = %s\n' % (k, v))
     return path
+
+
+def status_topic(prefix):
+    "The bridge status topic write_bridge_config sets for a prefix."
+    return prefix + '/bridge/status'
+
+
+def wait_online(port, prefix, timeout=90):
+    """Wait until the bridge of ``prefix`` reports ``online`` on its status
+    topic: it publishes it once the broker granted its subscriptions
+    (SUBACK), so messages published from then on reach it. A bridge
+    still starting (loading the Tryton pool takes seconds on a busy
+    machine) would miss what is published before. Raises TimeoutError."""
+    import paho.mqtt.client as mqtt
+    last = []
+    online = threading.Event()
+
+    def on_message(client, userdata, message):
+        last.append(message.payload)
+        if message.payload == b'online':
+            online.set()
+        else:
+            online.clear()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+        client_id='wait-' + uuid.uuid4().hex[:10], protocol=mqtt.MQTTv5)
+    client.on_message = on_message
+    client.on_connect = lambda c, *a: c.subscribe(status_topic(prefix), 1)
+    client.connect('127.0.0.1', port)
+    client.loop_start()
+    try:
+        if not online.wait(timeout):
+            raise TimeoutError("bridge not online on %s (got %r)"
+                % (status_topic(prefix), last[-3:]))
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 class Bridge:
@@ -201,7 +237,7 @@ class Publisher:
     acknowledged after ``stall`` seconds without any progress is published
     again (at-least-once; duplicates are the bridge's job)."""
 
-    def __init__(self, port, client_id=None, window=500):
+    def __init__(self, port, client_id=None, window=500, bridge=None):
         import paho.mqtt.client as mqtt
         self.mqtt = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id or 'pub-' + uuid.uuid4().hex[:10],
@@ -218,18 +254,35 @@ class Publisher:
         self.progress = time.monotonic()
         self.acked_at = {}    # index -> time of its PUBACK
         self.reconnects = []  # times of reconnections
+        # the status topic of the bridge (``bridge``: its prefix): times it
+        # came (back) online, i.e. had its subscriptions granted
+        self.status_topic = status_topic(bridge) if bridge else None
+        self.bridge_online = []
         self.mqtt.on_connect = self._on_connect
-        self.mqtt.on_disconnect = lambda *a: self.connected.clear()
+        self.disconnects = []  # times of disconnections
+        self.mqtt.on_disconnect = self._on_disconnect
         self.mqtt.on_publish = self._on_publish
+        self.mqtt.on_message = self._on_status
         self.mqtt.connect_async('127.0.0.1', port, clean_start=True)
         self.mqtt.loop_start()
         self.connected.wait(10)
 
-    def _on_connect(self, *args):
+    def _on_connect(self, client, *args):
         if self.connected.is_set() or self.reconnects or self._once:
             self.reconnects.append(time.monotonic())
         self._once = True
+        if self.status_topic:
+            client.subscribe(self.status_topic, 1)
         self.connected.set()
+
+    def _on_disconnect(self, *args):
+        self.disconnects.append(time.monotonic())
+        self.connected.clear()
+
+    def _on_status(self, client, userdata, message):
+        # a live (not retained) "online": the bridge is subscribed again
+        if message.payload == b'online' and not message.retain:
+            self.bridge_online.append(time.monotonic())
 
     _once = False
 
@@ -276,6 +329,7 @@ class Publisher:
         messages = list(messages)
         self.acked_at = {}
         self.reconnects = []
+        self.disconnects = []
         start = time.monotonic()
         deadline = start + timeout
         for i, message in enumerate(messages):
@@ -300,14 +354,24 @@ class Publisher:
                 on_sent(i)
         self._wait(messages, deadline, stall)
         # Mosquitto restores a persisted shared subscription only when its
-        # member reconnects: what it acknowledged just after its own
-        # restart may have had no subscriber. Publish those again (a
-        # bounded few; duplicates are no-ops for the bridge).
+        # member reconnects: what it acknowledged after its own restart
+        # and before the bridge was subscribed again had no subscriber
+        # (MQTT drops it). Publish those again (a bounded few; duplicates
+        # are no-ops for the bridge): from our reconnection until the
+        # bridge reported online again (SUBACK), or ``grace`` seconds
+        # when its status is not watched or it was not seen.
         grace = 5
+        windows = []
+        for r in self.reconnects:
+            down = max([d for d in self.disconnects if d <= r], default=r)
+            back = [t for t in self.bridge_online if t > down]
+            end = max(r + grace, back[0] + 1 if back else 0)
+            windows.append((r, end))
         again = sorted({i for i, t in self.acked_at.items()
-                for r in self.reconnects if r <= t <= r + grace})
+                for r, end in windows if r <= t <= end})
         if again:
-            time.sleep(grace)
+            time.sleep(max(0, max(end for _, end in windows)
+                    - time.monotonic()))
             for i in again:
                 self._send(i, messages[i])
             self._wait(messages, deadline, stall)

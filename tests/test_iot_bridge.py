@@ -82,7 +82,7 @@ def test_events_end_to_end(database, prefix, tmp_path):
                         'last_seen': '2026-03-01T10:00:00+08:00'}), False),
             (r['zigbee2mqtt'] + '/b3/smoke', json.dumps({
                         'smoke': True, 'battery': 95, 'seq': 'x'}), False)]
-        time.sleep(2)
+        s.wait_online(1883, prefix)
         pub.publish(messages + bad + sos)
         total, distinct = wait_count(prefix, 600 + 3 + 2)
         if total != 605:
@@ -134,7 +134,7 @@ def test_command_published_and_confirmed(database, prefix, tmp_path):
     device.connect('127.0.0.1', 1883)
     device.loop_start()
     try:
-        time.sleep(2)
+        s.wait_online(1883, prefix)
         start = time.monotonic()
         command_id = s.create_command(DB, 'tasmota', 'plug1', 'on')
         state = s.wait_for(lambda: s.sql(DB, "SELECT state FROM "
@@ -160,10 +160,12 @@ def test_broker_restart_mid_stream(database, prefix, tmp_path):
     "Mosquitto restarted while messages flow: exactly once"
     broker = s.Broker().start()
     bridge = run_bridge(tmp_path, broker.port, prefix, batch_size=50)
-    pub = s.Publisher(broker.port)
+    # watches the bridge's status: republishes what the broker accepted
+    # before the bridge was subscribed again
+    pub = s.Publisher(broker.port, bridge=prefix)
     n = 3000
     try:
-        time.sleep(2)
+        s.wait_online(broker.port, prefix)
 
         def restart():
             time.sleep(1.0)
@@ -191,7 +193,7 @@ def test_postgresql_connection_lost(database, prefix, tmp_path):
     n = 3000
     killed = []
     try:
-        time.sleep(2)
+        s.wait_online(1883, prefix)
 
         def kill():
             for _ in range(4):
@@ -221,7 +223,7 @@ def test_bridge_sigkill_and_restart(database, prefix, tmp_path):
     pub = s.Publisher(broker.port)
     n = 4000
     try:
-        time.sleep(2)
+        s.wait_online(broker.port, prefix)
 
         def on_sent(i):
             if i == n // 3:
@@ -238,3 +240,37 @@ def test_bridge_sigkill_and_restart(database, prefix, tmp_path):
         pub.close()
         bridge.stop()
         broker.cleanup()
+
+
+def test_receive_maximum_beats_broker_inflight_limit(prefix):
+    """The shared broker keeps Mosquitto's max_inflight_messages (20): an
+    MQTT 5 client's Receive Maximum (what the bridge sends in CONNECT)
+    sets its in-flight window instead, so the bridge does not depend on
+    the broker's setting"""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    s.ensure_mosquitto()
+    received = []
+    subscribed = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+        client_id='rm-' + RUN, protocol=mqtt.MQTTv5, manual_ack=True)
+    client.on_message = lambda c, u, m: received.append(m.mid)
+    client.on_subscribe = lambda *a: subscribed.set()
+    client.on_connect = lambda c, *a: c.subscribe(prefix + '/#', qos=1)
+    props = Properties(PacketTypes.CONNECT)
+    props.ReceiveMaximum = 200
+    client.connect('127.0.0.1', 1883, clean_start=True, properties=props)
+    client.loop_start()
+    pub = s.Publisher(1883)
+    try:
+        assert subscribed.wait(10)
+        pub.publish([(prefix + '/m', str(i), False) for i in range(300)])
+        # nothing is acknowledged: the broker stops at the window
+        s.wait_for(lambda: len(received) >= 200, timeout=10)
+        time.sleep(1)
+        assert len(received) == 200
+    finally:
+        pub.close()
+        client.disconnect()
+        client.loop_stop()

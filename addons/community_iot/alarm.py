@@ -4,6 +4,8 @@
 """Alarms raised by events (through the rules) and handled by staff."""
 import datetime as dt
 
+from sql import Null
+
 from trytond.config import config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
@@ -185,16 +187,25 @@ class Alarm(Workflow, ModelSQL, ModelView):
         for kind, device_id, time in reports:
             if kind in clearing:
                 to_clear.setdefault(clearing[kind], {})[device_id] = time
+        if not to_clear:
+            return
+        # one light query finds the candidates (most reports clear nothing)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        where = None
         for kind, devices in to_clear.items():
-            alarms = cls.search([
-                    ('state', 'in', ['open', 'acknowledged']),
-                    ('kind', '=', kind),
-                    ('device', 'in', list(devices)),
-                    ('cleared', '=', None),
-                    ])
-            for alarm in alarms:
-                alarm.cleared = devices[alarm.device.id]
-            cls.save(alarms)
+            clause = (table.kind == kind) & table.device.in_(list(devices))
+            where = clause if where is None else where | clause
+        cursor.execute(*table.select(table.id, table.kind, table.device,
+                where=table.state.in_(['open', 'acknowledged'])
+                & (table.cleared == Null) & where))
+        candidates = cursor.fetchall()
+        if not candidates:
+            return
+        alarms = cls.browse([i for i, _, _ in candidates])
+        for alarm, (_, kind, device_id) in zip(alarms, candidates):
+            alarm.cleared = to_clear[kind][device_id]
+        cls.save(alarms)
 
     @classmethod
     def escalate(cls, minutes=None):

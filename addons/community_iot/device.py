@@ -108,6 +108,12 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
             ('homeassistant', "Home Assistant discovery"),
             ('manual', "Manual"),
             ], "Discovered By", readonly=True)
+    discovery_entries = fields.Text("Discovery Entries", readonly=True,
+        help="The Home Assistant discovery config topics (below the root) "
+        "that announce the device, as a JSON list.")
+    removed = fields.Timestamp("Removed (UTC)", readonly=True,
+        help="When the discovery source withdrew the device (it was "
+        "deactivated then; announced again, it is reactivated).")
     availability = fields.Selection([
             ('unknown', "Unknown"),
             ('online', "Online"),

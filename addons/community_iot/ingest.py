@@ -3,21 +3,25 @@
 # license terms.
 """Store and decode a batch of MQTT messages inside the current transaction.
 
-Called by the bridge (one transaction per batch) and by tests. Set-based:
-one INSERT … ON CONFLICT DO NOTHING for the messages, one INSERT for the
-events, one search for the devices; only new messages are decoded, so a
-redelivered batch (after a crash before the commit, or a broker
-redelivery) is a no-op.
+Called by the bridge (one transaction per batch) and by tests, in two
+steps: :func:`prepare` (de-duplication key and decoding, pure: the bridge
+runs it before opening the transaction) then :func:`ingest_prepared`
+(set-based, a fixed number of statements whatever the batch size: COPY
+of the messages and one INSERT … ON CONFLICT DO NOTHING RETURNING, COPY
+of the events, one SELECT and one UPDATE of the devices). Only new
+messages are applied, so a redelivered batch (after a crash before the
+commit, or a broker redelivery) is a no-op.
 """
 import datetime as dt
 import hashlib
 import json
 import logging
+from decimal import Decimal
 
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .bridge.adapters import CLEARED_BY, DecodeError, decode, jsonable
+from .bridge.adapters import CLEARED_BY, DecodeError, decode, topic_device
 
 logger = logging.getLogger(__name__)
 
@@ -60,25 +64,23 @@ def _normal(value):
     return value
 
 
-def ingest(records, roots=None):
-    """Store, decode and apply a batch of messages.
+def prepare(records, roots=None):
+    """Pure part of the ingestion (no database): run it outside the
+    transaction, then hand the result to :func:`ingest_prepared`.
 
     ``records``: iterable of dicts with ``topic`` (bytes or str),
     ``payload`` (bytes), ``received`` (naive UTC datetime, default now)
     and ``retain`` (bool).
 
-    Returns a dict of counts: ``received``, ``new`` (messages inserted),
-    ``duplicates``, ``events``, ``quarantined``, ``alarms``.
+    Returns the list of distinct messages (duplicates inside the batch
+    dropped), dicts with ``topic`` (bytes), ``payload`` (bytes), ``key``
+    (the de-duplication key), ``received``, ``retain``, ``decoded``
+    (:class:`~.bridge.adapters.Decoded` or None), ``decode_error`` (the
+    reason when it could not be decoded, else None) and ``topic_device``
+    ((family, key) named by the topic of a message that could not be
+    decoded, else None).
     """
-    pool = Pool()
-    Message = pool.get('community.iot.message')
-    Quarantine = pool.get('community.iot.quarantine')
-    Event = pool.get('community.iot.event')
-    Device = pool.get('community.iot.device')
-    transaction = Transaction()
-    cursor = transaction.connection.cursor()
     now = dt.datetime.utcnow()
-
     batch, seen = [], set()
     for record in records:
         topic = record['topic']
@@ -89,118 +91,204 @@ def ingest(records, roots=None):
         if key in seen:
             continue
         seen.add(key)
+        try:
+            decoded, error, named = decode(topic, payload, roots), None, None
+        except DecodeError as exc:
+            decoded, error = None, str(exc.args[0] if exc.args else exc)
+            named = topic_device(topic, roots)
         batch.append({
                 'topic': topic, 'payload': payload, 'key': key,
                 'received': record.get('received') or now,
                 'retain': bool(record.get('retain')),
+                'decoded': decoded, 'decode_error': error,
+                'topic_device': named,
                 })
+    return batch
+
+
+def ingest(records, roots=None):
+    """Store, decode and apply a batch of messages.
+
+    ``records``: see :func:`prepare`.
+
+    Returns a dict of counts: ``received``, ``new`` (messages inserted),
+    ``duplicates``, ``events``, ``quarantined``, ``alarms``.
+    """
+    return ingest_prepared(prepare(records, roots))
+
+
+def _json_default(value):
+    "Decimals as floats (as ``jsonable``), anything else as str."
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+# json.dumps(..., default=...) builds an encoder per call; the C encoder
+# calls the default only for Decimals, no walk of the structure in Python
+_DUMPS = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
+_DUMPS_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True,
+    default=_json_default).encode
+
+_STAGING = 'community_iot_message_in'
+_STAGING_COLUMNS = ('n', 'topic', 'payload', 'received', 'dedup_key',
+    'retained', 'family', 'device_key', 'failed', 'needs_device')
+_STAGING_TYPES = ('int4', 'varchar', 'bytea', 'timestamp', 'varchar', 'bool',
+    'varchar', 'varchar', 'bool', 'bool')
+_EVENT_COLUMNS = ('device', 'compound', 'message', 'kind', 'value',
+    'unit', 'data', 'time', 'counter_reset', 'create_uid', 'create_date')
+_EVENT_TYPES = ('int4', 'int4', 'int4', 'varchar', 'numeric',
+    'varchar', 'text', 'timestamp', 'bool', 'int4', 'timestamp')
+
+
+def ingest_prepared(batch):
+    """Store and apply a batch returned by :func:`prepare` in the current
+    transaction (PostgreSQL); ``batch`` is not modified, so a transaction
+    retried after an operational error can pass it again.
+
+    Set-based, a fixed number of statements whatever the batch size:
+    the messages are copied (COPY, binary) into a temporary table, then
+    one statement inserts them with ON CONFLICT (dedup_key) DO NOTHING,
+    joined to their devices, and returns the new ones with their device's
+    state, so that only new messages are applied; the events are copied
+    (COPY); the devices are updated by one UPDATE. Returns the counts of
+    :func:`ingest`.
+    """
+    pool = Pool()
+    Message = pool.get('community.iot.message')
+    Quarantine = pool.get('community.iot.quarantine')
+    Event = pool.get('community.iot.event')
+    Device = pool.get('community.iot.device')
+    Rule = pool.get('community.iot.rule')
+    Command = pool.get('community.iot.command')
+    Alarm = pool.get('community.iot.alarm')
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    now = dt.datetime.utcnow()
+    user = transaction.user
+
     stats = {'received': len(batch), 'new': 0, 'duplicates': 0,
         'events': 0, 'quarantined': 0, 'alarms': 0}
     if not batch:
         return stats
 
-    # Decode first: the device and the state go into the INSERT
-    for r in batch:
-        try:
-            r['decoded'] = decode(r['topic'], r['payload'], roots)
-        except DecodeError as exc:
-            r['reason'] = str(exc.args[0] if exc.args else exc)
-
     # Discovery first: a device announced in this batch is known below
-    discovered = [d for r in batch if r.get('decoded')
-        for d in r['decoded'].discovered if not d.get('remove')]
-    if discovered:
-        _discover(discovered)
+    _discover(batch)
 
-    keys = {}
-    for r in batch:
-        decoded = r.get('decoded')
-        if decoded and decoded.key is not None:
-            keys.setdefault(decoded.family, set()).add(decoded.key)
-    devices = {}
-    with transaction.set_context(active_test=False):
-        for family, family_keys in keys.items():
-            for device in Device.search([
-                        ('family', '=', family),
-                        ('key', 'in', list(family_keys)),
-                        ]):
-                devices[(family, device.key)] = device
-    # plain ids: attribute access on records costs in a loop
-    ids_of = {d.id: (d.id, d.compound.id if d.compound else None)
-        for d in devices.values()}
-    for r in batch:
-        decoded = r.get('decoded')
-        r['device'] = None
-        if decoded is None or decoded.key is None:
-            continue
-        r['device'] = devices.get((decoded.family, decoded.key))
-        if r['device'] is None and (decoded.events or decoded.state
-                or decoded.availability or decoded.reply_to):
-            r['reason'] = 'unknown device %s %r' % (
-                decoded.family, decoded.key)
-
-    # One statement of fixed text whatever the batch size (arrays
-    # unnested): PostgreSQL and psycopg parse it once.
+    # Messages: COPY into a temporary table (one per database session;
+    # emptied by the INSERT for a next batch of the same transaction and
+    # truncated at commit: temporary tables are never vacuumed; IF NOT
+    # EXISTS each time, a flag per connection would outlive a rolled back
+    # CREATE), then one INSERT … ON CONFLICT DO NOTHING joined to the
+    # devices (inactive included) that returns only the new messages. A
+    # message that cannot be decoded is filed under the device its topic
+    # names (its compound's staff see it in quarantine); one that needs a
+    # device nobody registered is quarantined.
+    cursor.execute('CREATE TEMPORARY TABLE IF NOT EXISTS "%s" ('
+        'n integer, topic varchar, payload bytea, received timestamp, '
+        'dedup_key varchar, retained boolean, family varchar, '
+        'device_key varchar, failed boolean, needs_device boolean) '
+        'ON COMMIT DELETE ROWS' % _STAGING)
+    with cursor.copy('COPY "%s" (%s) FROM STDIN (FORMAT BINARY)' % (
+                _STAGING, ', '.join(_STAGING_COLUMNS))) as copy:
+        copy.set_types(_STAGING_TYPES)
+        write_row = copy.write_row
+        for n, r in enumerate(batch):
+            decoded = r['decoded']
+            if decoded is None:
+                family, key = r['topic_device'] or (None, None)
+                needs = False
+            else:
+                family, key = decoded.family, decoded.key
+                needs = key is not None and bool(decoded.events
+                    or decoded.state or decoded.availability
+                    or decoded.reply_to)
+            write_row((n, r['topic'].decode('utf-8', 'backslashreplace'),
+                    r['payload'], r['received'], r['key'], r['retain'],
+                    family, key, decoded is None, needs))
     cursor.execute(
-        'INSERT INTO "%s" (topic, payload, received, dedup_key, retained, '
-        'device, state, create_uid, create_date) '
-        'SELECT t, p, r, k, rt, d, s, %%s, %%s FROM unnest('
-        '%%s::varchar[], %%s::bytea[], %%s::timestamp[], %%s::varchar[], '
-        '%%s::boolean[], %%s::integer[], %%s::varchar[]) '
-        'AS u(t, p, r, k, rt, d, s) '
-        'ON CONFLICT (dedup_key) DO NOTHING RETURNING id, dedup_key'
-        % Message._table, (
-            transaction.user, now,
-            [r['topic'].decode('utf-8', 'backslashreplace') for r in batch],
-            [r['payload'] for r in batch],
-            [r['received'] for r in batch],
-            [r['key'] for r in batch],
-            [r['retain'] for r in batch],
-            [ids_of[r['device'].id][0] if r['device'] else None
-                for r in batch],
-            ['quarantined' if r.get('reason') else 'processed'
-                for r in batch]))
-    ids = dict((k, i) for i, k in cursor)
-    new = [r for r in batch if r['key'] in ids]
+        'WITH s AS (DELETE FROM "%(staging)s" RETURNING *), '
+        'i AS (INSERT INTO "%(message)s" (topic, payload, received, '
+            'dedup_key, retained, device, state, create_uid, create_date) '
+            'SELECT s.topic, s.payload, s.received, s.dedup_key, '
+            's.retained, d.id, CASE WHEN s.failed OR (s.needs_device '
+                'AND d.id IS NULL) THEN \'quarantined\' '
+                'ELSE \'processed\' END, %%s, %%s '
+            'FROM s LEFT JOIN "%(device)s" AS d '
+            'ON d.family = s.family AND d.key = s.device_key '
+            'ORDER BY s.n '
+            'ON CONFLICT (dedup_key) DO NOTHING '
+            'RETURNING id, dedup_key, device) '
+        'SELECT i.dedup_key, i.id, d.id, d.compound, d.latest_state, '
+        'd.availability, d.last_seen, d.battery, d.link_quality, '
+        # in the same round trip: is there any command waiting for its
+        # confirmation, any alarm that a clearing event could clear?
+        '(SELECT EXISTS (SELECT 1 FROM "%(command)s" '
+            'WHERE state = \'sent\')), '
+        '(SELECT EXISTS (SELECT 1 FROM "%(alarm)s" '
+            'WHERE state IN (\'open\', \'acknowledged\') '
+            'AND cleared IS NULL)) '
+        'FROM i LEFT JOIN "%(device)s" AS d ON d.id = i.device' % {
+            'staging': _STAGING, 'message': Message._table,
+            'device': Device._table, 'command': Command._table,
+            'alarm': Alarm._table}, (user, now))
+    # key -> (message id, device: (id, compound, latest state,
+    # availability, last seen, battery, link quality) or None)
+    inserted = {}
+    sent_commands = open_alarms = False
+    for row in cursor:
+        inserted[row[0]] = (row[1], row[2:9] if row[2] else None)
+        sent_commands, open_alarms = row[9], row[10]
+    new = []
+    for r in batch:
+        if r['key'] not in inserted:
+            continue
+        message_id, device = inserted[r['key']]
+        decoded, reason = r['decoded'], r['decode_error']
+        if (decoded is not None and device is None
+                and decoded.key is not None and (decoded.events
+                    or decoded.state or decoded.availability
+                    or decoded.reply_to)):
+            reason = 'unknown device %s %r' % (decoded.family, decoded.key)
+        new.append((r, message_id, device, reason))
     stats['new'] = len(new)
     stats['duplicates'] = len(batch) - len(new)
     if not new:
         return stats
-    for r in new:
-        r['id'] = ids[r['key']]
 
     event_rows = []
     changed = {}
-    for r in new:
-        decoded = r.get('decoded')
-        device = r['device']
+    for r, message_id, device, reason in new:
+        decoded = r['decoded']
         if decoded is None or device is None:
             continue
-        info = changed.get(device.id)
+        device_id, compound_id = device[0], device[1]
+        info = changed.get(device_id)
         if info is None:
-            info = changed[device.id] = {
-                'device': device, 'state': device.state_dict,
-                'availability': device.availability,
-                'last_seen': device.last_seen,
-                'battery': device.battery,
-                'link_quality': device.link_quality,
-                'replies': [], 'levels': [], 'switch': None,
+            try:
+                state = json.loads(device[2] or '{}')
+            except ValueError:
+                state = {}
+            info = changed[device_id] = {
+                'state': state if isinstance(state, dict) else {},
+                'availability': device[3], 'last_seen': device[4],
+                'battery': device[5], 'link_quality': device[6],
+                'replies': [], 'switch': None,
                 }
         state = info['state']
-        if (info['last_seen'] is None
-                or r['received'] > info['last_seen']):
-            info['last_seen'] = r['received']
+        received = r['received']
+        if info['last_seen'] is None or received > info['last_seen']:
+            info['last_seen'] = received
         for event in decoded.events:
             if event.kind in ('switch_on', 'switch_off'):
                 # confirms commands even when the level did not change
                 info['switch'] = 'on' if event.kind == 'switch_on' else 'off'
             if event.level:
                 name, value = event.level
-                previous = _normal(state.get('_levels', {}).get(name))
-                if previous == value:
+                levels = state.setdefault('_levels', {})
+                if _normal(levels.get(name)) == value:
                     continue
-                state.setdefault('_levels', {})[name] = value
-                info['levels'].append(event.kind)
+                levels[name] = value
             counter_reset = False
             if event.kind == 'energy' and event.value is not None:
                 last = state.get('_energy_kwh')
@@ -212,38 +300,28 @@ def ingest(records, roots=None):
                 state['_energy_kwh'] = float(event.value)
                 if start:
                     state['_energy_start'] = start
-            event_rows.append({
-                    'device': ids_of[device.id], 'message': r['id'],
-                    'kind': event.kind, 'value': event.value,
-                    'unit': event.unit,
-                    'data': json.dumps(jsonable(event.data),
-                        ensure_ascii=False, default=str),
-                    'time': r['received'], 'counter_reset': counter_reset,
-                    })
+            event_rows.append((device_id, compound_id, message_id,
+                    event.kind, event.value, event.unit,
+                    _DUMPS(event.data), received, counter_reset))
         if decoded.availability:
             if decoded.availability != info['availability']:
-                event_rows.append({
-                        'device': ids_of[device.id], 'message': r['id'],
-                        'kind': decoded.availability, 'value': None,
-                        'unit': None, 'data': '{}',
-                        'time': r['received'], 'counter_reset': False,
-                        })
+                event_rows.append((device_id, compound_id, message_id,
+                        decoded.availability, None, None, '{}', received,
+                        False))
             info['availability'] = decoded.availability
         elif info['availability'] != 'online' and (
                 decoded.events or decoded.state):
             # a device that talks is online
             if info['availability'] == 'offline':
-                event_rows.append({
-                        'device': ids_of[device.id], 'message': r['id'],
-                        'kind': 'online', 'value': None, 'unit': None,
-                        'data': '{}', 'time': r['received'],
-                        'counter_reset': False})
+                event_rows.append((device_id, compound_id, message_id,
+                        'online', None, None, '{}', received, False))
             info['availability'] = 'online'
         if decoded.state:
             levels = state.get('_levels', {})
             overlay = {k: v for k, v in decoded.state.items()
                 if not k.startswith('_')}
-            state = info['state'] = merge(state, jsonable(overlay))
+            # Decimals stay in the dict: dumped as floats (_json_default)
+            state = info['state'] = merge(state, overlay)
             state['_levels'] = levels
         if decoded.battery is not None:
             info['battery'] = decoded.battery
@@ -252,115 +330,178 @@ def ingest(records, roots=None):
         if decoded.reply_to:
             info['replies'].append(decoded.reply_to)
 
-    # Events, set-based
+    # Events: COPY (binary); ids taken from their sequence beforehand only
+    # when a rule listens to some of them (the rules browse them)
+    event_ids = []
     if event_rows:
-        cursor.execute(
-            'INSERT INTO "%s" (device, compound, message, kind, value, unit, '
-            'data, time, counter_reset, create_uid, create_date) '
-            'SELECT d, c, m, k, v, u, dt, t, cr, %%s, %%s FROM unnest('
-            '%%s::integer[], %%s::integer[], %%s::integer[], %%s::varchar[], '
-            '%%s::numeric[], %%s::varchar[], %%s::text[], %%s::timestamp[], '
-            '%%s::boolean[]) AS x(d, c, m, k, v, u, dt, t, cr) '
-            'RETURNING id' % Event._table, (
-                transaction.user, now,
-                [e['device'][0] for e in event_rows],
-                [e['device'][1] for e in event_rows],
-                [e['message'] for e in event_rows],
-                [e['kind'] for e in event_rows],
-                [e['value'] for e in event_rows],
-                [e['unit'] for e in event_rows],
-                [e['data'] for e in event_rows],
-                [e['time'] for e in event_rows],
-                [e['counter_reset'] for e in event_rows]))
-        event_ids = [i for i, in cursor]
-    else:
-        event_ids = []
-    stats['events'] = len(event_ids)
+        columns, types = _EVENT_COLUMNS, _EVENT_TYPES
+        listened = Rule.listened_kinds()
+        if any(row[3] in listened for row in event_rows):
+            cursor.execute('SELECT nextval(%s) FROM generate_series(1, %s)',
+                ('"%s_id_seq"' % Event._table, len(event_rows)))
+            event_ids = [i for i, in cursor]
+            columns, types = ('id',) + columns, ('int4',) + types
+        with cursor.copy('COPY "%s" (%s) FROM STDIN (FORMAT BINARY)' % (
+                    Event._table, ', '.join(columns))) as copy:
+            copy.set_types(types)
+            write_row = copy.write_row
+            if event_ids:
+                for event_id, row in zip(event_ids, event_rows):
+                    write_row((event_id,) + row + (user, now))
+            else:
+                for row in event_rows:
+                    write_row(row + (user, now))
+    stats['events'] = len(event_rows)
 
-    # Quarantine
-    quarantined = [r for r in new if r.get('reason')]
+    # Quarantine, with the compound of a known device
+    quarantined = [(r, message_id, device, reason)
+        for r, message_id, device, reason in new if reason]
     if quarantined:
         Quarantine.create([{
-                    'message': r['id'],
+                    'message': message_id,
+                    'compound': device[1] if device else None,
                     'topic': r['topic'].decode('utf-8', 'backslashreplace'),
                     'topic_raw': r['topic'],
                     'payload': r['payload'],
-                    'reason': r['reason'][:250],
+                    'reason': reason[:250],
                     'received': r['received'],
-                    } for r in quarantined])
-        for r in quarantined:
-            logger.info("quarantined %r: %s", r['topic'][:200], r['reason'])
+                    } for r, message_id, device, reason in quarantined])
+        for r, _, _, reason in quarantined:
+            logger.info("quarantined %r: %s", r['topic'][:200], reason)
     stats['quarantined'] = len(quarantined)
 
-    # Devices
     # Devices: availability fields only (readonly in the client), one
-    # UPDATE each without the ORM's per-record overhead
-    table = Device.__table__()
-    for device_id, info in changed.items():
-        cursor.execute(*table.update([
-                    table.latest_state, table.availability,
-                    table.last_seen, table.battery, table.link_quality,
-                    table.write_uid, table.write_date], [
-                    json.dumps(info['state'], ensure_ascii=False,
-                        sort_keys=True, default=str),
-                    info['availability'], info['last_seen'],
-                    info['battery'], info['link_quality'],
-                    transaction.user, now],
-                where=table.id == device_id))
+    # UPDATE for all, in id order, without the ORM's per-record overhead
     if changed:
+        order = sorted(changed)
+        cursor.execute(
+            'UPDATE "%s" AS d SET latest_state = u.s, availability = u.a, '
+            'last_seen = u.l, battery = u.b, link_quality = u.q, '
+            'write_uid = %%s, write_date = %%s FROM unnest('
+            '%%s::integer[], %%s::text[], %%s::varchar[], '
+            '%%s::timestamp[], %%s::integer[], %%s::integer[]) '
+            'AS u(i, s, a, l, b, q) WHERE d.id = u.i' % Device._table, (
+                user, now, order,
+                [_DUMPS_SORTED(changed[i]['state']) for i in order],
+                [changed[i]['availability'] for i in order],
+                [changed[i]['last_seen'] for i in order],
+                [changed[i]['battery'] for i in order],
+                [changed[i]['link_quality'] for i in order]))
         # records read later in this transaction must see the new values
         for cache in transaction.cache.values():
             cache.clear()
 
-    Command = pool.get('community.iot.command')
-    Command.confirm_by_events([], {
-            device_id: info['replies']
-            for device_id, info in changed.items() if info['replies']},
-        {device_id: info['switch'] for device_id, info in changed.items()
-            if info['switch']})
-    if event_ids:
-        stats['alarms'] = _after_events(event_ids, event_rows)
+    if sent_commands:
+        Command.confirm_by_events([], {
+                device_id: info['replies']
+                for device_id, info in changed.items() if info['replies']},
+            {device_id: info['switch'] for device_id, info in changed.items()
+                if info['switch']})
+    if event_rows:
+        stats['alarms'] = _after_events(event_ids, event_rows,
+            clear=open_alarms)
     return stats
 
 
-def _after_events(event_ids, rows):
+def _after_events(event_ids, rows, clear=True):
     """Clear alarms and apply the rules; return the number of new alarms.
 
+    ``rows``: the events inserted, ``event_ids`` their ids (empty when no
+    rule listens to any of them); ``clear``: False when no alarm is open.
     Only the events that a rule listens to are instantiated."""
     pool = Pool()
     Alarm = pool.get('community.iot.alarm')
     Rule = pool.get('community.iot.rule')
     Event = pool.get('community.iot.event')
     clearing = set(CLEARED_BY.values())
-    Alarm.clear([(r['kind'], r['device'][0], r['time']) for r in rows
-            if r['kind'] in clearing])
+    # rows: (device, compound, message, kind, value, unit, data, time, …)
+    if clear:
+        Alarm.clear([(r[3], r[0], r[7]) for r in rows if r[3] in clearing])
     kinds = Rule.listened_kinds()
     events = Event.browse([i for i, r in zip(event_ids, rows)
-            if r['kind'] in kinds])
+            if r[3] in kinds])
     return Rule.apply(events) if events else 0
 
 
-def _discover(descriptions):
-    """Create unconfirmed devices for announced ones; complete the
-    identifiers of known ones (never overwrite what staff set)."""
+def _discover(batch):
+    """Apply the discovery messages of a prepared batch, in order.
+
+    Announced devices: unknown ones are created unconfirmed, the
+    identifiers of known ones completed (never overwriting what staff
+    set), their Home Assistant entries recorded; a device deactivated by a
+    withdrawal is reactivated. Withdrawn devices are deactivated (active
+    False, ``removed`` set): a Home Assistant device when all its entries
+    are removed (empty config payloads), a Zigbee2MQTT device discovered
+    by ``bridge/devices`` when a later ``bridge/devices`` no longer lists
+    it or ``bridge/event`` reports it left. Manual devices are left to
+    staff."""
     pool = Pool()
     Device = pool.get('community.iot.device')
-    by_key = {}
-    for d in descriptions:
-        if d.get('family') and d.get('key'):
-            by_key[(d['family'], d['key'])] = d
-    if not by_key:
+    announced = {}  # (family, key) -> description
+    left = {}  # (family, key) -> source
+    entries = {}  # HA entry -> (family, key), or None when removed
+    rosters = {}  # (family, source) -> keys listed
+    for r in batch:
+        decoded = r['decoded']
+        if decoded is None or not (decoded.discovered or decoded.complete):
+            continue
+        for d in decoded.discovered:
+            key = (d.get('family'), d.get('key'))
+            if d.get('remove'):
+                if d.get('entry'):
+                    entries[d['entry']] = None
+                elif all(key):
+                    announced.pop(key, None)
+                    left[key] = d.get('source')
+            elif all(key):
+                announced[key] = d
+                left.pop(key, None)
+                if d.get('entry'):
+                    entries[d['entry']] = key
+        if decoded.complete:
+            rosters[(decoded.family, decoded.discovered[0]['source']
+                    if decoded.discovered else decoded.family)] = {
+                (d['family'], d['key']) for d in decoded.discovered
+                if d.get('key') and not d.get('remove')}
+    if not (announced or left or entries or rosters):
         return
+    now = dt.datetime.utcnow()
+    added = {}  # (family, key) -> entries announcing it
+    for entry, key in entries.items():
+        if key:
+            added.setdefault(key, set()).add(entry)
+    withdrawn = {e for e, key in entries.items() if key is None}
+
     existing = {}
     with Transaction().set_context(active_test=False):
-        for family in {f for f, _ in by_key}:
+        for family in {f for f, _ in announced} | {f for f, _ in left}:
+            keys = [k for f, k in list(announced) + list(left)
+                if f == family]
             for device in Device.search([
-                        ('family', '=', family),
-                        ('key', 'in', [k for f, k in by_key if f == family]),
-                        ]):
+                        ('family', '=', family), ('key', 'in', keys)]):
                 existing[(family, device.key)] = device
-    to_create, to_save = [], []
-    for key, d in by_key.items():
+        for entry in withdrawn:
+            for device in Device.search([('discovery_entries', 'like',
+                            '%' + json.dumps(entry) + '%')]):
+                existing.setdefault((device.family, device.key), device)
+        for family, source in rosters:
+            for device in Device.search([
+                        ('family', '=', family), ('discovery', '=', source),
+                        ('active', '=', True)]):
+                existing.setdefault((family, device.key), device)
+
+    def device_entries(device):
+        try:
+            return set(json.loads(device.discovery_entries or '[]'))
+        except ValueError:
+            return set()
+
+    def withdraw(device):
+        device.active = False
+        device.removed = now
+
+    to_create, to_save = [], {}
+    for key, d in announced.items():
         device = existing.get(key)
         if device is None:
             to_create.append({
@@ -371,21 +512,54 @@ def _discover(descriptions):
                     'serial': d.get('serial'), 'mac': d.get('mac'),
                     'capabilities': d.get('capabilities') or [],
                     'state': 'discovered', 'discovery': d.get('source'),
+                    'discovery_entries': (json.dumps(sorted(added[key]))
+                        if key in added else None),
                     })
-        else:
-            dirty = False
-            for field in ('model', 'vendor', 'ieee_address', 'serial', 'mac'):
-                if d.get(field) and not getattr(device, field):
-                    setattr(device, field, d[field])
-                    dirty = True
-            caps = set(device.capabilities or ()) | set(
-                d.get('capabilities') or [])
-            if caps != set(device.capabilities or ()):
-                device.capabilities = sorted(caps)
+            continue
+        dirty = False
+        for field in ('model', 'vendor', 'ieee_address', 'serial', 'mac'):
+            if d.get(field) and not getattr(device, field):
+                setattr(device, field, d[field])
                 dirty = True
-            if dirty:
-                to_save.append(device)
+        caps = set(device.capabilities or ()) | set(
+            d.get('capabilities') or [])
+        if caps != set(device.capabilities or ()):
+            device.capabilities = sorted(caps)
+            dirty = True
+        if key in added:
+            current = device_entries(device)
+            if not added[key] <= current:
+                device.discovery_entries = json.dumps(
+                    sorted(current | added[key]))
+                dirty = True
+        if device.removed and not device.active:
+            device.active = True
+            device.removed = None
+            dirty = True
+        if dirty:
+            to_save[key] = device
+    for device in existing.values():
+        key = (device.family, device.key)
+        current = device_entries(device)
+        if current & withdrawn:
+            current -= withdrawn
+            device.discovery_entries = json.dumps(sorted(current))
+            to_save[key] = device
+            if not current and key not in announced and device.active:
+                withdraw(device)
+        elif key in announced or not device.active:
+            continue
+        elif (left.get(key) and device.discovery == left[key]) or any(
+                family == device.family and source == device.discovery
+                and key not in listed
+                for (family, source), listed in rosters.items()):
+            withdraw(device)
+            to_save[key] = device
     if to_create:
         Device.create(to_create)
     if to_save:
-        Device.save(to_save)
+        Device.save(list(to_save.values()))
+        for device in to_save.values():
+            if not device.active:
+                logger.info("device %s %r withdrawn by its discovery",
+                    device.family, device.key)

@@ -104,12 +104,26 @@ class Message(ModelSQL, ModelView):
         from .ingest import ingest
         return ingest(records, roots)
 
+    @classmethod
+    def ingest_prepared(cls, batch):
+        """Store a batch decoded outside the transaction by
+        ``ingest.prepare``; see ``ingest.ingest_prepared``."""
+        from .ingest import ingest_prepared
+        return ingest_prepared(batch)
+
 
 class Quarantine(ModelSQL, ModelView):
-    "A message that could not be decoded, kept with its reason"
+    """A message that could not be decoded, kept with its reason.
+
+    ``compound`` is the compound of the device the message came from when
+    the device is known (its compound's staff see it); messages of unknown
+    devices or topics have none and are seen by headquarters only.
+    """
     __name__ = 'community.iot.quarantine'
     message = fields.Many2One('community.iot.message', "Message",
         readonly=True, ondelete='SET NULL')
+    compound = fields.Many2One('community.compound', "Compound",
+        readonly=True, ondelete='CASCADE')
     topic = fields.Char("Topic", readonly=True,
         help="Non-UTF-8 bytes are shown escaped.")
     topic_raw = fields.Binary("Raw Topic", readonly=True)
@@ -123,6 +137,8 @@ class Quarantine(ModelSQL, ModelView):
     @classmethod
     def __setup__(cls):
         super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.add(Index(t, (t.compound, Index.Equality())))
         cls._order = [('received', 'DESC'), ('id', 'DESC')]
 
     @classmethod

@@ -113,7 +113,7 @@ def main():
         conf = s.write_bridge_config(str(tmp / 'bridge.conf'), broker.port,
             prefix, batch_size=args.batch, shared_group='bench' + run)
         bridge = s.Bridge(conf, DB, str(tmp / 'bridge.log')).start()
-        time.sleep(4)  # session and subscriptions created
+        s.wait_online(broker.port, prefix)  # session and subscriptions
         bridge.stop()
         pub = s.Publisher(broker.port)
         t = time.monotonic()
@@ -161,7 +161,7 @@ def main():
             client_id='iot-bench-lat-' + run, shared_group='lat' + run)
         bridge = s.Bridge(lat_conf, DB, str(tmp / 'bridge.log'),
             trace=str(trace)).start()
-        time.sleep(5)
+        s.wait_online(broker.port, prefix)
         lat_msgs = s.stream(prefix + 'lat', args.rate * args.seconds,
             start=0)
         lat_msgs = [(t.replace(prefix + 'lat', prefix, 1), p + ' ', r)
@@ -173,9 +173,11 @@ def main():
         pub.publish(lat_msgs, rate=args.rate, on_sent=on_sent)
         keys = {hashlib.sha256(t.encode() + b'\0' + p.encode()).hexdigest(): i
             for i, (t, p, r) in enumerate(lat_msgs)}
-        s.wait_for(lambda: trace.exists() and sum(
-                len(json.loads(line)['keys'])
-                for line in trace.read_text().splitlines()) >= len(lat_msgs),
+        def traced():
+            # complete lines only: the bridge may be writing the last one
+            lines = trace.read_text().split('\n')[:-1]
+            return sum(len(json.loads(line)['keys']) for line in lines)
+        s.wait_for(lambda: trace.exists() and traced() >= len(lat_msgs),
             timeout=120)
         bridge.stop()
         committed = {}

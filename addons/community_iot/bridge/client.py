@@ -6,9 +6,21 @@
 MQTT 5, callback API version 2, stable client id, persistent session
 (clean_start False + session expiry), retained last will ``offline`` and
 birth ``online`` on the status topic, subscriptions (shared) made in
-``on_connect`` so they are renewed on every reconnection, reconnect with
+``on_connect`` so they are renewed on every reconnection (a broker
+restarted with persistence restores the session, but Mosquitto delivers
+to a shared subscription only once its member is back), reconnect with
 backoff (1 → 30 s), QoS 1 with **manual acknowledgement**: a message is
 acknowledged by :meth:`Client.ack` only after its transaction committed.
+
+``online`` is published once the broker granted the subscriptions
+(SUBACK), so that whoever waits for it knows messages are delivered from
+then on; a refused subscription is logged and retried every 5 seconds.
+
+The Receive Maximum (``receive_maximum``, MQTT 5 CONNECT property) bounds
+the unacknowledged messages the broker sends; Mosquitto takes it instead
+of its own ``max_inflight_messages`` (20 by default) for MQTT 5 clients,
+so the bridge's throughput does not depend on the broker's setting. Over
+MQTT 3.1.1 the broker's setting applies.
 
 The network thread never blocks: ``on_message`` puts the message in a
 queue whose bound is enforced by the broker through the MQTT 5 Receive
@@ -55,6 +67,7 @@ class Client:
         self.queue = queue.SimpleQueue()
         self._overshoot_warned = False
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self.generation = 0  # connection count: acks of old ones are moot
         self.on_published = on_published
         self._lock = threading.Lock()
@@ -83,6 +96,7 @@ class Client:
         self.mqtt.on_disconnect = self._on_disconnect
         self.mqtt.on_message = self._on_message
         self.mqtt.on_publish = self._on_publish
+        self.mqtt.on_subscribe = self._on_subscribe
 
     def start(self):
         "Connect asynchronously and start the network thread."
@@ -118,17 +132,38 @@ class Client:
         logger.info("connected to %s:%s (session present: %s)",
             self.conf.host, self.conf.port,
             getattr(flags, 'session_present', None))
+        self.connected.set()
+        self._subscribe()
+
+    def _subscribe(self):
+        if not self.connected.is_set():
+            return  # on_connect subscribes again
         if self.v5:
-            client.subscribe([(f, mqtt.SubscribeOptions(qos=1))
+            self.mqtt.subscribe([(f, mqtt.SubscribeOptions(qos=1))
                     for f in self.conf.subscriptions()])
         else:
-            client.subscribe([(f, 1) for f in self.conf.subscriptions()])
+            self.mqtt.subscribe([(f, 1) for f in self.conf.subscriptions()])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes,
+            properties):
+        # the bridge subscribes only here: every SUBACK answers _subscribe
+        refused = [(f, rc) for f, rc in zip(self.conf.subscriptions(),
+                reason_codes) if rc.is_failure]
+        if refused:
+            logger.error("subscriptions refused (retry in 5 s): %s",
+                ', '.join('%s: %s' % r for r in refused))
+            timer = threading.Timer(5, self._subscribe)
+            timer.daemon = True
+            timer.start()
+            return
+        logger.info("subscribed: %s", ', '.join(self.conf.subscriptions()))
+        self.subscribed.set()
         client.publish(self.conf.status_topic, 'online', qos=1, retain=True)
-        self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code,
             properties):
         self.connected.clear()
+        self.subscribed.clear()
         logger.warning("disconnected: %s", reason_code)
 
     def _on_message(self, client, userdata, message):

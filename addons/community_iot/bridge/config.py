@@ -21,8 +21,15 @@ session_expiry      86400                       seconds the broker keeps
                                                 queued while away)
 receive_maximum     2000                        unacknowledged QoS 1
                                                 messages in flight (the
-                                                backpressure bound)
+                                                backpressure bound; MQTT
+                                                5 Receive Maximum, which
+                                                Mosquitto applies instead
+                                                of its
+                                                max_inflight_messages)
 batch_size          1000                        messages per transaction
+                                                at most (a batch is what
+                                                arrived while the
+                                                previous one committed)
 batch_wait          0.02                        seconds to fill a batch
 topic_zigbee2mqtt   zigbee2mqtt                 topic roots per family
 topic_tasmota       (empty: tele/…, stat/…)

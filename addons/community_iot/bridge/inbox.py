@@ -9,10 +9,18 @@ between commit and acknowledgement means a redelivery that the
 de-duplication key makes a no-op. Operational errors (lost connection,
 serialization failure) are retried with backoff; a batch that fails for
 another reason is split so that the culprit alone is quarantined.
+
+Two stages: a ``prepare`` thread takes the next batch from the client's
+queue and decodes it (``ingest.prepare``, pure Python, no database)
+while the main thread has the previous one in its transaction (waiting
+on PostgreSQL, the GIL released); at most one prepared batch waits.
+Batches grow with the backlog (up to ``batch_size``): a batch is what
+arrived while the previous one was being committed.
 """
 import json
 import logging
 import queue
+import threading
 import time
 
 from trytond.backend import DatabaseOperationalError
@@ -50,11 +58,47 @@ class Inbox:
                 break
         return batch
 
-    def run(self):
+    def _prepare_loop(self):
+        "Prepare thread: take and decode batches ahead of the commits."
+        from ..ingest import prepare
         while self.running:
             batch = self.take()
+            if not batch:
+                continue
+            try:
+                prepared = prepare(self._records(batch), self.conf.roots)
+            except Exception:
+                # a bug in an adapter: process() prepares again inside
+                # its error handling (split, quarantine)
+                logger.exception("prepare failed")
+                prepared = None
+            while self.running:
+                try:
+                    self.ready.put((batch, prepared), timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+
+    def _start_preparer(self):
+        preparer = threading.Thread(target=self._prepare_loop,
+            name='inbox-prepare', daemon=True)
+        preparer.start()
+        return preparer
+
+    def run(self):
+        self.ready = queue.Queue(maxsize=1)
+        preparer = self._start_preparer()
+        while self.running:
+            try:
+                batch, prepared = self.ready.get(timeout=0.2)
+            except queue.Empty:
+                batch, prepared = [], []
+                if not preparer.is_alive() and self.running:
+                    logger.error("prepare thread died, restarted")
+                    preparer = self._start_preparer()
             if batch or (self.outbox and not self.outbox.acked.empty()):
-                self.process(batch)
+                self.process(batch, prepared)
+        preparer.join(5)
         # Stopping: the current batch is committed and acknowledged; what
         # is still queued is left unacknowledged and the broker redelivers
         # it on the next start (persistent session). Draining here instead
@@ -68,8 +112,11 @@ class Inbox:
         return [{'topic': i.topic, 'payload': i.payload,
                 'received': i.received, 'retain': i.retain} for i in items]
 
-    def _ingest(self, items, acked=()):
+    def _ingest(self, items, acked=(), prepared=None):
+        from ..ingest import prepare
         pool = Pool(self.database)
+        if prepared is None:
+            prepared = prepare(self._records(items), self.conf.roots)
         retries = 0
         while True:
             try:
@@ -80,8 +127,7 @@ class Inbox:
                     if acked:
                         Command.mark_sent([e[0] for e in acked],
                             {e[0]: (e[1], e[2]) for e in acked})
-                    stats = Message.ingest(self._records(items),
-                        roots=self.conf.roots)
+                    stats = Message.ingest_prepared(prepared)
                     transaction.commit()
                 return stats
             except DatabaseOperationalError as exc:
@@ -93,12 +139,13 @@ class Inbox:
                     raise
                 time.sleep(delay)
 
-    def process(self, items):
-        "Commit a batch then acknowledge it; split it on unexpected errors."
+    def process(self, items, prepared=None):
+        """Commit a batch then acknowledge it; split it on unexpected
+        errors. ``prepared``: ``ingest.prepare`` of the items, or None."""
         acked = self.outbox.take_acked() if self.outbox else []
         if acked:
             try:
-                self._ingest(items, acked)
+                self._ingest(items, acked, prepared)
             except Exception:
                 self.outbox.marked(acked, False)
                 raise
@@ -108,7 +155,7 @@ class Inbox:
             self.committed += len(items)
             return
         try:
-            stats = self._ingest(items)
+            stats = self._ingest(items, prepared=prepared)
         except DatabaseOperationalError:
             return  # stopping: not acknowledged, the broker redelivers
         except Exception:
@@ -126,9 +173,10 @@ class Inbox:
         self.committed += stats.get('new', 0)
         if self.trace:
             from ..ingest import dedup_key
+            keys = ([r['key'] for r in prepared] if prepared
+                else [dedup_key(i.topic, i.payload) for i in items])
             self.trace.write(json.dumps({'t': time.time(),
-                        'keys': [dedup_key(i.topic, i.payload)
-                            for i in items]}) + '\n')
+                        'keys': keys}) + '\n')
             self.trace.flush()
         logger.debug("batch of %d: %s", len(items), stats)
 

@@ -8,7 +8,7 @@ import unittest
 from decimal import Decimal
 
 from trytond.modules.community_iot.bridge.adapters import (
-    DecodeError, decode, route)
+    DecodeError, decode, route, topic_device)
 from trytond.modules.community_iot.bridge.adapters.homeassistant import (
     expand)
 
@@ -251,8 +251,45 @@ class AdapterTestCase(unittest.TestCase):
         self.assertEqual((d.discovered[0]['family'], d.discovered[0]['key'],
                 d.discovered[0]['capabilities']),
             ('zigbee2mqtt', 'b1/door', ['contact']))
+        self.assertEqual(d.discovered[0]['entry'],
+            'binary_sensor/0x00158d/contact/config')
         d = decode('homeassistant/binary_sensor/0x00158d/contact/config', b'')
         self.assertTrue(d.discovered[0]['remove'])
+        self.assertEqual(d.discovered[0]['entry'],
+            'binary_sensor/0x00158d/contact/config')
+
+    def test_z2m_devices_complete_and_leave(self):
+        "bridge/devices is the complete list; device_leave withdraws one"
+        d = decode('zigbee2mqtt/bridge/devices', b'[]')
+        self.assertEqual((d.discovered, d.complete), ([], True))
+        d = decode('zigbee2mqtt/bridge/event', json.dumps({
+                    'type': 'device_leave', 'data': {
+                        'friendly_name': 'b3/door',
+                        'ieee_address': '0x00158d'}}).encode())
+        self.assertEqual(d.discovered, [{'family': 'zigbee2mqtt',
+                    'key': 'b3/door', 'ieee_address': '0x00158d',
+                    'remove': True, 'source': 'zigbee2mqtt'}])
+        self.assertFalse(d.complete)
+        d = decode('zigbee2mqtt/bridge/event', json.dumps({
+                    'type': 'device_joined', 'data': {
+                        'friendly_name': '0x00158d'}}).encode())
+        self.assertEqual((d.key, d.discovered), (None, []))
+
+    def test_topic_device(self):
+        "The device a topic names, for messages that cannot be decoded"
+        self.assertEqual(topic_device('zigbee2mqtt/b3/door/availability'),
+            ('zigbee2mqtt', 'b3/door'))
+        self.assertEqual(topic_device('zigbee2mqtt/b3/door'),
+            ('zigbee2mqtt', 'b3/door'))
+        self.assertIsNone(topic_device('zigbee2mqtt/bridge/devices'))
+        self.assertEqual(topic_device('tele/plug1/SENSOR'),
+            ('tasmota', 'plug1'))
+        self.assertEqual(topic_device('shellies/shelly1/status/switch:0'),
+            ('shelly', 'shelly1'))
+        self.assertEqual(topic_device('community/devices/meter7/event'),
+            ('generic', 'meter7'))
+        self.assertIsNone(topic_device(b'zigbee2mqtt/\xff'))
+        self.assertIsNone(topic_device('elsewhere/x'))
 
     def test_route_roots(self):
         "Configured roots; the longest root wins"

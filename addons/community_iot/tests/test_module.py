@@ -11,6 +11,7 @@ from trytond.modules.community_base.tests.tools import TranslationTestMixin
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.pool import Pool
+from trytond.transaction import Transaction
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
 
 
@@ -343,6 +344,115 @@ class CommunityIotTestCase(
             self.assertEqual(Message.purge(retention_days=0), 2)
             self.assertEqual(Message.search_count([]), 0)
             self.assertEqual(Event.search_count([]), 3)
+
+    @with_transaction()
+    def test_quarantine_per_compound(self):
+        "Quarantine of a known device is its compound's; unknown is HQ's"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Quarantine = pool.get('community.iot.quarantine')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            other, _ = create_compound(company, code='LS02', name="其他")
+            create_device(compound, 'door1')
+            create_device(other, 'door2', 'tasmota')
+            stats = Message.ingest([
+                    msg('zigbee2mqtt/door1', b'{"contact":tr'),
+                    msg('tele/door2/SENSOR', b'\xff\xfe'),
+                    msg('zigbee2mqtt/nobody', {'contact': True}),
+                    ])
+            self.assertEqual(stats['quarantined'], 3)
+            self.assertEqual(sorted(
+                    (q.topic, q.compound.code if q.compound else None)
+                    for q in Quarantine.search([])), [
+                    ('tele/door2/SENSOR', 'LS02'),
+                    ('zigbee2mqtt/door1', compound.code),
+                    ('zigbee2mqtt/nobody', None)])
+            message, = Message.search([('topic', '=', 'zigbee2mqtt/door1')])
+            self.assertEqual(message.compound, compound)
+
+            staff_group = ModelData.get_id(
+                'community_base', 'group_community_staff')
+            admin_group = ModelData.get_id(
+                'community_base', 'group_community_admin')
+            staff, hq = User.create([
+                    {'login': 'staff1', 'name': "Staff",
+                        'groups': [('add', [staff_group])],
+                        'compounds': [('add', [compound.id])]},
+                    {'login': 'hq', 'name': "HQ",
+                        'groups': [('add', [admin_group])]}])
+            for user, topics in [
+                    (staff, ['zigbee2mqtt/door1']),
+                    (hq, ['tele/door2/SENSOR', 'zigbee2mqtt/door1',
+                            'zigbee2mqtt/nobody'])]:
+                with Transaction().set_user(user.id), \
+                        Transaction().set_context(_check_access=True):
+                    self.assertEqual(sorted(
+                            q.topic for q in Quarantine.search([])), topics)
+
+    @with_transaction()
+    def test_discovery_removed(self):
+        "Withdrawn discovered devices are deactivated, manual ones kept"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Device = pool.get('community.iot.device')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            manual = create_device(compound, 'manual1')
+
+            def ha(component, object_id, payload):
+                return msg('homeassistant/%s/0x00158d/%s/config'
+                    % (component, object_id), payload, retain=True)
+            config = {'stat_t': 'zigbee2mqtt/hall/door',
+                'dev': {'ids': ['0x00158d'], 'mf': 'Aqara'}}
+            Message.ingest([
+                    ha('binary_sensor', 'contact',
+                        dict(config, dev_cla='door')),
+                    ha('sensor', 'battery', dict(config, dev_cla='battery')),
+                    ])
+            door, = Device.search([('key', '=', 'hall/door')])
+            self.assertEqual((door.discovery, door.active),
+                ('homeassistant', True))
+            self.assertEqual(json.loads(door.discovery_entries), [
+                    'binary_sensor/0x00158d/contact/config',
+                    'sensor/0x00158d/battery/config'])
+            # one entity removed: the device stays
+            Message.ingest([ha('sensor', 'battery', '')])
+            self.assertTrue(door.active)
+            # all removed: deactivated
+            Message.ingest([ha('binary_sensor', 'contact', '')])
+            door = Device(door.id)
+            self.assertEqual((door.active, door.discovery_entries),
+                (False, '[]'))
+            self.assertIsNotNone(door.removed)
+            # announced again: reactivated
+            Message.ingest([ha('binary_sensor', 'contact',
+                        dict(config, dev_cla='door', name="again"))])
+            door = Device(door.id)
+            self.assertEqual((door.active, door.removed), (True, None))
+
+            def devices(*names):
+                return msg('zigbee2mqtt/bridge/devices', [
+                        {'friendly_name': n, 'ieee_address': '0x%04d' % i,
+                            'type': 'EndDevice', 'definition': {}}
+                        for i, n in enumerate(names)], retain=True)
+            Message.ingest([devices('z1', 'z2', 'z3')])
+            z1, z2, z3 = [Device.search([('key', '=', k)])[0]
+                for k in ('z1', 'z2', 'z3')]
+            # z2 no longer listed, z3 left the network
+            Message.ingest([devices('z1', 'z3'),
+                    msg('zigbee2mqtt/bridge/event', {'type': 'device_leave',
+                            'data': {'friendly_name': 'z3',
+                                'ieee_address': '0x0002'}})])
+            self.assertEqual([Device(d.id).active for d in (z1, z2, z3)],
+                [True, False, False])
+            # manual and Home Assistant devices are not Zigbee2MQTT's
+            self.assertTrue(Device(manual.id).active)
+            self.assertTrue(Device(door.id).active)
 
 
 del ModuleTestCase

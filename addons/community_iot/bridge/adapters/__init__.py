@@ -80,3 +80,34 @@ def decode(topic, payload, roots=None):
     except (TypeError, AttributeError, KeyError, ValueError,
             ArithmeticError) as exc:
         raise DecodeError("%s: %s" % (type(exc).__name__, exc)) from None
+
+
+def topic_device(topic, roots=None):
+    """Return (family, key) of the device a topic belongs to, from the
+    topic alone, or None (bridge topics, unknown roots, non-UTF-8 topics).
+
+    Used to file a message whose payload cannot be decoded under its
+    device (and the device's compound)."""
+    try:
+        family, rest = route(topic_text(topic), roots)
+    except DecodeError:
+        return None
+    key = None
+    if family == 'zigbee2mqtt':
+        if rest != 'bridge' and not rest.startswith('bridge/'):
+            key = rest
+            for suffix in ('/availability', '/set', '/get'):
+                if key.endswith(suffix):
+                    key = key[:-len(suffix)]
+                elif suffix != '/availability' and (suffix + '/') in key:
+                    key = key.split(suffix + '/')[0]
+    elif family == 'tasmota':
+        parts = rest.split('/')
+        if len(parts) >= 3:
+            key = '/'.join(parts[1:-1])
+    elif family == 'shelly':
+        key, _, sub = rest.partition('/')
+        key = key if sub else None
+    elif family == 'generic':
+        key = rest.rpartition('/')[0]
+    return (family, key) if key else None

@@ -77,7 +77,13 @@ class Decoded:
     - ``battery``, ``link_quality``: integers or None;
     - ``discovered``: device descriptions announced by the message, dicts
       with family, key, name, model, vendor, ieee_address, serial, mac,
-      capabilities (list), source, and ``remove`` (True when withdrawn);
+      capabilities (list), source, ``entry`` (the discovery entry that
+      announces it, e.g. a Home Assistant config topic below the root, or
+      None) and ``remove``: True when withdrawn, then with ``entry`` (one
+      entry of a device withdrawn) or family and key (the device left);
+    - ``complete``: ``discovered`` is the complete list of the devices of
+      its source (Zigbee2MQTT ``bridge/devices``): the family's devices
+      discovered by that source and not listed are gone;
     - ``reply_to``: for command replies, the command correlation id.
     """
     family: str
@@ -88,6 +94,7 @@ class Decoded:
     battery: int = None
     link_quality: int = None
     discovered: list = field(default_factory=list)
+    complete: bool = False
     reply_to: str = None
 
 
@@ -127,10 +134,15 @@ def number(value):
         return None
     if isinstance(value, bool):
         raise DecodeError("boolean where a number is expected")
-    try:
-        result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise DecodeError("not a number: %r" % (value,)) from None
+    if isinstance(value, Decimal):  # JSON numbers are parsed as Decimals
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    else:
+        try:
+            result = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            raise DecodeError("not a number: %r" % (value,)) from None
     if not result.is_finite():
         raise DecodeError("not a finite number: %r" % (value,))
     return result

@@ -5,7 +5,9 @@
 (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery).
 
 ``<root>/<component>/[<node_id>/]<object_id>/config``, retained; an empty
-payload removes the entity. Abbreviated keys (as Tasmota publishes them)
+payload removes the entity. Each config topic (below the root) is an
+``entry`` of the device it announces; the device is deactivated when all
+its entries are removed. Abbreviated keys (as Tasmota publishes them)
 are expanded and ``~`` is replaced by the base topic. The device is
 registered in the family whose root its state topic is under (Zigbee2MQTT,
 Tasmota, Shelly), else as a generic device keyed by its unique id.
@@ -83,9 +85,12 @@ def decode(rest, payload, roots=None):
     component = parts[0]
     object_id = parts[-2]
     if not payload.strip():
+        # the entity is withdrawn: its device goes when all its
+        # entries are (see ingest._discover)
         return Decoded(FAMILY, discovered=[{
                     'family': None, 'key': None, 'unique_id': object_id,
-                    'remove': True, 'source': 'homeassistant'}])
+                    'entry': rest, 'remove': True,
+                    'source': 'homeassistant'}])
     config = load_json(payload)
     if not isinstance(config, dict):
         raise DecodeError("discovery config is not an object")
@@ -116,6 +121,7 @@ def decode(rest, payload, roots=None):
                 'mac': mac,
                 'capabilities': [capability] if capability else [],
                 'unique_id': unique_id,
+                'entry': rest,
                 'source': 'homeassistant',
                 'remove': False,
                 }])

@@ -8,9 +8,12 @@ Topics below the root (default ``zigbee2mqtt``):
 - ``<friendly_name>``: JSON state; the name may contain ``/``;
 - ``<friendly_name>/availability``: ``{"state":"online"}`` (retained);
 - ``<friendly_name>/set`` and ``/get``: commands (ours, ignored);
-- ``bridge/devices``: retained array of devices (discovery);
-- ``bridge/state``, ``bridge/event``, ``bridge/info``, ``bridge/…``:
-  bridge messages, stored but without events.
+- ``bridge/devices``: retained array of devices (discovery), the
+  complete list: discovered devices no longer listed are deactivated;
+- ``bridge/event``: ``device_leave`` withdraws the device, other events
+  are stored without typed events;
+- ``bridge/state``, ``bridge/info``, ``bridge/…``: bridge messages,
+  stored but without events.
 
 Trap: ``contact`` true means the contact is closed (door closed).
 """
@@ -82,6 +85,24 @@ def devices(payload):
     return result
 
 
+def bridge_event(payload):
+    """Decode ``bridge/event``: ``device_leave`` withdraws the device
+    (``{"type": "device_leave", "data": {"friendly_name": …,
+    "ieee_address": …}}``); other events announce nothing."""
+    data = load_json(payload)
+    if not isinstance(data, dict):
+        raise DecodeError("bridge/event is not an object")
+    info = data.get('data')
+    if data.get('type') != 'device_leave' or not isinstance(info, dict):
+        return []
+    name = info.get('friendly_name') or info.get('ieee_address')
+    if not name:
+        return []
+    return [{'family': FAMILY, 'key': str(name),
+            'ieee_address': info.get('ieee_address'), 'remove': True,
+            'source': 'zigbee2mqtt'}]
+
+
 def state_events(state):
     "Events of a Zigbee2MQTT state dict."
     events = []
@@ -129,7 +150,9 @@ def state_events(state):
 def decode(rest, payload, roots=None):
     "Decode a message whose topic is ``<root>/<rest>``."
     if rest == 'bridge/devices':
-        return Decoded(FAMILY, discovered=devices(payload))
+        return Decoded(FAMILY, discovered=devices(payload), complete=True)
+    if rest == 'bridge/event':
+        return Decoded(FAMILY, discovered=bridge_event(payload))
     if rest.startswith('bridge/') or rest == 'bridge':
         return Decoded(FAMILY)
     if rest.endswith('/availability'):
