@@ -7,7 +7,8 @@
    and activates or updates every module with zh_CN;
 4. loads the demo data (scripts/load_demo.py; idempotent: a second run
    changes nothing);
-5. starts trytond (web client on http://127.0.0.1:8000) and trytond-cron,
+5. starts trytond (web client on http://127.0.0.1:8000), trytond-cron and
+   trytond-worker (queued tasks such as bill runs),
    prints the logins, and runs until interrupted (Ctrl-C stops all).
 """
 import os
@@ -84,6 +85,8 @@ def main():
         subprocess.Popen([str(BIN / 'trytond'), '-c', str(conf),
                 '-d', DATABASE, '-v'], env=env, start_new_session=True),
         subprocess.Popen([str(BIN / 'trytond-cron'), '-c', str(conf),
+                '-d', DATABASE, '-v'], env=env, start_new_session=True),
+        subprocess.Popen([str(BIN / 'trytond-worker'), '-c', str(conf), '-n', '1',
                 '-d', DATABASE, '-v'], env=env, start_new_session=True),
         ]
     extra = ROOT / 'scripts' / 'demo_services.py'
