@@ -42,6 +42,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .arrears import local_today
+from .bill import _chunks
 from .exceptions import BillingError
 from .fee import round_money
 
@@ -419,11 +420,6 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('community.late_fee|charge_due', "Charge Late Fees"))
-
-
-def _chunks(values, size):
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 class LateFeeChargeStart(ModelView):

@@ -14,6 +14,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelView, fields
 from trytond.pool import Pool
 from trytond.report import Report
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
@@ -228,8 +229,8 @@ class MeterReadingImport(Wizard):
         Reading = pool.get('community.meter.reading')
         meter_ids = sorted({m.id for _, m, _ in entries})
         stored = defaultdict(dict)
-        for sub in _slices(meter_ids):
-            for reading in Reading.search([('meter', 'in', sub)]):
+        for sub in grouped_slice(meter_ids):
+            for reading in Reading.search([('meter', 'in', list(sub))]):
                 stored[reading.meter.id][reading.date] = reading
         by_meter = defaultdict(list)
         for entry in entries:
@@ -322,9 +323,9 @@ class MeterReadingImport(Wizard):
         meters = Meter.search([('compound', '=', compound.id)],
             order=[('number', 'ASC')])
         last = {}
-        for sub in _slices([m.id for m in meters]):
+        for sub in grouped_slice([m.id for m in meters]):
             for reading in Reading.search([
-                        ('meter', 'in', sub), ('date', '<', date)],
+                        ('meter', 'in', list(sub)), ('date', '<', date)],
                     order=[('date', 'ASC')]):
                 last[reading.meter.id] = reading
         output = io.BytesIO()
@@ -342,11 +343,6 @@ class MeterReadingImport(Wizard):
                     date.isoformat(), '', '', '', ''])
         workbook.close()
         return output.getvalue()
-
-
-def _slices(values, size=1000):
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 class MeterReadingImportStart(ModelView):
