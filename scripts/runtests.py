@@ -39,6 +39,23 @@ def drop_test_databases(uri):
             conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
 
+class TimedResult(unittest.TextTestResult):
+    "Records (test id, seconds) of every test in ``durations``."
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.durations = []
+
+    def startTest(self, test):
+        self._started = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.durations.append(
+            (test.id(), time.monotonic() - self._started))
+
+
 def main(argv):
     args = [a for a in argv if not a.startswith('--')]
     only_top = '--only-top' in argv
@@ -66,7 +83,12 @@ def main(argv):
             for path in sorted(tests_dir.glob('test_*.py')):
                 dotted = 'trytond.modules.%s.tests.%s' % (module, path.stem)
                 suite.addTests(loader.loadTestsFromName(dotted))
-        result = unittest.TextTestRunner(verbosity=2).run(suite)
+        result = unittest.TextTestRunner(verbosity=2,
+            resultclass=TimedResult).run(suite)
+        slowest = sorted(result.durations, key=lambda d: -d[1])[:15]
+        print('\n== slowest module tests ==')
+        for name, seconds in slowest:
+            print('%7.1f s  %s' % (seconds, name))
         n_fail = len(result.failures) + len(result.errors)
         n_skip = len(result.skipped)
         failed += n_fail
@@ -77,7 +99,7 @@ def main(argv):
         report = ROOT / '.local' / 'pytest-report.xml'
         report.parent.mkdir(exist_ok=True)
         proc = subprocess.run([sys.executable, '-m', 'pytest', str(top),
-                '-p', 'no:cacheprovider', '-v', '-rfEs',
+                '-p', 'no:cacheprovider', '-v', '-rfEs', '--durations=10',
                 '--junitxml=%s' % report], cwd=ROOT)
         if proc.returncode not in (0, 1, 5):
             failed += 1

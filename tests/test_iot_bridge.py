@@ -76,6 +76,10 @@ def test_events_end_to_end(database, prefix, tmp_path):
             (r['zigbee2mqtt'] + '/b3/smoke', '{"smoke":tr', False),
             (r['zigbee2mqtt'] + '/nobody', '{"contact":true}', False),
             (r['generic'] + '/meter7/event', b'\xff\xfe' * 10, False),
+            # decodes, but the database refuses it (integer out of range):
+            # quarantined by the bridge itself, under the device's compound
+            (r['zigbee2mqtt'] + '/b3/leak', json.dumps({
+                        'water_leak': False, 'battery': 3000000000}), False),
             ]
         sos = [(r['zigbee2mqtt'] + '/gate/sos', json.dumps({
                         'action': 'emergency', 'battery': 100,
@@ -84,11 +88,11 @@ def test_events_end_to_end(database, prefix, tmp_path):
                         'smoke': True, 'battery': 95, 'seq': 'x'}), False)]
         s.wait_online(1883, prefix)
         pub.publish(messages + bad + sos)
-        total, distinct = wait_count(prefix, 600 + 3 + 2)
-        if total != 605:
+        total, distinct = wait_count(prefix, 600 + 4 + 2)
+        if total != 606:
             dump_log(tmp_path)
-        assert (total, distinct) == (605, 605)
-        assert count(prefix, where="AND state = 'quarantined'") == (3, 3)
+        assert (total, distinct) == (606, 606)
+        assert count(prefix, where="AND state = 'quarantined'") == (4, 4)
         # 100 Tasmota + 100 Shelly + 100 generic energy readings, in kWh
         assert count(prefix, 'event', "AND e.kind = 'energy'") == 300
         assert s.sql(DB, "SELECT min(e.value) FROM community_iot_event e "
@@ -102,12 +106,16 @@ def test_events_end_to_end(database, prefix, tmp_path):
             "JOIN community_iot_event e ON a.event = e.id "
             "JOIN community_iot_message m ON e.message = m.id "
             "WHERE m.topic LIKE %s", (prefix + '/%',))[0][0] == 1
-        reasons = sorted(r for r, in s.sql(DB,
-                "SELECT q.reason FROM community_iot_quarantine q "
+        reasons = sorted(s.sql(DB,
+                "SELECT q.reason, c.code FROM community_iot_quarantine q "
+                "LEFT JOIN community_compound c ON c.id = q.compound "
                 "WHERE q.topic LIKE %s", (prefix + '/%',)))
-        assert [x.split(':')[0] for x in reasons] == [
-            'invalid JSON', 'invalid JSON',
-            "unknown device zigbee2mqtt 'nobody'"]
+        assert [(x.split(':')[0], c) for x, c in reasons] == [
+            ('internal error', 'IOT'),
+            ('invalid JSON', 'IOT'), ('invalid JSON', 'IOT'),
+            ("unknown device zigbee2mqtt 'nobody'", None)]
+        assert reasons[0][0] == ('internal error: psycopg.errors.'
+            'NumericValueOutOfRange: integer out of range')
     finally:
         pub.close()
         bridge.stop()

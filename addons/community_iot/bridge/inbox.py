@@ -20,6 +20,7 @@ arrived while the previous one was being committed.
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 
@@ -164,9 +165,10 @@ class Inbox:
                 self.process(items[:half])
                 self.process(items[half:])
                 return
+            error = sys.exc_info()[1]
             logger.exception("message failed, quarantined: %r",
                 items[0].topic)
-            if not self._quarantine(items[0]):
+            if not self._quarantine(items[0], error):
                 return
             stats = {'new': 1}
         self.client.ack(items)
@@ -180,20 +182,54 @@ class Inbox:
             self.trace.flush()
         logger.debug("batch of %d: %s", len(items), stats)
 
-    def _quarantine(self, item):
-        "Store a message whose processing failed; True when committed."
+    def _quarantine(self, item, error):
+        """Store a message whose processing failed; True when committed.
+
+        The message is stored once (state quarantined, its de-duplication
+        key: a redelivery adds nothing) with a quarantine entry whose
+        reason is ``internal error:`` and the exception on one line, filed
+        under the device its topic names (its compound's staff see it)."""
         import traceback
+        from ..ingest import dedup_key
+        from .adapters import topic_device
         pool = Pool(self.database)
+        reason = ' '.join(''.join(traceback.format_exception_only(
+                        type(error), error)).split())
         try:
             with Transaction().start(self.database, 0) as transaction:
+                Message = pool.get('community.iot.message')
                 Quarantine = pool.get('community.iot.quarantine')
+                Device = pool.get('community.iot.device')
+                key = dedup_key(item.topic, item.payload)
+                if Message.search([('dedup_key', '=', key)]):
+                    return True  # a redelivery of a stored message
+                device = None
+                named = topic_device(item.topic, self.conf.roots)
+                if named:
+                    with Transaction().set_context(active_test=False):
+                        devices = Device.search([
+                                ('family', '=', named[0]),
+                                ('key', '=', named[1]),
+                                ], limit=1)
+                    device = devices[0] if devices else None
+                topic = item.topic.decode('utf-8', 'backslashreplace')
+                message, = Message.create([{
+                            'topic': topic,
+                            'payload': item.payload,
+                            'received': item.received,
+                            'dedup_key': key,
+                            'retained': item.retain,
+                            'device': device.id if device else None,
+                            'state': 'quarantined',
+                            }])
                 Quarantine.create([{
-                            'topic': item.topic.decode('utf-8',
-                                'backslashreplace'),
+                            'message': message.id,
+                            'compound': (device.compound.id
+                                if device and device.compound else None),
+                            'topic': topic,
                             'topic_raw': item.topic,
                             'payload': item.payload,
-                            'reason': ('internal error: '
-                                + traceback.format_exc(limit=1))[-250:],
+                            'reason': ('internal error: ' + reason)[:250],
                             'received': item.received,
                             }])
                 transaction.commit()
