@@ -305,6 +305,20 @@ def prepare_bills(Model, units, company):
         item.save()
         run = BillRun(compound=compound, period_start=start, period_end=end)
         run.click('process')
+    # 滨江花园 charges late fees (0.05 % a day, no grace days): charged
+    # ten days after the due date, 9-1-101's 120.00 owes 0.60 more
+    bj = [u.compound for u in units if u.compound.code == 'BJHY'][0]
+    Term = Model.get('community.late_fee.term')
+    Term(compound=bj, grace_days=0, account=revenue).save()
+    due = Bill.find([('compound', '=', bj.id)])[0].due_date
+    date = due + dt.timedelta(days=10)
+    if date.year != today.year:
+        create_fiscalyear(company, (dt.date(date.year, 1, 1),
+                dt.date(date.year, 12, 31))).click('create_period')
+    charge = Wizard('community.late_fee.charge')
+    charge.form.compound = bj
+    charge.form.date = date
+    charge.execute('charge')
     return {b.unit.code: b.id for b in Bill.find([])}
 
 

@@ -231,3 +231,37 @@ def test_cashier_lookup_in_own_compound(portal_server):
     assert '<svg' in page.text and '¥120.00' in page.text
     other = staff.get('/staff/cashier?unit=9-1-101')
     assert "未找到房屋" in other.text and '<svg' not in other.text
+
+
+def test_late_fees_paid_from_the_portal(portal_server):
+    "A resident sees the late fee of an overdue bill and pays all at once"
+    if not portal_server.data.get('bills'):
+        pytest.skip("no billing models")
+    zhou = resident(portal_server, 'zhou')       # owner of 9-1-101
+    listing = zhou.get('/bills').text
+    # 120.00 overdue by ten days at 0.05 % a day (fixture)
+    assert '9-1-101 欠费合计' in listing
+    assert '含违约金 ¥0.60' in listing and '缴清全部 ¥120.60' in listing
+    ref = re.findall(r'/bills/([0-9]+\.[0-9a-f]+)"', listing)[0]
+    detail = zhou.get('/bills/%s' % ref).text
+    assert '未缴违约金' in detail and '立即缴费 ¥120.60' in detail
+    unit_ref = re.findall(r'/units/([0-9]+\.[0-9a-f]+)/pay"', listing)[0]
+    # nobody else may pay 9-1-101's debts
+    zhao = resident(portal_server, 'zhao')
+    assert zhao.post('/units/%s/pay' % unit_ref).status == 404
+    started = zhou.post('/units/%s/pay' % unit_ref)
+    assert started.status in {302, 303}
+    token = started.location.rsplit('/', 1)[1]
+    wallet = zhou.get('/sandbox/%s' % token).text
+    assert '¥120.60' in wallet
+    paid = zhou.post('/sandbox/%s' % token)
+    assert paid.status in {302, 303}
+    result = zhou.get('/payments/%s' % token).text
+    assert '支付成功 ¥120.60' in result
+    receipt_token = re.findall(r'/receipts/([0-9a-f]+)"', result)[0]
+    receipt = zhou.get('/receipts/%s' % receipt_token).text
+    assert '缴清欠费' in receipt
+    assert re.search(r'账单 [^<]*</td><td class="r">¥120.00', receipt)
+    assert re.search(r'违约金\([^<]*\)</td><td class="r">¥0.60', receipt)
+    after = zhou.get('/bills').text
+    assert '欠费合计' not in after and '没有待缴账单' in after

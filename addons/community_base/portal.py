@@ -292,8 +292,13 @@ class PortalPayment(ModelSQL, ModelView):
     bill = fields.Reference("Bill", selection='get_bills', readonly=True)
     kind = fields.Selection([
             ('bill', "Bill"),
+            ('all', "All Open Bills and Late Fees"),
             ('prepayment', "Prepayment"),
             ], "Kind", required=True, readonly=True)
+    lines = fields.One2Many('community.portal.payment.line', 'payment',
+        "Lines", readonly=True,
+        help="What the resident chose to pay: bills and late fees, with "
+        "the amounts open when the payment started.")
     amount = fields.Numeric("Amount", digits=(16, 2), required=True,
         readonly=True)
     provider = fields.Char("Provider", required=True, readonly=True)
@@ -423,23 +428,65 @@ class PortalPayment(ModelSQL, ModelView):
         }
 
     @classmethod
+    def payable_items(cls, unit, party, bill=None):
+        """What ``party`` may pay of ``unit`` from the portal, as counter
+        payment line values (``community.payment.open_items``: posted bills
+        with something left to pay, by due date, each followed by its open
+        late fees; ``amount`` is what is left).
+
+        A tenant pays the bills addressed to them; owners and household
+        members the others. ``bill``: only that bill and its late fees."""
+        pool = Pool()
+        CounterPayment = pool.get('community.payment')
+        Bill = pool.get('community.bill')
+        Residency = pool.get('community.residency')
+        tenants = {r.party.id for r in Residency.search([
+                    ('unit', '=', unit.id), ('role', '=', 'tenant')])}
+        items = CounterPayment.open_items(unit)
+        parties = {b.id: b.party.id for b in Bill.browse(
+                list({i['bill'] for i in items}))}
+        if party.id in tenants:
+            allowed = {b for b, p in parties.items() if p == party.id}
+        else:
+            allowed = {b for b, p in parties.items() if p not in tenants}
+        if bill is not None:
+            allowed &= {bill.id}
+        return [i for i in items if i['bill'] in allowed]
+
+    @classmethod
     def settle(cls, payment):
         """Post ``payment`` in the ledger as a counter payment.
 
-        With the billing models (``community.payment``): a posted payment
-        of the unit by the payer, allocated to the bill (or all kept as
-        prepayment), whose receipt number is the official receipt. Without
-        them nothing is posted. Returns the counter payment or None.
+        A posted payment of the unit by the payer whose receipt number is
+        the official receipt. Each line of the portal payment (a bill or a
+        late fee) is paid up to what is still open now, locked (it may
+        have been paid at the counter meanwhile); what the resident paid
+        beyond that, or all of a prepayment, is kept as prepayment: money
+        received is never refused. Returns the counter payment.
+
+        Raises BillingError when a bill is being paid by someone else at
+        this moment: the provider's notification is answered with an error
+        and sent again later.
         """
         pool = Pool()
-        try:
-            CounterPayment = pool.get('community.payment')
-        except KeyError:
-            return None
+        CounterPayment = pool.get('community.payment')
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
         Date = pool.get('ir.date')
-        lines = []
-        if payment.bill:
-            lines = [{'bill': payment.bill.id, 'amount': payment.amount}]
+        wanted = [(l.bill, l.late_fee, l.amount) for l in payment.lines]
+        if not wanted and payment.bill:
+            # portal payments started before payment lines existed
+            wanted = [(payment.bill, None, payment.amount)]
+        CounterPayment.lock_bills([f or b for b, f, _ in wanted])
+        Transaction().counter += 1  # read the amounts after the lock
+        lines, left = [], payment.amount
+        for bill, fee, amount in wanted:
+            target = LateFee(fee.id) if fee else Bill(bill.id)
+            amount = min(amount, target.amount_to_pay, left)
+            if amount > 0:
+                lines.append({'bill': bill.id, 'amount': amount,
+                        'late_fee': fee.id if fee else None})
+                left -= amount
         with Transaction().set_context(company=payment.compound.company.id):
             counter = CounterPayment(
                 compound=payment.compound, unit=payment.unit,
@@ -472,3 +519,17 @@ class PortalPayment(ModelSQL, ModelView):
         payment.save()
         cls.settle(payment)
         return payment
+
+
+class PortalPaymentLine(ModelSQL, ModelView):
+    """What a portal payment pays: a bill, or a late fee of the bill, with
+    the amount open when the payment started (CNY, 2 decimals)."""
+    __name__ = 'community.portal.payment.line'
+    payment = fields.Many2One('community.portal.payment', "Payment",
+        required=True, ondelete='CASCADE', readonly=True)
+    bill = fields.Many2One('community.bill', "Bill", required=True,
+        readonly=True)
+    late_fee = fields.Many2One('community.late_fee', "Late Fee",
+        readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), required=True,
+        readonly=True)

@@ -880,6 +880,31 @@ def _get_bill(ctx, ref):
     return found[0]
 
 
+def _payable(ctx, unit_id, bill=None):
+    """The resident's payable items of a unit in scope (bills and late
+    fees, ``community.portal.payment.payable_items``)."""
+    Payment = ctx.pool.get('community.portal.payment')
+    unit, _ = ctx.scope[unit_id]
+    return Payment.payable_items(unit, ctx.party, bill=bill)
+
+
+def _start_payment(ctx, unit, kind, items, bill=None):
+    "Create a portal payment of ``items`` and go to its page."
+    Payment = ctx.pool.get('community.portal.payment')
+    payment, = Payment.create([{
+                'web_user': ctx.user.id, 'party': ctx.party.id,
+                'compound': unit.compound.id, 'unit': unit.id,
+                'bill': str(bill) if bill else None, 'kind': kind,
+                'amount': sum((i['amount'] for i in items), Decimal(0)),
+                'provider': 'sandbox',
+                'lines': [('create', [{
+                                'bill': i['bill'],
+                                'late_fee': i.get('late_fee'),
+                                'amount': i['amount']} for i in items])],
+                }])
+    return ctx.redirect('/payments/%s' % payment.token)
+
+
 @portal_route('/bills')
 def bills(ctx):
     if not ctx.scope:
@@ -893,10 +918,22 @@ def bills(ctx):
     ids = [b.id for b in Bill.search(_bills_domain(ctx), limit=200)]
     values = Payment.bill_list(ids)
     codes = {u_id: unit.code for u_id, (unit, _) in ctx.scope.items()}
+    # open late fees by bill, and what each unit owes in all
+    fees, owed = {}, []
+    for u_id in sorted(ctx.scope, key=codes.get):
+        items = _payable(ctx, u_id)
+        for i in items:
+            if i.get('late_fee'):
+                fees[i['bill']] = fees.get(i['bill'], Decimal(0)) + i['amount']
+        if items:
+            owed.append((u_id, sum((i['amount'] for i in items), Decimal(0)),
+                    sum((i['amount'] for i in items if i.get('late_fee')),
+                        Decimal(0))))
     open_, paid = [], []
     for id_ in ids:
         v = values[id_]
-        (paid if v['paid'] else open_).append(v)
+        v['late_fees'] = fees.get(id_, Decimal(0))
+        (paid if v['paid'] and not v['late_fees'] else open_).append(v)
 
     def card(v, is_paid):
         return Markup(
@@ -908,10 +945,22 @@ def bills(ctx):
             unit=codes.get(v['unit'], ''), start=v['period_start'],
             end=v['period_end'],
             amount=money(v['total_amount'] if is_paid
-                else v['amount_to_pay']),
+                else v['amount_to_pay'] + v['late_fees']),
             cls=' ok' if is_paid else ' danger',
-            state="已缴" if is_paid else "待缴", due=v['due_date'])
-    body = Markup('<h3>待缴账单</h3>') + (Markup('').join(
+            state="已缴" if is_paid else (
+                "待缴(含违约金 %s)" % money(v['late_fees'])
+                if v['late_fees'] else "待缴"), due=v['due_date'])
+    body = Markup('')
+    for u_id, total, late in owed:
+        body += Markup(
+            '<form method="post" class="card" action="{base}/units/{ref}/pay">'
+            '{csrf}<h3>{unit} 欠费合计</h3><div class="amount">{total}</div>'
+            '<span class="muted">{late}</span>'
+            '<button type="submit">缴清全部 {total}</button></form>').format(
+            base=ctx.base, ref=sign_ref('unit', u_id), csrf=ctx.csrf(),
+            unit=codes[u_id], total=money(total),
+            late="含违约金 %s" % money(late) if late else "")
+    body += Markup('<h3>待缴账单</h3>') + (Markup('').join(
             card(b, False) for b in open_)
         or Markup('<p class="muted">没有待缴账单</p>'))
     body += Markup('<h3>已缴账单</h3>') + (Markup('').join(
@@ -924,7 +973,10 @@ def bills(ctx):
 def bill_detail(ctx, ref):
     bill = _get_bill(ctx, ref)
     payments = _paid_payments(ctx, [bill])
-    is_paid = _bill_is_paid(bill, payments)
+    items = _payable(ctx, bill.unit.id, bill=bill)
+    fees = [i for i in items if i.get('late_fee')]
+    is_paid = _bill_is_paid(bill, payments) and not fees
+    LateFee = ctx.pool.get('community.late_fee')
     lines = Markup('').join(
         Markup('<tr><td>{}</td><td class="r">{}</td></tr>').format(
             line.description or line.fee_item.rec_name, money(line.amount))
@@ -936,35 +988,52 @@ def bill_detail(ctx, ref):
         number=bill.number or '', unit=bill.unit.code,
         start=bill.period_start, end=bill.period_end, due=bill.due_date,
         lines=lines, total=money(bill.total_amount))
+    if fees:
+        rows = Markup('').join(
+            Markup('<tr><td>违约金 {date_from} ~ {date}({days} 天)</td>'
+                '<td class="r">{amount}</td></tr>').format(
+                date_from=fee.date_from, date=fee.date, days=fee.days,
+                amount=money(item['amount']))
+            for item, fee in zip(fees, LateFee.browse(
+                    [i['late_fee'] for i in fees])))
+        body += Markup('<div class="card" id="late-fees"><h3>未缴违约金</h3>'
+            '<table>{}</table></div>').format(rows)
     if is_paid:
         body += Markup('<div class="notice">已缴清</div>')
-        for payment in payments.get(bill.id, []):
-            body += Markup('<a class="btn secondary" href="{base}/receipts/'
-                '{token}">查看收据</a>').format(
-                base=ctx.base, token=payment.receipt_token)
-    else:
+    for payment in payments.get(bill.id, []):
+        body += Markup('<a class="btn secondary" href="{base}/receipts/'
+            '{token}">查看收据</a>').format(
+            base=ctx.base, token=payment.receipt_token)
+    if items:
         body += Markup(
             '<form method="post" action="{base}/bills/{ref}/pay">{csrf}'
             '<button type="submit">立即缴费 {amount}</button></form>').format(
             base=ctx.base, ref=ref, csrf=ctx.csrf(),
-            amount=money(bill.amount_to_pay))
+            amount=money(sum((i['amount'] for i in items), Decimal(0))))
     return ctx.render("账单详情", body)
 
 
 @portal_route('/bills/<ref>/pay', methods=('POST',), readonly=False)
 def bill_pay(ctx, ref):
+    "Pay what is open of a bill and its late fees."
     bill = _get_bill(ctx, ref)
-    payments = _paid_payments(ctx, [bill])
-    if _bill_is_paid(bill, payments):
+    items = _payable(ctx, bill.unit.id, bill=bill)
+    if not items:
         return ctx.redirect('/bills/%s' % ref)
-    Payment = ctx.pool.get('community.portal.payment')
-    payment, = Payment.create([{
-                'web_user': ctx.user.id, 'party': ctx.party.id,
-                'compound': bill.compound.id, 'unit': bill.unit.id,
-                'bill': str(bill), 'kind': 'bill',
-                'amount': bill.amount_to_pay, 'provider': 'sandbox',
-                }])
-    return ctx.redirect('/payments/%s' % payment.token)
+    return _start_payment(ctx, bill.unit, 'bill', items, bill=bill)
+
+
+@portal_route('/units/<ref>/pay', methods=('POST',), readonly=False)
+def unit_pay(ctx, ref):
+    "Pay everything the resident may pay of a unit: bills and late fees."
+    unit_id = parse_ref('unit', ref)
+    if unit_id not in ctx.scope:
+        abort(404)
+    items = _payable(ctx, unit_id)
+    if not items:
+        return ctx.redirect('/bills')
+    unit, _ = ctx.scope[unit_id]
+    return _start_payment(ctx, unit, 'all', items)
 
 
 @portal_route('/prepay', methods=('GET', 'POST'), readonly=False)
@@ -1044,6 +1113,13 @@ def payment_page(ctx, token):
     return response
 
 
+def _insert_before(rows, key, new):
+    "rows (list of (key, value)) with ``new`` inserted before ``key``."
+    keys = [k for k, _ in rows]
+    i = keys.index(key) if key in keys else len(rows)
+    return rows[:i] + new + rows[i:]
+
+
 @portal_route('/receipts/<token>')
 def receipt(ctx, token):
     if not ctx.scope:
@@ -1068,17 +1144,28 @@ def receipt(ctx, token):
         ("收据号", receipt_number),
         ("房屋", '%s %s' % (unit.compound.name, unit.code)),
         ("缴费人", payment.party.rec_name if payment.party else ''),
-        ("项目", "预存" if payment.kind == 'prepayment' else "账单缴费"),
+        ("项目", {'prepayment': "预存", 'all': "缴清欠费"}.get(
+                payment.kind, "账单缴费")),
         ("金额", money(payment.amount)),
         ("支付方式", payment.provider),
         ("交易号", payment.provider_reference),
         ("时间", localtime(payment.paid_at, unit.compound)),
         ]
-    if payment.bill:
+    if payment.bill and not payment.settlement:
         rows.insert(3, ("账单", payment.bill.rec_name))
+    settled = []
+    if payment.settlement:
+        # what the payment settled in the ledger: bills, late fees and
+        # the part kept as prepayment
+        for line in payment.settlement.lines:
+            settled.append((("违约金(%s)" if line.late_fee else "账单 %s")
+                    % line.bill.rec_name, money(line.amount)))
+        if payment.settlement.prepayment_amount:
+            settled.append(("预存", money(
+                        payment.settlement.prepayment_amount)))
     table = Markup('').join(
         Markup('<tr><td>{}</td><td class="r">{}</td></tr>').format(k, v)
-        for k, v in rows)
+        for k, v in _insert_before(rows, "金额", settled))
     body = Markup('<div class="card" id="receipt"><h3>电子收据</h3>'
         '<table>{}</table><p class="muted">本收据非税务发票。</p></div>'
         ).format(table)

@@ -176,6 +176,104 @@ class PortalTestCase(unittest.TestCase):
             self.assertEqual(payment.settlement, counter)
 
     @with_transaction()
+    def test_payment_bill_and_late_fees(self):
+        "The portal pays a bill with its late fees, or all a unit owes"
+        from .test_billing import create_unit, setup_billing
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        Residency = pool.get('community.residency')
+        Payment = pool.get('community.portal.payment')
+        Counter = pool.get('community.payment')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            owner, tenant = Party.create([{'name': "吴九"}, {'name': "郑十"}])
+            unit = create_unit(building, '9-9-902', Decimal('100.00'),
+                [(owner, 100)])
+            Residency.create([{'unit': unit.id, 'party': tenant.id,
+                        'role': 'tenant', 'start_date': dt.date(2026, 1, 1)}])
+            for month in (4, 5):
+                run, = BillRun.create([{'compound': compound.id,
+                            'period_start': dt.date(2026, month, 1),
+                            'period_end': dt.date(2026, month + 1, 1)
+                            - dt.timedelta(days=1)}])
+                BillRun.process([run])
+            april, may = Bill.search([('unit', '=', unit.id)],
+                order=[('period_start', 'ASC')])
+            # 260.00 × 0.05 % a day: April's bill 41 days (1 May to
+            # 10 June) = 5.33, May's 10 days = 1.30
+            fees = LateFee.charge(compound, dt.date(2026, 6, 10))
+            self.assertEqual(sorted((f.bill.id, f.amount) for f in fees), [
+                    (april.id, Decimal('5.33')),
+                    (may.id, Decimal('1.30'))])
+
+            def summary(values):
+                return [(i['bill'], bool(i.get('late_fee')), i['amount'])
+                    for i in values]
+            # the tenant pays only bills addressed to them: none here
+            self.assertEqual(Payment.payable_items(unit, tenant), [])
+            self.assertEqual(summary(Payment.payable_items(unit, owner)), [
+                    (april.id, False, Decimal('260.00')),
+                    (april.id, True, Decimal('5.33')),
+                    (may.id, False, Decimal('260.00')),
+                    (may.id, True, Decimal('1.30'))])
+
+            def start(kind, values, bill=None):
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'kind': kind,
+                            'bill': str(bill) if bill else None,
+                            'amount': sum(i['amount'] for i in values),
+                            'provider': 'sandbox',
+                            'lines': [('create', [{
+                                            'bill': i['bill'],
+                                            'late_fee': i.get('late_fee'),
+                                            'amount': i['amount']}
+                                        for i in values])]}])
+                return payment
+
+            # April and its late fee
+            first = start('bill', Payment.payable_items(
+                    unit, owner, bill=april), april)
+            self.assertEqual(first.amount, Decimal('265.33'))
+            Payment.confirm(first, Decimal('265.33'), 'WX1')
+            counter = first.settlement
+            self.assertEqual(sorted((l.bill.id, bool(l.late_fee), l.amount)
+                    for l in counter.lines), [
+                    (april.id, False, Decimal('260.00')),
+                    (april.id, True, Decimal('5.33'))])
+            self.assertEqual(counter.prepayment_amount, Decimal(0))
+            self.assertIsNotNone(Bill(april.id).move_line.reconciliation)
+            april_fee, = LateFee.search([('bill', '=', april.id)])
+            self.assertIsNotNone(april_fee.move_line.reconciliation)
+
+            # all the rest; the cashier takes May's bill meanwhile: the
+            # late fee is settled, the 260.00 kept as prepayment
+            rest = start('all', Payment.payable_items(unit, owner))
+            self.assertEqual(rest.amount, Decimal('261.30'))
+            cash, = Counter.create([{
+                        'compound': compound.id, 'unit': unit.id,
+                        'party': owner.id, 'method': 'cash',
+                        'amount': Decimal('260.00'),
+                        'lines': [('create', [{'bill': may.id}])]}])
+            Counter.post([cash])
+            Payment.confirm(rest, Decimal('261.30'), 'WX2')
+            self.assertEqual(rest.state, 'paid')
+            self.assertEqual([(bool(l.late_fee), l.amount)
+                    for l in rest.settlement.lines], [(True, Decimal('1.30'))])
+            self.assertEqual(rest.settlement.prepayment_amount,
+                Decimal('260.00'))
+            self.assertEqual(Payment.payable_items(unit, owner), [])
+            self.assertEqual(Counter.prepayment_balances([owner])
+                .get(owner.id), Decimal('260.00'))
+
+    @with_transaction()
     def test_pending_charges(self):
         "Chargeable done repairs wait for the next bill once"
         pool = Pool()
