@@ -24,6 +24,7 @@ from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, In
 from trytond.report import Report
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from .exceptions import BillingError
@@ -290,6 +291,26 @@ class Payment(Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('posted')
     def post(cls, payments):
+        """Post payments: one move each (the lines it settles credited to
+        their receivable account, the rest to advance receipts, the money
+        debited to the method's account), a receipt number from the
+        compound's strict sequence, then reconciliation of the bills and
+        late fees paid in full.
+
+        The bills and late fees are locked first and their open amounts
+        read after the lock; several payments of one call settling the
+        same bill share its open amount. The moves of all the payments
+        are created and posted together (Tryton validates them as one
+        batch), by slices of 100: Tryton's records of a long list cost
+        quadratic time. Raises BillingError when a line pays more than is
+        open, something already paid, or a bill another cashier holds."""
+        settled = defaultdict(Decimal)  # target -> allocated in this call
+        for sub in grouped_slice([p.id for p in payments], 100):
+            cls._post(cls.browse(list(sub)), settled)
+
+    @classmethod
+    def _post(cls, payments, settled):
+        "Post a slice of the payments of ``post``."
         pool = Pool()
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
@@ -301,6 +322,10 @@ class Payment(Workflow, ModelSQL, ModelView):
         config = Configuration(1)
         user = Transaction().user
         payment_lines = []
+        moves = []
+        # looked up once per company (date, compound) for the whole call
+        debit_accounts, journals, periods = {}, {}, {}
+        prepayment_accounts, sequences = {}, {}
         for payment in payments:
             lines = list(payment.lines)
             payment_lines.extend(lines)
@@ -318,7 +343,7 @@ class Payment(Workflow, ModelSQL, ModelView):
             allocated = Decimal(0)
             move_lines = []
             for line, target in zip(lines, targets):
-                to_pay = target.amount_to_pay
+                to_pay = target.amount_to_pay - settled[str(target)]
                 amount = line.amount if line.amount is not None else to_pay
                 if isinstance(target, LateFee):
                     posted = bool(target.move_line)
@@ -340,6 +365,7 @@ class Payment(Workflow, ModelSQL, ModelView):
                             bill=target.rec_name, amount=to_pay))
                 line.amount = amount
                 allocated += amount
+                settled[str(target)] += amount
                 move_lines.append(MoveLine(
                         account=target.move_line.account,
                         party=target.party, debit=Decimal(0), credit=amount,
@@ -354,30 +380,51 @@ class Payment(Workflow, ModelSQL, ModelView):
                 raise BillingError(gettext(
                         'community_base.msg_payment_amount',
                         payment=payment.unit.rec_name, amount=allocated))
+            company = payment.compound.company
             if prepayment:
+                if company.id not in prepayment_accounts:
+                    prepayment_accounts[company.id] = (
+                        payment.prepayment_account(config))
                 move_lines.append(MoveLine(
-                        account=payment.prepayment_account(config),
+                        account=prepayment_accounts[company.id],
                         party=payment.party, debit=Decimal(0),
                         credit=prepayment, description=payment.reference))
+            key = (company.id, payment.method)
+            if key not in debit_accounts:
+                if payment.method == 'prepayment':
+                    if company.id not in prepayment_accounts:
+                        prepayment_accounts[company.id] = (
+                            payment.prepayment_account(config))
+                    debit_accounts[key] = prepayment_accounts[company.id]
+                else:
+                    debit_accounts[key] = payment.debit_account(config)
             move_lines.append(MoveLine(
-                    account=payment.debit_account(config),
+                    account=debit_accounts[key],
                     party=(payment.party
                         if payment.method == 'prepayment' else None),
                     debit=payment.amount, credit=Decimal(0),
                     description=payment.reference))
-            company = payment.compound.company
-            move = Move(company=company, journal=payment.journal(),
-                period=Period.find(company, date=payment.date),
-                date=payment.date, origin=payment,
-                description=payment.reference, lines=move_lines)
-            move.save()
-            Move.post([move])
-            payment.move = move
+            if company.id not in journals:
+                journals[company.id] = payment.journal()
+            if (company.id, payment.date) not in periods:
+                periods[company.id, payment.date] = Period.find(
+                    company, date=payment.date)
+            moves.append(Move(company=company, journal=journals[company.id],
+                    period=periods[company.id, payment.date],
+                    date=payment.date, origin=payment,
+                    description=payment.reference, lines=move_lines))
             payment.prepayment_amount = prepayment
             payment.cashier = user
-            sequence = payment.compound.get_receipt_sequence()
+            if payment.compound.id not in sequences:
+                sequences[payment.compound.id] = (
+                    payment.compound.get_receipt_sequence())
+            sequence = sequences[payment.compound.id]
             with Transaction().set_context(company=company.id):
                 payment.receipt_number = sequence.get()
+        Move.save(moves)
+        Move.post(moves)
+        for payment, move in zip(payments, moves):
+            payment.move = move
         PaymentLine.save(payment_lines)
         cls.save(payments)
         # Reconcile the bills and late fees paid in full
@@ -465,9 +512,11 @@ class Payment(Workflow, ModelSQL, ModelView):
                         amount=sum(a for _, a in bill_amounts),
                         lines=[{'bill': b.id, 'amount': a}
                             for b, a in bill_amounts]))
-        if payments:
-            cls.save(payments)
-            cls.post(payments)
+        # by slices: Tryton's records of a long list cost quadratic time
+        for sub in grouped_slice(payments, 100):
+            sub = list(sub)
+            cls.save(sub)
+            cls.post(sub)
         return payments
 
     @classmethod
