@@ -9,7 +9,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench bench-register bench-billing bench-payment bench-portal bench-iot chromium clean
+.PHONY: demo test install sao bench bench-register bench-billing bench-payment bench-dunning bench-portal bench-iot chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ test: install chromium sao
 	$(PY) scripts/runtests.py
 
 # every benchmark, one after the other (each prints its own figures)
-bench: bench-register bench-billing bench-payment bench-iot bench-portal
+bench: bench-register bench-billing bench-payment bench-dunning bench-iot bench-portal
 
 # Register import benchmark: 20,000 units / ~40,000 residencies into a
 # fresh database (UNITS=N to change the size).
@@ -56,6 +56,13 @@ bench-billing: install
 PAY_UNITS ?= 5000
 bench-payment: install
 	$(PY) tests/bench/bench_payment.py --units $(PAY_UNITS)
+	$(PY) tests/bench/bench_payment.py --units $(PAY_UNITS) --prepaid
+
+# Create Dunnings after a bill run of 5,000 units, a quarter of them paid
+# (DUNNING_UNITS=N to change the size).
+DUNNING_UNITS ?= 5000
+bench-dunning: install
+	$(PY) tests/bench/bench_dunning.py --units $(DUNNING_UNITS)
 
 # 50 concurrent logged-in residents on the bill list page of the portal
 bench-portal: install

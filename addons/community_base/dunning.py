@@ -29,6 +29,7 @@ from decimal import Decimal
 from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.report import Report
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, check_access
 
 from .payment import amount_in_words
@@ -91,6 +92,17 @@ class Dunning(metaclass=PoolMeta):
         Bill = Pool().get('community.bill')
         if isinstance(self.line.origin, Bill):
             return self.line.origin.id
+
+    @classmethod
+    def create(cls, vlist):
+        """Create by slices of 500: Create Dunnings saves every new
+        dunning in one call, and Tryton's records of a long list cost
+        quadratic time (validation reads the related records of the whole
+        list for each one)."""
+        records = []
+        for sub in grouped_slice(vlist, 500):
+            records.extend(super().create(list(sub)))
+        return records
 
     @classmethod
     def preprocess_values(cls, mode, values):
