@@ -226,22 +226,34 @@ class Payment(Workflow, ModelSQL, ModelView):
     @classmethod
     def lock_bills(cls, bills):
         """Lock the rows of bills or late fees (FOR NO KEY UPDATE NOWAIT:
-        payment lines referencing them can still be inserted); raise
-        BillingError naming the record when another cashier holds it."""
+        payment lines referencing them can still be inserted), then touch
+        them (a no-op UPDATE): a concurrent transaction whose snapshot
+        predates our commit then fails to serialize on its own lock and
+        is retried, instead of reading an open amount that is no longer
+        true (trytond runs at REPEATABLE READ, and a row only locked, not
+        updated, raises no conflict).
+
+        Raises BillingError naming the record when another cashier holds
+        it; a serialization failure is raised as is (DatabaseOperational
+        Error: trytond retries the request)."""
         cursor = Transaction().connection.cursor()
         for bill in bills:
             # python-sql's For knows only UPDATE and SHARE; the table name
             # is a constant of the model, the id a parameter.
-            query = ('SELECT id FROM "%s" WHERE id = %%s '
-                'FOR NO KEY UPDATE NOWAIT' % bill.__class__._table)
+            table = bill.__class__._table
             cursor.execute('SAVEPOINT community_lock_bill')
             try:
-                cursor.execute(query, (bill.id,))
-            except backend.DatabaseOperationalError:
+                cursor.execute('SELECT id FROM "%s" WHERE id = %%s '
+                    'FOR NO KEY UPDATE NOWAIT' % table, (bill.id,))
+            except backend.DatabaseOperationalError as exception:
+                if getattr(exception, 'sqlstate', None) == '40001':
+                    raise
                 cursor.execute('ROLLBACK TO SAVEPOINT community_lock_bill')
                 raise BillingError(gettext(
                         'community_base.msg_bill_locked', bill=bill.rec_name))
             cursor.execute('RELEASE SAVEPOINT community_lock_bill')
+            cursor.execute('UPDATE "%s" SET write_date = write_date '
+                'WHERE id = %%s' % table, (bill.id,))
 
     @classmethod
     def open_items(cls, unit):
@@ -304,12 +316,13 @@ class Payment(Workflow, ModelSQL, ModelView):
         batch), by slices of 100: Tryton's records of a long list cost
         quadratic time. Raises BillingError when a line pays more than is
         open, something already paid, or a bill another cashier holds."""
-        settled = defaultdict(Decimal)  # target -> allocated in this call
-        for sub in grouped_slice([p.id for p in payments], 100):
-            cls._post(cls.browse(list(sub)), settled)
+        for sub in grouped_slice([p.id for p in payments], cls._post_slice):
+            cls._post(cls.browse(list(sub)))
+
+    _post_slice = 100
 
     @classmethod
-    def _post(cls, payments, settled):
+    def _post(cls, payments):
         "Post a slice of the payments of ``post``."
         pool = Pool()
         Bill = pool.get('community.bill')
@@ -323,6 +336,9 @@ class Payment(Workflow, ModelSQL, ModelView):
         user = Transaction().user
         payment_lines = []
         moves = []
+        # what the slice allocates to each target before its moves are
+        # saved (then the open amounts include it)
+        settled = defaultdict(Decimal)
         # looked up once per company (date, compound) for the whole call
         debit_accounts, journals, periods = {}, {}, {}
         prepayment_accounts, sequences = {}, {}

@@ -440,15 +440,20 @@ class PortalPayment(ModelSQL, ModelView):
         CounterPayment = pool.get('community.payment')
         Bill = pool.get('community.bill')
         Residency = pool.get('community.residency')
-        tenants = {r.party.id for r in Residency.search([
-                    ('unit', '=', unit.id), ('role', '=', 'tenant')])}
+        residencies = Residency.search([('unit', '=', unit.id)])
+        tenants = {r.party.id for r in residencies if r.role == 'tenant'}
+        family = {r.party.id for r in residencies if r.role != 'tenant'}
         items = CounterPayment.open_items(unit)
         parties = {b.id: b.party.id for b in Bill.browse(
                 list({i['bill'] for i in items}))}
-        if party.id in tenants:
+        if party.id in family:
+            # as the portal's bill list: not the bills of the tenants
+            allowed = {b for b, p in parties.items()
+                if p not in tenants - {party.id}}
+        elif party.id in tenants:
             allowed = {b for b, p in parties.items() if p == party.id}
         else:
-            allowed = {b for b, p in parties.items() if p not in tenants}
+            allowed = set()
         if bill is not None:
             allowed &= {bill.id}
         return [i for i in items if i['bill'] in allowed]
@@ -482,6 +487,8 @@ class PortalPayment(ModelSQL, ModelView):
         lines, left = [], payment.amount
         for bill, fee, amount in wanted:
             target = LateFee(fee.id) if fee else Bill(bill.id)
+            if Bill(bill.id).state != 'posted':
+                continue  # cancelled meanwhile: kept as prepayment
             amount = min(amount, target.amount_to_pay, left)
             if amount > 0:
                 lines.append({'bill': bill.id, 'amount': amount,

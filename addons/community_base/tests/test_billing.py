@@ -6,6 +6,7 @@ import datetime as dt
 import unittest
 from decimal import Decimal
 
+from trytond.backend import DatabaseOperationalError
 from trytond.exceptions import UserError
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
@@ -466,6 +467,70 @@ class BillingTestCase(unittest.TestCase):
                     [('unit', '=', unit.id)], count=True), 1)
 
     @with_transaction()
+    def test_payments_of_one_bill_in_one_call(self):
+        "Payments of one bill posted together share its open amount"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '吴九'}])
+            unit = create_unit(building, '9-9-902', Decimal('100.00'),
+                [(owner, 100)])
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertEqual(bill.amount_to_pay, Decimal('260.00'))
+
+            def payments(first, second):
+                return Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 6, 1),
+                            'method': 'cash', 'amount': amount,
+                            'lines': [('create', [{'bill': bill.id,
+                                            'amount': line}])]}
+                        for amount, line in [first, second]])
+            # in one slice (moves not saved yet), then in two slices (the
+            # first slice's move saved): the second payment gets the rest
+            # (slice size, second payment's line, its prepayment)
+            for size, rest, kept in [
+                    (100, Decimal('160.00'), Decimal('10.00')),
+                    (1, Decimal('150.00'), Decimal('20.00'))]:
+                Payment._post_slice = size
+                try:
+                    one, two = payments((Decimal('100.00'), Decimal('100.00')),
+                        (Decimal('170.00'), None))
+                    Payment.post([one, two])
+                finally:
+                    del Payment._post_slice
+                self.assertEqual([l.amount for l in two.lines], [rest])
+                self.assertEqual(two.prepayment_amount, kept)
+                bill = Bill(bill.id)
+                self.assertEqual(bill.amount_to_pay, Decimal(0))
+                self.assertIsNotNone(bill.move_line.reconciliation)
+                # a third one finds nothing to pay
+                three, _ = payments((Decimal('1.00'), None),
+                    (Decimal('1.00'), None))
+                with self.assertRaises(UserError):
+                    Payment.post([three])
+                Payment.delete([three, _])
+                if size == 100:
+                    # again on June's bill (the run applies the 10.00
+                    # prepaid: 250.00 left)
+                    run, = BillRun.create([{'compound': compound.id,
+                                'period_start': dt.date(2026, 6, 1),
+                                'period_end': dt.date(2026, 6, 30)}])
+                    BillRun.process([run])
+                    bill, = Bill.search([('unit', '=', unit.id),
+                            ('period_start', '=', dt.date(2026, 6, 1))])
+                    self.assertEqual(bill.amount_to_pay, Decimal('250.00'))
+
+    @with_transaction()
     def test_zz_two_cashiers_late_fee(self):
         "Two cashiers paying the same late fee: never a double settlement"
         pool = Pool()
@@ -524,6 +589,34 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(fee.amount_to_pay, Decimal(0))
             self.assertIsNotNone(fee.move_line.reconciliation)
             self.assertEqual(Bill(bill.id).amount_to_pay, Decimal('260.00'))
+
+            def pay_bill():
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 6, 11),
+                            'method': 'cash', 'amount': Decimal('260.00'),
+                            'lines': [('create', [{'bill': bill.id}])]}])
+                Payment.post([payment])
+
+            # A cashier whose transaction saw the bill open before another
+            # cashier's payment committed: the lock fails to serialize
+            # (trytond retries the request) instead of paying twice
+            # (the user's company is committed: set_company would write the
+            # user in both transactions and wait on itself)
+            company_context = {'company': company.id}
+            with transaction.new_transaction() as stale, \
+                    stale.set_context(company_context):
+                self.assertEqual(Bill(bill.id).amount_to_pay,
+                    Decimal('260.00'))
+                with transaction.new_transaction() as other, \
+                        other.set_context(company_context):
+                    pay_bill()
+                    other.commit()
+                with self.assertRaises(DatabaseOperationalError):
+                    pay_bill()
+                stale.rollback()
+            Transaction().counter += 1
+            self.assertEqual(Bill(bill.id).amount_to_pay, Decimal(0))
 
 
     @with_transaction()
