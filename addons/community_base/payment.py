@@ -407,13 +407,7 @@ class Payment(Workflow, ModelSQL, ModelView):
                         credit=prepayment, description=payment.reference))
             key = (company.id, payment.method)
             if key not in debit_accounts:
-                if payment.method == 'prepayment':
-                    if company.id not in prepayment_accounts:
-                        prepayment_accounts[company.id] = (
-                            payment.prepayment_account(config))
-                    debit_accounts[key] = prepayment_accounts[company.id]
-                else:
-                    debit_accounts[key] = payment.debit_account(config)
+                debit_accounts[key] = payment.debit_account(config)
             move_lines.append(MoveLine(
                     account=debit_accounts[key],
                     party=(payment.party

@@ -93,6 +93,18 @@ def create_unit(building, code, area, owners, handover=None,
     return unit
 
 
+def bill_month(compound, year, month):
+    "Run and process the bill run of a whole month; return the run."
+    BillRun = Pool().get('community.bill.run')
+    start = dt.date(year, month, 1)
+    end = ((start + dt.timedelta(days=32)).replace(day=1)
+        - dt.timedelta(days=1))
+    run, = BillRun.create([{'compound': compound.id,
+                'period_start': start, 'period_end': end}])
+    BillRun.process([run])
+    return run
+
+
 class BillingTestCase(unittest.TestCase):
     "Test fees and bills"
 
@@ -471,7 +483,6 @@ class BillingTestCase(unittest.TestCase):
         "Payments of one bill posted together share its open amount"
         pool = Pool()
         Party = pool.get('party.party')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
         Payment = pool.get('community.payment')
         company = create_company()
@@ -480,10 +491,7 @@ class BillingTestCase(unittest.TestCase):
             owner, = Party.create([{'name': '吴九'}])
             unit = create_unit(building, '9-9-902', Decimal('100.00'),
                 [(owner, 100)])
-            run, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 5, 1),
-                        'period_end': dt.date(2026, 5, 31)}])
-            BillRun.process([run])
+            bill_month(compound, 2026, 5)
             bill, = Bill.search([('unit', '=', unit.id)])
             self.assertEqual(bill.amount_to_pay, Decimal('260.00'))
 
@@ -522,10 +530,7 @@ class BillingTestCase(unittest.TestCase):
                 if size == 100:
                     # again on June's bill (the run applies the 10.00
                     # prepaid: 250.00 left)
-                    run, = BillRun.create([{'compound': compound.id,
-                                'period_start': dt.date(2026, 6, 1),
-                                'period_end': dt.date(2026, 6, 30)}])
-                    BillRun.process([run])
+                    bill_month(compound, 2026, 6)
                     bill, = Bill.search([('unit', '=', unit.id),
                             ('period_start', '=', dt.date(2026, 6, 1))])
                     self.assertEqual(bill.amount_to_pay, Decimal('250.00'))

@@ -178,10 +178,9 @@ class PortalTestCase(unittest.TestCase):
     @with_transaction()
     def test_payment_bill_and_late_fees(self):
         "The portal pays a bill with its late fees, or all a unit owes"
-        from .test_billing import create_unit, setup_billing
+        from .test_billing import bill_month, create_unit, setup_billing
         pool = Pool()
         Party = pool.get('party.party')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
         Term = pool.get('community.late_fee.term')
@@ -199,11 +198,7 @@ class PortalTestCase(unittest.TestCase):
             Residency.create([{'unit': unit.id, 'party': tenant.id,
                         'role': 'tenant', 'start_date': dt.date(2026, 1, 1)}])
             for month in (4, 5):
-                run, = BillRun.create([{'compound': compound.id,
-                            'period_start': dt.date(2026, month, 1),
-                            'period_end': dt.date(2026, month + 1, 1)
-                            - dt.timedelta(days=1)}])
-                BillRun.process([run])
+                bill_month(compound, 2026, month)
             april, may = Bill.search([('unit', '=', unit.id)],
                 order=[('period_start', 'ASC')])
             # 260.00 × 0.05 % a day: April's bill 41 days (1 May to
