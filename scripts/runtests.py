@@ -29,14 +29,44 @@ def modules():
         if (p / 'tryton.cfg').exists())
 
 
-def drop_test_databases(uri):
+TEST_NAME = "datname LIKE 'test%%' OR datname LIKE 'tmp_test%%'"
+STATE = ROOT / '.local' / 'test-databases.txt'
+
+
+def test_databases(uri):
+    "Names of the test-like databases on the server."
     import psycopg
     with psycopg.connect(devdb.dsn(uri), autocommit=True) as conn:
-        names = [r[0] for r in conn.execute(
-                "SELECT datname FROM pg_database "
-                "WHERE datname LIKE 'test%%' OR datname LIKE 'tmp_test%%'")]
-        for name in names:
-            conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        return {r[0] for r in conn.execute(
+                'SELECT datname FROM pg_database WHERE ' + TEST_NAME)}
+
+
+def drop_databases(uri, names):
+    import psycopg
+    with psycopg.connect(devdb.dsn(uri), autocommit=True) as conn:
+        for name in sorted(names):
+            conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)'
+                % name.replace('"', '""'))
+
+
+def start_databases(uri):
+    """Drop what an earlier run of this checkout created and left (it
+    stopped half-way) and return the databases present now, which are
+    not ours: a shared server's other test databases are never dropped."""
+    before = test_databases(uri)
+    if STATE.exists():
+        earlier = set(STATE.read_text().split())
+        drop_databases(uri, before - earlier)
+        before = test_databases(uri)
+    STATE.parent.mkdir(exist_ok=True)
+    STATE.write_text('\n'.join(sorted(before)))
+    return before
+
+
+def end_databases(uri, before):
+    "Drop the databases this run created (its cache templates too)."
+    drop_databases(uri, test_databases(uri) - before)
+    STATE.unlink(missing_ok=True)
 
 
 class TimedResult(unittest.TextTestResult):
@@ -63,13 +93,21 @@ def main(argv):
     uri = devdb.database_uri('pg-test')
     os.environ['TRYTOND_DATABASE__URI'] = uri
     os.environ.setdefault('DB_NAME', 'test_community')
-    # Template databases as cache, valid for this run only: every run
-    # starts by dropping the test databases so that a changed model or XML
-    # is never served from a stale cache.
+    # Template databases as cache, valid for this run only: the run drops
+    # every database it created when it ends (and first those that an
+    # interrupted run of this checkout left), so that a changed model or
+    # XML is never served from a stale cache; the other databases of a
+    # shared server are never touched.
     os.environ['DB_CACHE'] = 'postgresql://'
     os.environ.setdefault('TRYTOND_EMAIL__FROM', 'noreply@example.com')
-    drop_test_databases(uri)
+    before = start_databases(uri)
+    try:
+        return run(argv, args, only_top, no_top)
+    finally:
+        end_databases(uri, before)
 
+
+def run(argv, args, only_top, no_top):
     passed = failed = skipped = 0
     start = time.monotonic()
     if not only_top:
