@@ -5,10 +5,8 @@
 
 MQTT 5, callback API version 2, stable client id, persistent session
 (clean_start False + session expiry), retained last will ``offline`` and
-birth ``online`` on the status topic, subscriptions (shared) made in
-``on_connect`` so they are renewed on every reconnection (a broker
-restarted with persistence restores the session, but Mosquitto delivers
-to a shared subscription only once its member is back), reconnect with
+birth ``online`` on the status topic, subscriptions made in
+``on_connect`` so they are renewed on every reconnection, reconnect with
 backoff (1 → 30 s), QoS 1 with **manual acknowledgement**: a message is
 acknowledged by :meth:`Client.ack` only after its transaction committed.
 
@@ -29,6 +27,13 @@ and, for brokers that overshoot it (Mosquitto 2.0.11 does after a
 session resumes), by the broker's own in-flight limit: the queue is
 never waited on by paho's network thread, so acknowledgements, pings and
 a clean disconnection always get through.
+
+Loss across a broker restart: the default subscription is plain (not
+shared) and belongs to the persistent session, so a broker with
+persistence restores it at start and queues what devices publish before
+the bridge is back. Mosquitto restores a *shared* subscription
+(``shared_group``) only when one of its members reconnects: what it
+accepts in between is delivered to nobody (see the README).
 """
 import datetime as dt
 import logging

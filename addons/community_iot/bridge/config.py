@@ -14,11 +14,21 @@ tls                 False                       TLS (system CAs or
                                                 ``ca_certs``)
 client_id           community-iot-bridge        stable client id (one per
                                                 bridge process)
-shared_group        community-iot               ``$share/<group>/…``; empty
-                                                for plain subscriptions
+shared_group        (empty: plain subscription) ``$share/<group>/…`` to
+                                                split the load between
+                                                several bridges; loses
+                                                what arrives between a
+                                                broker restart and the
+                                                first bridge's return
+                                                (see README)
 session_expiry      86400                       seconds the broker keeps
                                                 the session (messages
                                                 queued while away)
+keepalive           30                          seconds between MQTT
+                                                pings when idle; the
+                                                broker drops the bridge
+                                                (and publishes its will
+                                                ``offline``) after 1.5×
 receive_maximum     2000                        unacknowledged QoS 1
                                                 messages in flight (the
                                                 backpressure bound; MQTT
@@ -63,7 +73,7 @@ class BridgeConfig:
     tls: bool = False
     ca_certs: str = None
     client_id: str = 'community-iot-bridge'
-    shared_group: str = 'community-iot'
+    shared_group: str = ''
     session_expiry: int = 86400
     receive_maximum: int = 2000
     keepalive: int = 30
