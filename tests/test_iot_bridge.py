@@ -206,6 +206,10 @@ def test_broker_restart_mid_stream(database, prefix, tmp_path):
         pub.close()
         bridge.stop()
         broker.cleanup()
+    # a broker restart and a clean stop are not errors
+    log = (tmp_path / 'bridge.log').read_text().splitlines()
+    assert [line for line in log if ' ERROR ' in line
+        or (' WARNING ' in line and 'connect' in line)] == []
 
 
 def test_postgresql_connection_lost(database, prefix, tmp_path):
