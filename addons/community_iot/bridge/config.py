@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 from trytond.config import config
 
-from .adapters import DEFAULT_ROOTS
+from .adapters import DEFAULT_ROOTS, subscriptions
 
 SECTION = 'community_iot'
 
@@ -85,13 +85,7 @@ class BridgeConfig:
 
     def subscriptions(self):
         "Topic filters to subscribe to (with the shared group prefix)."
-        filters = []
-        for family, root in sorted(self.roots.items()):
-            if family == 'tasmota':
-                prefix = root + '/' if root else ''
-                filters += [prefix + 'tele/#', prefix + 'stat/#']
-            elif root:
-                filters.append(root + '/#')
+        filters = subscriptions(self.roots)
         if self.shared_group and self.protocol == '5':
             filters = ['$share/%s/%s' % (self.shared_group, f)
                 for f in filters]
