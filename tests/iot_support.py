@@ -73,7 +73,7 @@ class Broker:
     """A private Mosquitto with persistence and no queue limit, that can be
     restarted (the shared one on 1883 must not be)."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, inflight=2000):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix='iot-mosquitto-')
         # mosquitto started as root drops to user "mosquitto": it must be
@@ -83,8 +83,8 @@ class Broker:
         with open(self.conf, 'w') as f:
             f.write('listener %d 127.0.0.1\nallow_anonymous true\n'
                 'persistence true\npersistence_location %s/\n'
-                'max_queued_messages 0\nmax_inflight_messages 2000\n'
-                % (self.port, self.dir))
+                'max_queued_messages 0\nmax_inflight_messages %d\n'
+                % (self.port, self.dir, inflight))
         self.proc = None
 
     def start(self):

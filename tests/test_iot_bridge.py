@@ -5,6 +5,7 @@ including when the broker restarts, when PostgreSQL connections are
 killed mid-batch and when the bridge is SIGKILLed mid-batch. Each run uses
 unique topic roots and client ids (the broker on 1883 may be shared).
 """
+import datetime as dt
 import json
 import os
 import signal
@@ -122,6 +123,49 @@ def test_events_end_to_end(database, prefix, tmp_path):
         pub.close()
         bridge.stop()
     assert bridge.proc.returncode == 0
+
+
+def test_stale_reading_and_cleared_topic(database, prefix, tmp_path):
+    """Through the broker: a smoke reading two hours old (its Zigbee2MQTT
+    last_seen) arriving after a newer one neither rolls the detector back
+    nor raises an event or alarm; an empty retained payload (Zigbee2MQTT
+    clearing a renamed device's topic) is not quarantined"""
+    bridge = run_bridge(tmp_path, 1883, prefix)
+    pub = s.Publisher(1883)
+    r = s.roots(prefix)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    older = now - dt.timedelta(hours=2)
+    smoke = r['zigbee2mqtt'] + '/b3/smoke'
+    try:
+        s.wait_online(1883, prefix)
+        pub.publish([
+                (smoke, json.dumps({'smoke': False, 'battery': 91,
+                            'last_seen': now.isoformat()}), False),
+                (smoke, json.dumps({'smoke': True, 'battery': 92,
+                            'last_seen': older.isoformat()}), False),
+                (r['zigbee2mqtt'] + '/b3/renamed', b'', True),
+                ])
+        total, _ = wait_count(prefix, 3, timeout=60)
+        if total != 3:
+            dump_log(tmp_path)
+        assert total == 3
+        assert s.sql(DB, "SELECT payload = '', stale, device_time, state "
+            "FROM community_iot_message WHERE topic LIKE %s ORDER BY id",
+            (prefix + '/%',)) == [
+            (False, False, now.replace(tzinfo=None), 'processed'),
+            (False, True, older.replace(tzinfo=None), 'processed'),
+            (True, False, None, 'processed')]
+        assert count(prefix, 'event', "AND e.kind = 'smoke'") == 0
+        assert s.sql(DB, "SELECT count(*) FROM community_iot_quarantine "
+            "WHERE topic LIKE %s", (prefix + '/%',))[0][0] == 0
+        state, state_time = s.sql(DB, "SELECT latest_state, state_time "
+            "FROM community_iot_device WHERE family = 'zigbee2mqtt' "
+            "AND key = 'b3/smoke'")[0]
+        assert (json.loads(state)['smoke'], json.loads(state)['battery'],
+            state_time) == (False, 91, now.replace(tzinfo=None))
+    finally:
+        pub.close()
+        bridge.stop()
 
 
 def test_command_published_and_confirmed(database, prefix, tmp_path):
@@ -269,34 +313,37 @@ def test_bridge_sigkill_and_restart(database, prefix, tmp_path):
 
 
 def test_receive_maximum_beats_broker_inflight_limit(prefix):
-    """The shared broker keeps Mosquitto's max_inflight_messages (20): an
-    MQTT 5 client's Receive Maximum (what the bridge sends in CONNECT)
-    sets its in-flight window instead, so the bridge does not depend on
+    """The bridge's client sets its own in-flight window: with a broker
+    keeping Mosquitto's default max_inflight_messages (20), the bridge
+    receives receive_maximum unacknowledged messages, no more (MQTT 5
+    Receive Maximum in its CONNECT), so its throughput does not depend on
     the broker's setting"""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-    s.ensure_mosquitto()
-    received = []
-    subscribed = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-        client_id='rm-' + RUN, protocol=mqtt.MQTTv5, manual_ack=True)
-    client.on_message = lambda c, u, m: received.append(m.mid)
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.on_connect = lambda c, *a: c.subscribe(prefix + '/#', qos=1)
-    props = Properties(PacketTypes.CONNECT)
-    props.ReceiveMaximum = 200
-    client.connect('127.0.0.1', 1883, clean_start=True, properties=props)
-    client.loop_start()
-    pub = s.Publisher(1883)
+    from trytond.modules.community_iot.bridge.client import Client
+    from trytond.modules.community_iot.bridge.config import BridgeConfig
+    broker = s.Broker(inflight=20).start()
+    conf = BridgeConfig(host='127.0.0.1', port=broker.port,
+        client_id='rm-' + RUN, receive_maximum=200,
+        status_topic=s.status_topic(prefix),
+        roots={'generic': prefix + '/dev'})
+    client = Client(conf)
+    client.start()
+    pub = s.Publisher(broker.port)
     try:
-        assert subscribed.wait(10)
-        pub.publish([(prefix + '/m', str(i), False) for i in range(300)])
-        # nothing is acknowledged: the broker stops at the window
-        s.wait_for(lambda: len(received) >= 200, timeout=10)
-        time.sleep(1)
-        assert len(received) == 200
+        assert client.subscribed.wait(30)
+        pub.publish([(prefix + '/dev/m%d/event' % i, '{}', False)
+                for i in range(300)])
+        # every message is with the broker; a round trip of the bridge's
+        # connection comes after whatever the broker sent it before
+        client.publish(prefix + '/probe', 'x').wait_for_publish(10)
+        assert client.queue.qsize() == 200  # none acknowledged
+        received = []
+        while not client.queue.empty():
+            received.append(client.queue.get())
+        client.ack(received[:100])  # acknowledged: the window moves on
+        s.wait_for(lambda: client.queue.qsize() >= 100, timeout=10)
+        client.publish(prefix + '/probe', 'y').wait_for_publish(10)
+        assert client.queue.qsize() == 100
     finally:
         pub.close()
-        client.disconnect()
-        client.loop_stop()
+        client.stop()
+        broker.cleanup()

@@ -47,6 +47,14 @@ topic_shelly        shellies
 topic_generic       community/devices
 topic_homeassistant homeassistant
 status_topic        community/bridge/<client_id>/status
+device_time_ahead   300                         seconds a device time may
+                                                be after the arrival and
+                                                be trusted (read by
+                                                ``ingest``)
+device_time_behind  86400                       seconds it may be before
+                                                (a gateway's queue);
+                                                outside: arrival time,
+                                                flagged clock skew
 protocol            5                           ``5`` (MQTT 5) or ``3.1.1``
                                                 for brokers without MQTT 5
                                                 (e.g. the embedded amqtt of
