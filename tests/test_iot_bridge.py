@@ -266,8 +266,10 @@ def test_postgresql_connection_lost(database, prefix, tmp_path):
         s.wait_online(1883, prefix)
 
         def kill():
-            for _ in range(4):
-                time.sleep(0.5)
+            # mid-stream: at each fifth of the messages stored
+            for k in range(1, 5):
+                s.wait_for(lambda: count(prefix)[0] >= k * n // 5,
+                    timeout=60, interval=0.05)
                 killed.extend(s.sql('postgres',
                         "SELECT pg_terminate_backend(pid) "
                         "FROM pg_stat_activity WHERE datname = %s "
