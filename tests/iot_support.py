@@ -73,7 +73,7 @@ class Broker:
     """A private Mosquitto with persistence and no queue limit, that can be
     restarted (the shared one on 1883 must not be)."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, inflight=2000):
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix='iot-mosquitto-')
         # mosquitto started as root drops to user "mosquitto": it must be
@@ -83,8 +83,8 @@ class Broker:
         with open(self.conf, 'w') as f:
             f.write('listener %d 127.0.0.1\nallow_anonymous true\n'
                 'persistence true\npersistence_location %s/\n'
-                'max_queued_messages 0\nmax_inflight_messages 2000\n'
-                % (self.port, self.dir))
+                'max_queued_messages 0\nmax_inflight_messages %d\n'
+                % (self.port, self.dir, inflight))
         self.proc = None
 
     def start(self):
@@ -150,7 +150,6 @@ def write_bridge_config(path, port, prefix, **extra):
     options = {
         'host': '127.0.0.1', 'port': port,
         'client_id': 'iot-test-' + prefix.replace('/', '-'),
-        'shared_group': 'g' + uuid.uuid4().hex[:8],
         'status_topic': status_topic(prefix),
         'batch_size': 200, 'batch_wait': 0.02,
         }
@@ -230,12 +229,15 @@ class Bridge:
 # --- Publishing -------------------------------------------------------------
 
 class Publisher:
-    """A QoS 1 publisher with a bounded in-flight window: at most
-    ``window`` messages are unacknowledged at any time (``publish`` waits
-    on PUBACKs through ``on_publish``). paho keeps unacknowledged messages
-    and resends them (DUP) after a reconnection; a message still not
-    acknowledged after ``stall`` seconds without any progress is published
-    again (at-least-once; duplicates are the bridge's job)."""
+    """A QoS 1 publisher, as a device or gateway: each message is published
+    once; paho keeps what the broker did not acknowledge and sends it
+    again (DUP) after a reconnection, as MQTT QoS 1 requires, nothing
+    more. At most ``window`` messages are unacknowledged at any time
+    (``publish`` waits on PUBACKs through ``on_publish``).
+
+    ``bridge``: the prefix of a bridge whose status topic is watched;
+    ``bridge_online`` lists the times it came (back) online live (its
+    subscriptions granted)."""
 
     def __init__(self, port, client_id=None, window=500, bridge=None):
         import paho.mqtt.client as mqtt
@@ -250,16 +252,12 @@ class Publisher:
         self.cond = threading.Condition()
         self.mid_index = {}   # mid -> message index (unacknowledged)
         self.early = set()    # PUBACKs seen before their mid was recorded
-        self.pending = {}     # index -> time of (re)publication
-        self.progress = time.monotonic()
+        self.pending = set()  # indexes not acknowledged yet
         self.acked_at = {}    # index -> time of its PUBACK
-        self.reconnects = []  # times of reconnections
-        # the status topic of the bridge (``bridge``: its prefix): times it
-        # came (back) online, i.e. had its subscriptions granted
+        self.published = 0    # calls to paho's publish (one per message)
         self.status_topic = status_topic(bridge) if bridge else None
         self.bridge_online = []
         self.mqtt.on_connect = self._on_connect
-        self.disconnects = []  # times of disconnections
         self.mqtt.on_disconnect = self._on_disconnect
         self.mqtt.on_publish = self._on_publish
         self.mqtt.on_message = self._on_status
@@ -268,15 +266,11 @@ class Publisher:
         self.connected.wait(10)
 
     def _on_connect(self, client, *args):
-        if self.connected.is_set() or self.reconnects or self._once:
-            self.reconnects.append(time.monotonic())
-        self._once = True
         if self.status_topic:
             client.subscribe(self.status_topic, 1)
         self.connected.set()
 
     def _on_disconnect(self, *args):
-        self.disconnects.append(time.monotonic())
         self.connected.clear()
 
     def _on_status(self, client, userdata, message):
@@ -284,52 +278,35 @@ class Publisher:
         if message.payload == b'online' and not message.retain:
             self.bridge_online.append(time.monotonic())
 
-    _once = False
-
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         with self.cond:
-            self.progress = time.monotonic()
             index = self.mid_index.pop(mid, None)
             if index is None:
                 self.early.add(mid)
             else:
-                self.pending.pop(index, None)
-                self.acked_at[index] = self.progress
+                self.pending.discard(index)
+                self.acked_at[index] = time.monotonic()
             self.cond.notify_all()
 
     def _send(self, index, message):
         topic, payload, retain = message
+        with self.cond:
+            self.pending.add(index)
         info = self.mqtt.publish(topic, payload, qos=1, retain=retain)
         with self.cond:
+            self.published += 1
             if info.mid in self.early:
                 self.early.discard(info.mid)
-                # a stale mapping of an older publication of this index
-                self.pending.pop(index, None)
+                self.pending.discard(index)
+                self.acked_at[index] = time.monotonic()
             else:
                 self.mid_index[info.mid] = index
-                self.pending[index] = time.monotonic()
 
-    def _republish_stalled(self, messages, stall):
-        "Publish again what made no progress for ``stall`` seconds."
-        now = time.monotonic()
-        with self.cond:
-            if (not self.connected.is_set() or not self.pending
-                    or now - self.progress < stall):
-                return
-            # older mids stay mapped: either PUBACK completes the index
-            stalled = [i for i, t in self.pending.items() if now - t > stall]
-            self.progress = now
-        for i in stalled:
-            self._send(i, messages[i])
-
-    def publish(self, messages, rate=None, on_sent=None, timeout=120,
-            stall=10):
-        """Publish (topic, payload, retain) tuples; ``rate`` msg/s if given;
-        return when the broker acknowledged every one."""
+    def publish(self, messages, rate=None, on_sent=None, timeout=120):
+        """Publish (topic, payload, retain) tuples once each; ``rate``
+        msg/s if given; return when the broker acknowledged every one."""
         messages = list(messages)
         self.acked_at = {}
-        self.reconnects = []
-        self.disconnects = []
         start = time.monotonic()
         deadline = start + timeout
         for i, message in enumerate(messages):
@@ -343,50 +320,16 @@ class Publisher:
                         raise TimeoutError("%d messages not acknowledged"
                             % len(self.pending))
                     self.cond.wait(0.5)
-                    if len(self.pending) >= self.window:
-                        self.cond.release()
-                        try:
-                            self._republish_stalled(messages, stall)
-                        finally:
-                            self.cond.acquire()
             self._send(i, message)
             if on_sent:
                 on_sent(i)
-        self._wait(messages, deadline, stall)
-        # Mosquitto restores a persisted shared subscription only when its
-        # member reconnects: what it acknowledged after its own restart
-        # and before the bridge was subscribed again had no subscriber
-        # (MQTT drops it). Publish those again (a bounded few; duplicates
-        # are no-ops for the bridge): from our reconnection until the
-        # bridge reported online again (SUBACK), or ``grace`` seconds
-        # when its status is not watched or it was not seen.
-        grace = 5
-        windows = []
-        for r in self.reconnects:
-            down = max([d for d in self.disconnects if d <= r], default=r)
-            back = [t for t in self.bridge_online if t > down]
-            end = max(r + grace, back[0] + 1 if back else 0)
-            windows.append((r, end))
-        again = sorted({i for i, t in self.acked_at.items()
-                for r, end in windows if r <= t <= end})
-        if again:
-            time.sleep(max(0, max(end for _, end in windows)
-                    - time.monotonic()))
-            for i in again:
-                self._send(i, messages[i])
-            self._wait(messages, deadline, stall)
-        return len(messages)
-
-    def _wait(self, messages, deadline, stall):
-        while True:
-            with self.cond:
-                if not self.pending:
-                    return
+        with self.cond:
+            while self.pending:
                 if time.monotonic() > deadline:
                     raise TimeoutError("%d messages not acknowledged"
                         % len(self.pending))
                 self.cond.wait(0.5)
-            self._republish_stalled(messages, stall)
+        return len(messages)
 
     def close(self):
         self.mqtt.disconnect()

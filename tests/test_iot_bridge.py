@@ -5,6 +5,7 @@ including when the broker restarts, when PostgreSQL connections are
 killed mid-batch and when the bridge is SIGKILLed mid-batch. Each run uses
 unique topic roots and client ids (the broker on 1883 may be shared).
 """
+import datetime as dt
 import json
 import os
 import signal
@@ -53,8 +54,10 @@ def run_bridge(tmp_path, port, prefix, name='bridge', **extra):
 
 
 def wait_count(prefix, n, timeout=90):
+    """Wait until n messages of the prefix are stored; return (count,
+    distinct keys). No more can come: the published messages are distinct
+    and the de-duplication key is unique."""
     s.wait_for(lambda: count(prefix)[0] >= n, timeout=timeout)
-    time.sleep(1)  # nothing more must arrive
     return count(prefix)
 
 
@@ -122,6 +125,49 @@ def test_events_end_to_end(database, prefix, tmp_path):
     assert bridge.proc.returncode == 0
 
 
+def test_stale_reading_and_cleared_topic(database, prefix, tmp_path):
+    """Through the broker: a smoke reading two hours old (its Zigbee2MQTT
+    last_seen) arriving after a newer one neither rolls the detector back
+    nor raises an event or alarm; an empty retained payload (Zigbee2MQTT
+    clearing a renamed device's topic) is not quarantined"""
+    bridge = run_bridge(tmp_path, 1883, prefix)
+    pub = s.Publisher(1883)
+    r = s.roots(prefix)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    older = now - dt.timedelta(hours=2)
+    smoke = r['zigbee2mqtt'] + '/b3/smoke'
+    try:
+        s.wait_online(1883, prefix)
+        pub.publish([
+                (smoke, json.dumps({'smoke': False, 'battery': 91,
+                            'last_seen': now.isoformat()}), False),
+                (smoke, json.dumps({'smoke': True, 'battery': 92,
+                            'last_seen': older.isoformat()}), False),
+                (r['zigbee2mqtt'] + '/b3/renamed', b'', True),
+                ])
+        total, _ = wait_count(prefix, 3, timeout=60)
+        if total != 3:
+            dump_log(tmp_path)
+        assert total == 3
+        assert s.sql(DB, "SELECT payload = '', stale, device_time, state "
+            "FROM community_iot_message WHERE topic LIKE %s ORDER BY id",
+            (prefix + '/%',)) == [
+            (False, False, now.replace(tzinfo=None), 'processed'),
+            (False, True, older.replace(tzinfo=None), 'processed'),
+            (True, False, None, 'processed')]
+        assert count(prefix, 'event', "AND e.kind = 'smoke'") == 0
+        assert s.sql(DB, "SELECT count(*) FROM community_iot_quarantine "
+            "WHERE topic LIKE %s", (prefix + '/%',))[0][0] == 0
+        state, state_time = s.sql(DB, "SELECT latest_state, state_time "
+            "FROM community_iot_device WHERE family = 'zigbee2mqtt' "
+            "AND key = 'b3/smoke'")[0]
+        assert (json.loads(state)['smoke'], json.loads(state)['battery'],
+            state_time) == (False, 91, now.replace(tzinfo=None))
+    finally:
+        pub.close()
+        bridge.stop()
+
+
 def test_command_published_and_confirmed(database, prefix, tmp_path):
     "A command is published at QoS 1, marked sent, then confirmed"
     import paho.mqtt.client as mqtt
@@ -165,26 +211,38 @@ def test_command_published_and_confirmed(database, prefix, tmp_path):
 
 
 def test_broker_restart_mid_stream(database, prefix, tmp_path):
-    "Mosquitto restarted while messages flow: exactly once"
+    """Mosquitto restarted while a device keeps publishing: every message,
+    published once at QoS 1, ends up once in the database, including those
+    the restarted broker accepted before the bridge was connected again
+    (the bridge with its default options)"""
     broker = s.Broker().start()
     bridge = run_bridge(tmp_path, broker.port, prefix, batch_size=50)
-    # watches the bridge's status: republishes what the broker accepted
-    # before the bridge was subscribed again
     pub = s.Publisher(broker.port, bridge=prefix)
     n = 3000
+    restarted = []
     try:
         s.wait_online(broker.port, prefix)
 
         def restart():
-            time.sleep(1.0)
+            # a third of the stream accepted, then down and up again while
+            # the publisher goes on (paho queues, then sends again)
+            s.wait_for(lambda: len(pub.acked_at) >= n // 3, timeout=60)
             broker.stop()
-            time.sleep(1.5)
             broker.start()
+            restarted.append(time.monotonic())
         thread = threading.Thread(target=restart)
         thread.start()
         pub.publish(s.stream(prefix, n), rate=1500, timeout=90)
         thread.join()
-        total, distinct = wait_count(prefix, n)
+        assert pub.published == n  # each message published once
+        # the test covers the gap: the restarted broker acknowledged
+        # messages before the bridge was subscribed again
+        back = s.wait_for(lambda: [t for t in pub.bridge_online
+                if t > restarted[0]], timeout=60)
+        assert back, "the bridge did not come back online"
+        assert any(restarted[0] < t < back[0]
+            for t in pub.acked_at.values())
+        total, distinct = wait_count(prefix, n, timeout=60)
         if total != n:
             dump_log(tmp_path)
         assert (total, distinct) == (n, n)
@@ -192,6 +250,10 @@ def test_broker_restart_mid_stream(database, prefix, tmp_path):
         pub.close()
         bridge.stop()
         broker.cleanup()
+    # a broker restart and a clean stop are not errors
+    log = (tmp_path / 'bridge.log').read_text().splitlines()
+    assert [line for line in log if ' ERROR ' in line
+        or (' WARNING ' in line and 'connect' in line)] == []
 
 
 def test_postgresql_connection_lost(database, prefix, tmp_path):
@@ -204,8 +266,10 @@ def test_postgresql_connection_lost(database, prefix, tmp_path):
         s.wait_online(1883, prefix)
 
         def kill():
-            for _ in range(4):
-                time.sleep(0.5)
+            # mid-stream: at each fifth of the messages stored
+            for k in range(1, 5):
+                s.wait_for(lambda: count(prefix)[0] >= k * n // 5,
+                    timeout=60, interval=0.05)
                 killed.extend(s.sql('postgres',
                         "SELECT pg_terminate_backend(pid) "
                         "FROM pg_stat_activity WHERE datname = %s "
@@ -251,34 +315,37 @@ def test_bridge_sigkill_and_restart(database, prefix, tmp_path):
 
 
 def test_receive_maximum_beats_broker_inflight_limit(prefix):
-    """The shared broker keeps Mosquitto's max_inflight_messages (20): an
-    MQTT 5 client's Receive Maximum (what the bridge sends in CONNECT)
-    sets its in-flight window instead, so the bridge does not depend on
+    """The bridge's client sets its own in-flight window: with a broker
+    keeping Mosquitto's default max_inflight_messages (20), the bridge
+    receives receive_maximum unacknowledged messages, no more (MQTT 5
+    Receive Maximum in its CONNECT), so its throughput does not depend on
     the broker's setting"""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-    s.ensure_mosquitto()
-    received = []
-    subscribed = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-        client_id='rm-' + RUN, protocol=mqtt.MQTTv5, manual_ack=True)
-    client.on_message = lambda c, u, m: received.append(m.mid)
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.on_connect = lambda c, *a: c.subscribe(prefix + '/#', qos=1)
-    props = Properties(PacketTypes.CONNECT)
-    props.ReceiveMaximum = 200
-    client.connect('127.0.0.1', 1883, clean_start=True, properties=props)
-    client.loop_start()
-    pub = s.Publisher(1883)
+    from trytond.modules.community_iot.bridge.client import Client
+    from trytond.modules.community_iot.bridge.config import BridgeConfig
+    broker = s.Broker(inflight=20).start()
+    conf = BridgeConfig(host='127.0.0.1', port=broker.port,
+        client_id='rm-' + RUN, receive_maximum=200,
+        status_topic=s.status_topic(prefix),
+        roots={'generic': prefix + '/dev'})
+    client = Client(conf)
+    client.start()
+    pub = s.Publisher(broker.port)
     try:
-        assert subscribed.wait(10)
-        pub.publish([(prefix + '/m', str(i), False) for i in range(300)])
-        # nothing is acknowledged: the broker stops at the window
-        s.wait_for(lambda: len(received) >= 200, timeout=10)
-        time.sleep(1)
-        assert len(received) == 200
+        assert client.subscribed.wait(30)
+        pub.publish([(prefix + '/dev/m%d/event' % i, '{}', False)
+                for i in range(300)])
+        # every message is with the broker; a round trip of the bridge's
+        # connection comes after whatever the broker sent it before
+        client.publish(prefix + '/probe', 'x').wait_for_publish(10)
+        assert client.queue.qsize() == 200  # none acknowledged
+        received = []
+        while not client.queue.empty():
+            received.append(client.queue.get())
+        client.ack(received[:100])  # acknowledged: the window moves on
+        s.wait_for(lambda: client.queue.qsize() >= 100, timeout=10)
+        client.publish(prefix + '/probe', 'y').wait_for_publish(10)
+        assert client.queue.qsize() == 100
     finally:
         pub.close()
-        client.disconnect()
-        client.loop_stop()
+        client.stop()
+        broker.cleanup()

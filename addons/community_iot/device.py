@@ -62,7 +62,8 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
     Zigbee2MQTT friendly name (may contain ``/``), the Tasmota topic, the
     Shelly topic prefix or the generic JSON device id. It is unique per
     family. New families are added by extending the ``family`` selection
-    (in ``__setup__``) and registering an adapter in
+    (in ``__setup__``) and registering an adapter (a
+    ``bridge.adapters.base.Adapter``) in
     ``community_iot.bridge.adapters.ADAPTERS``.
     """
     __name__ = 'community.iot.device'
@@ -121,6 +122,9 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
             ], "Availability", readonly=True, required=True)
     last_seen = fields.Timestamp("Last Seen", readonly=True,
         help="UTC time of the last message received from the device.")
+    state_time = fields.Timestamp("State Time (UTC)", readonly=True,
+        help="The device time of the newest reading applied to the state: "
+        "an older reading arriving later does not overwrite it.")
     battery = fields.Integer("Battery (%)", readonly=True)
     link_quality = fields.Integer("Link Quality", readonly=True,
         help="0–255 for Zigbee devices.")

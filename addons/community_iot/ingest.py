@@ -16,14 +16,19 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections import namedtuple
 from decimal import Decimal
 
+from trytond.config import config
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .bridge.adapters import CLEARED_BY, DecodeError, decode, topic_device
 
 logger = logging.getLogger(__name__)
+SECTION = 'community_iot'
+#: the time zone of local device times of a device without a compound
+DEFAULT_TIMEZONE = 'Asia/Shanghai'
 
 
 def dedup_key(topic, payload):
@@ -64,6 +69,32 @@ def _normal(value):
     return value
 
 
+class Prepared(list):
+    "The distinct messages of a batch; ``duplicates``: those dropped."
+    duplicates = 0
+
+
+#: A device as the ingestion reads it (the row of its new message).
+DeviceRow = namedtuple('DeviceRow', ['id', 'compound', 'latest_state',
+        'availability', 'last_seen', 'battery', 'link_quality',
+        'state_time'])
+#: An event row as copied into the event table.
+EventRow = namedtuple('EventRow', ['device', 'compound', 'message', 'kind',
+        'value', 'unit', 'data', 'time', 'counter_reset', 'clock_skew',
+        'stale'])
+
+
+def time_tolerance():
+    """(ahead, behind) in seconds: a device time is trusted from
+    ``behind`` before its arrival to ``ahead`` after it
+    (``[community_iot] device_time_ahead``, default 300: clocks a few
+    minutes fast; ``device_time_behind``, default 86400: readings queued
+    by a gateway for up to a day). Outside, the arrival time is used and
+    the message and its events are flagged ``clock_skew``."""
+    return (config.getint(SECTION, 'device_time_ahead', default=300),
+        config.getint(SECTION, 'device_time_behind', default=86400))
+
+
 def prepare(records, roots=None):
     """Pure part of the ingestion (no database): run it outside the
     transaction, then hand the result to :func:`ingest_prepared`.
@@ -72,8 +103,8 @@ def prepare(records, roots=None):
     ``payload`` (bytes), ``received`` (naive UTC datetime, default now)
     and ``retain`` (bool).
 
-    Returns the list of distinct messages (duplicates inside the batch
-    dropped), dicts with ``topic`` (bytes), ``payload`` (bytes), ``key``
+    Returns the list (:class:`Prepared`) of distinct messages (duplicates
+    inside the batch dropped and counted), dicts with ``topic`` (bytes), ``payload`` (bytes), ``key``
     (the de-duplication key), ``received``, ``retain``, ``decoded``
     (:class:`~.bridge.adapters.Decoded` or None), ``decode_error`` (the
     reason when it could not be decoded, else None) and ``topic_device``
@@ -81,7 +112,7 @@ def prepare(records, roots=None):
     decoded, else None).
     """
     now = dt.datetime.utcnow()
-    batch, seen = [], set()
+    batch, seen = Prepared(), set()
     for record in records:
         topic = record['topic']
         if isinstance(topic, str):
@@ -89,6 +120,7 @@ def prepare(records, roots=None):
         payload = bytes(record['payload'] or b'')
         key = dedup_key(topic, payload)
         if key in seen:
+            batch.duplicates += 1
             continue
         seen.add(key)
         try:
@@ -132,13 +164,14 @@ _DUMPS_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True,
 
 _STAGING = 'community_iot_message_in'
 _STAGING_COLUMNS = ('n', 'topic', 'payload', 'received', 'dedup_key',
-    'retained', 'family', 'device_key', 'failed', 'needs_device')
+    'retained', 'family', 'device_key', 'failed', 'needs_device',
+    'device_time', 'device_local')
 _STAGING_TYPES = ('int4', 'varchar', 'bytea', 'timestamp', 'varchar', 'bool',
-    'varchar', 'varchar', 'bool', 'bool')
-_EVENT_COLUMNS = ('device', 'compound', 'message', 'kind', 'value',
-    'unit', 'data', 'time', 'counter_reset', 'create_uid', 'create_date')
+    'varchar', 'varchar', 'bool', 'bool', 'timestamp', 'bool')
+_EVENT_COLUMNS = EventRow._fields + ('create_uid', 'create_date')
 _EVENT_TYPES = ('int4', 'int4', 'int4', 'varchar', 'numeric',
-    'varchar', 'text', 'timestamp', 'bool', 'int4', 'timestamp')
+    'varchar', 'text', 'timestamp', 'bool', 'bool', 'bool', 'int4',
+    'timestamp')
 
 
 def ingest_prepared(batch):
@@ -167,27 +200,142 @@ def ingest_prepared(batch):
     now = dt.datetime.utcnow()
     user = transaction.user
 
-    stats = {'received': len(batch), 'new': 0, 'duplicates': 0,
-        'events': 0, 'quarantined': 0, 'alarms': 0}
+    in_batch = getattr(batch, 'duplicates', 0)
+    stats = {'received': len(batch) + in_batch, 'new': 0,
+        'duplicates': in_batch, 'events': 0, 'quarantined': 0, 'alarms': 0,
+        'stale': 0}
     if not batch:
         return stats
 
     # Discovery first: a device announced in this batch is known below
     _discover(batch)
 
-    # Messages: COPY into a temporary table (one per database session;
-    # emptied by the INSERT for a next batch of the same transaction and
-    # truncated at commit: temporary tables are never vacuumed; IF NOT
-    # EXISTS each time, a flag per connection would outlive a rolled back
-    # CREATE), then one INSERT … ON CONFLICT DO NOTHING joined to the
-    # devices (inactive included) that returns only the new messages. A
-    # message that cannot be decoded is filed under the device its topic
-    # names (its compound's staff see it in quarantine); one that needs a
-    # device nobody registered is quarantined.
+    new, sent_commands, open_alarms = _insert_messages(batch, user, now)
+    stats['new'] = len(new)
+    stats['duplicates'] = stats['received'] - len(new)
+    if not new:
+        return stats
+
+    changed, event_rows, stale = _apply(new)
+
+    # Events: COPY (binary); ids taken from their sequence beforehand only
+    # when a rule listens to some of them (the rules browse them)
+    event_ids = []
+    if event_rows:
+        columns, types = _EVENT_COLUMNS, _EVENT_TYPES
+        listened = Rule.listened_kinds()
+        if any(row.kind in listened and not row.stale
+                for row in event_rows):
+            cursor.execute('SELECT nextval(%s) FROM generate_series(1, %s)',
+                ('"%s_id_seq"' % Event._table, len(event_rows)))
+            event_ids = [i for i, in cursor]
+            columns, types = ('id',) + columns, ('int4',) + types
+        with cursor.copy('COPY "%s" (%s) FROM STDIN (FORMAT BINARY)' % (
+                    Event._table, ', '.join(columns))) as copy:
+            copy.set_types(types)
+            write_row = copy.write_row
+            if event_ids:
+                for event_id, row in zip(event_ids, event_rows):
+                    write_row((event_id,) + row + (user, now))
+            else:
+                for row in event_rows:
+                    write_row(row + (user, now))
+    stats['events'] = len(event_rows)
+    if stale:
+        # rare (a gateway's late queue): one UPDATE of those messages
+        cursor.execute('UPDATE "%s" SET stale = true WHERE id = ANY(%%s)'
+            % Message._table, (stale,))
+    stats['stale'] = len(stale)
+
+    # Quarantine, with the compound of a known device
+    quarantined = [n for n in new if n.reason]
+    if quarantined:
+        Quarantine.create([{
+                    'message': n.message,
+                    'compound': n.device.compound if n.device else None,
+                    'topic': n.record['topic'].decode(
+                        'utf-8', 'backslashreplace'),
+                    'topic_raw': n.record['topic'],
+                    'payload': n.record['payload'],
+                    'reason': n.reason[:250],
+                    'received': n.record['received'],
+                    } for n in quarantined])
+        for n in quarantined:
+            logger.info("quarantined %r: %s", n.record['topic'][:200],
+                n.reason)
+    stats['quarantined'] = len(quarantined)
+
+    # Devices: availability fields only (readonly in the client), one
+    # UPDATE for all, in id order, without the ORM's per-record overhead
+    if changed:
+        order = sorted(changed)
+        cursor.execute(
+            'UPDATE "%s" AS d SET latest_state = u.s, availability = u.a, '
+            'last_seen = u.l, battery = u.b, link_quality = u.q, '
+            'state_time = u.t, '
+            'write_uid = %%s, write_date = %%s FROM unnest('
+            '%%s::integer[], %%s::text[], %%s::varchar[], '
+            '%%s::timestamp[], %%s::integer[], %%s::integer[], '
+            '%%s::timestamp[]) '
+            'AS u(i, s, a, l, b, q, t) WHERE d.id = u.i' % Device._table, (
+                user, now, order,
+                [_DUMPS_SORTED(changed[i]['state']) for i in order],
+                [changed[i]['availability'] for i in order],
+                [changed[i]['last_seen'] for i in order],
+                [changed[i]['battery'] for i in order],
+                [changed[i]['link_quality'] for i in order],
+                [changed[i]['state_time'] for i in order]))
+        # records read later in this transaction must see the new values
+        for cache in transaction.cache.values():
+            cache.clear()
+
+    if sent_commands:
+        Command.confirm_by_events([], {
+                device_id: info['replies']
+                for device_id, info in changed.items() if info['replies']},
+            {device_id: info['switch'] for device_id, info in changed.items()
+                if info['switch']})
+    if event_rows:
+        stats['alarms'] = _after_events(event_ids, event_rows,
+            clear=open_alarms)
+    return stats
+
+
+#: A new message: its prepared record, id, device (DeviceRow or None),
+#: quarantine reason (or None), device time (naive UTC, or None) and
+#: whether that time is outside the tolerance (clock_skew).
+NewMessage = namedtuple('NewMessage', ['record', 'message', 'device',
+        'reason', 'device_time', 'clock_skew'])
+
+
+def _insert_messages(batch, user, now):
+    """Insert the batch's messages, the new ones only; return (list of
+    NewMessage in batch order, any command sent?, any alarm open?).
+
+    COPY into a temporary table (one per database session; emptied by the
+    INSERT for a next batch of the same transaction and truncated at
+    commit: temporary tables are never vacuumed; IF NOT EXISTS each time,
+    a flag per connection would outlive a rolled back CREATE), then one
+    INSERT … ON CONFLICT DO NOTHING joined to the devices (inactive
+    included) that returns only the new messages. A message that cannot
+    be decoded is filed under the device its topic names (its compound's
+    staff see it in quarantine); one that needs a device nobody
+    registered is quarantined. The device time is read in UTC (a local
+    one in the compound's time zone) and flagged ``clock_skew`` outside
+    the tolerance (:func:`time_tolerance`)."""
+    pool = Pool()
+    Message = pool.get('community.iot.message')
+    Device = pool.get('community.iot.device')
+    Compound = pool.get('community.compound')
+    Command = pool.get('community.iot.command')
+    Alarm = pool.get('community.iot.alarm')
+    cursor = Transaction().connection.cursor()
+    ahead, behind = time_tolerance()
     cursor.execute('CREATE TEMPORARY TABLE IF NOT EXISTS "%s" ('
         'n integer, topic varchar, payload bytea, received timestamp, '
         'dedup_key varchar, retained boolean, family varchar, '
-        'device_key varchar, failed boolean, needs_device boolean) '
+        'device_key varchar, failed boolean, needs_device boolean, '
+        'device_time timestamp, device_local boolean) '
         'ON COMMIT DELETE ROWS' % _STAGING)
     with cursor.copy('COPY "%s" (%s) FROM STDIN (FORMAT BINARY)' % (
                 _STAGING, ', '.join(_STAGING_COLUMNS))) as copy:
@@ -197,30 +345,39 @@ def ingest_prepared(batch):
             decoded = r['decoded']
             if decoded is None:
                 family, key = r['topic_device'] or (None, None)
-                needs = False
+                needs, time, local = False, None, False
             else:
                 family, key = decoded.family, decoded.key
-                needs = key is not None and bool(decoded.events
-                    or decoded.state or decoded.availability
-                    or decoded.reply_to)
+                needs = key is not None and _needs_device(decoded)
+                time, local = decoded.time, decoded.local
             write_row((n, r['topic'].decode('utf-8', 'backslashreplace'),
                     r['payload'], r['received'], r['key'], r['retain'],
-                    family, key, decoded is None, needs))
+                    family, key, decoded is None, needs, time, local))
     cursor.execute(
         'WITH s AS (DELETE FROM "%(staging)s" RETURNING *), '
         'i AS (INSERT INTO "%(message)s" (topic, payload, received, '
-            'dedup_key, retained, device, state, create_uid, create_date) '
+            'dedup_key, retained, device, state, device_time, clock_skew, '
+            'stale, create_uid, create_date) '
             'SELECT s.topic, s.payload, s.received, s.dedup_key, '
             's.retained, d.id, CASE WHEN s.failed OR (s.needs_device '
                 'AND d.id IS NULL) THEN \'quarantined\' '
-                'ELSE \'processed\' END, %%s, %%s '
+                'ELSE \'processed\' END, t.utc, '
+            'COALESCE(t.utc NOT BETWEEN s.received - %%s * interval '
+                '\'1 second\' AND s.received + %%s * interval \'1 second\', '
+                'false), false, %%s, %%s '
             'FROM s LEFT JOIN "%(device)s" AS d '
             'ON d.family = s.family AND d.key = s.device_key '
+            'LEFT JOIN "%(compound)s" AS c ON c.id = d.compound '
+            'CROSS JOIN LATERAL (SELECT CASE WHEN s.device_local THEN '
+                '(s.device_time AT TIME ZONE COALESCE(c.timezone, %%s)) '
+                'AT TIME ZONE \'UTC\' ELSE s.device_time END AS utc) AS t '
             'ORDER BY s.n '
             'ON CONFLICT (dedup_key) DO NOTHING '
-            'RETURNING id, dedup_key, device) '
-        'SELECT i.dedup_key, i.id, d.id, d.compound, d.latest_state, '
+            'RETURNING id, dedup_key, device, device_time, clock_skew) '
+        'SELECT i.dedup_key, i.id, i.device_time, i.clock_skew, '
+        'd.id, d.compound, d.latest_state, '
         'd.availability, d.last_seen, d.battery, d.link_quality, '
+        'd.state_time, '
         # in the same round trip: is there any command waiting for its
         # confirmation, any alarm that a clearing event could clear?
         '(SELECT EXISTS (SELECT 1 FROM "%(command)s" '
@@ -230,55 +387,94 @@ def ingest_prepared(batch):
             'AND cleared IS NULL)) '
         'FROM i LEFT JOIN "%(device)s" AS d ON d.id = i.device' % {
             'staging': _STAGING, 'message': Message._table,
-            'device': Device._table, 'command': Command._table,
-            'alarm': Alarm._table}, (user, now))
-    # key -> (message id, device: (id, compound, latest state,
-    # availability, last seen, battery, link quality) or None)
+            'device': Device._table, 'compound': Compound._table,
+            'command': Command._table, 'alarm': Alarm._table},
+        (behind, ahead, user, now, DEFAULT_TIMEZONE))
     inserted = {}
     sent_commands = open_alarms = False
     for row in cursor:
-        inserted[row[0]] = (row[1], row[2:9] if row[2] else None)
-        sent_commands, open_alarms = row[9], row[10]
+        inserted[row[0]] = (row[1], row[2], row[3],
+            DeviceRow(*row[4:12]) if row[4] else None)
+        sent_commands, open_alarms = row[12], row[13]
     new = []
     for r in batch:
         if r['key'] not in inserted:
             continue
-        message_id, device = inserted[r['key']]
+        message_id, device_time, clock_skew, device = inserted[r['key']]
         decoded, reason = r['decoded'], r['decode_error']
         if (decoded is not None and device is None
-                and decoded.key is not None and (decoded.events
-                    or decoded.state or decoded.availability
-                    or decoded.reply_to)):
+                and decoded.key is not None and _needs_device(decoded)):
             reason = 'unknown device %s %r' % (decoded.family, decoded.key)
-        new.append((r, message_id, device, reason))
-    stats['new'] = len(new)
-    stats['duplicates'] = len(batch) - len(new)
-    if not new:
-        return stats
+        new.append(NewMessage(r, message_id, device, reason, device_time,
+                clock_skew))
+    return new, sent_commands, open_alarms
 
+
+def _needs_device(decoded):
+    "Whether a decoded message has something to apply to its device."
+    return bool(decoded.events or decoded.state or decoded.availability
+        or decoded.reply_to)
+
+
+def _apply(new):
+    """Apply the new messages to their devices, in arrival order; return
+    (changed devices: id -> dict of their new fields, EventRows, ids of
+    the stale messages).
+
+    A message's time is its device time when trusted, else its arrival.
+    A reading whose trusted device time is older than the device's state
+    (``state_time``, the newest device time applied) is **stale**: it
+    changes neither the state, nor the levels, nor the availability,
+    battery or link quality; its level events (door, smoke, switch…) are
+    dropped (they compare with a newer state) and its other events
+    (energy, button, SOS…) are recorded with their own time, flagged
+    stale, without rules or alarms. Readings without a device time are
+    applied in arrival order."""
     event_rows = []
     changed = {}
-    for r, message_id, device, reason in new:
-        decoded = r['decoded']
+    stale_ids = []
+    for n in new:
+        decoded, device = n.record['decoded'], n.device
         if decoded is None or device is None:
             continue
-        device_id, compound_id = device[0], device[1]
+        device_id, compound_id, message_id = (device.id, device.compound,
+            n.message)
         info = changed.get(device_id)
         if info is None:
             try:
-                state = json.loads(device[2] or '{}')
+                state = json.loads(device.latest_state or '{}')
             except ValueError:
                 state = {}
             info = changed[device_id] = {
                 'state': state if isinstance(state, dict) else {},
-                'availability': device[3], 'last_seen': device[4],
-                'battery': device[5], 'link_quality': device[6],
+                'availability': device.availability,
+                'last_seen': device.last_seen,
+                'battery': device.battery,
+                'link_quality': device.link_quality,
+                'state_time': device.state_time,
                 'replies': [], 'switch': None,
                 }
         state = info['state']
-        received = r['received']
+        received = n.record['received']
         if info['last_seen'] is None or received > info['last_seen']:
             info['last_seen'] = received
+        if decoded.reply_to:
+            info['replies'].append(decoded.reply_to)
+        timed = n.device_time is not None and not n.clock_skew
+        time = n.device_time if timed else received
+        stale = bool(timed and info['state_time'] is not None
+            and n.device_time < info['state_time'])
+        if stale:
+            stale_ids.append(message_id)
+            for event in decoded.events:
+                if not event.level:
+                    event_rows.append(EventRow(device_id, compound_id,
+                            message_id, event.kind, event.value, event.unit,
+                            _DUMPS(event.data), time, False, n.clock_skew,
+                            True))
+            continue
+        if timed:
+            info['state_time'] = n.device_time
         for event in decoded.events:
             if event.kind in ('switch_on', 'switch_off'):
                 # confirms commands even when the level did not change
@@ -300,21 +496,22 @@ def ingest_prepared(batch):
                 state['_energy_kwh'] = float(event.value)
                 if start:
                     state['_energy_start'] = start
-            event_rows.append((device_id, compound_id, message_id,
-                    event.kind, event.value, event.unit,
-                    _DUMPS(event.data), received, counter_reset))
+            event_rows.append(EventRow(device_id, compound_id, message_id,
+                    event.kind, event.value, event.unit, _DUMPS(event.data),
+                    time, counter_reset, n.clock_skew, False))
         if decoded.availability:
             if decoded.availability != info['availability']:
-                event_rows.append((device_id, compound_id, message_id,
-                        decoded.availability, None, None, '{}', received,
-                        False))
+                event_rows.append(EventRow(device_id, compound_id,
+                        message_id, decoded.availability, None, None, '{}',
+                        time, False, n.clock_skew, False))
             info['availability'] = decoded.availability
         elif info['availability'] != 'online' and (
                 decoded.events or decoded.state):
             # a device that talks is online
             if info['availability'] == 'offline':
-                event_rows.append((device_id, compound_id, message_id,
-                        'online', None, None, '{}', received, False))
+                event_rows.append(EventRow(device_id, compound_id,
+                        message_id, 'online', None, None, '{}', time,
+                        False, n.clock_skew, False))
             info['availability'] = 'online'
         if decoded.state:
             levels = state.get('_levels', {})
@@ -327,99 +524,27 @@ def ingest_prepared(batch):
             info['battery'] = decoded.battery
         if decoded.link_quality is not None:
             info['link_quality'] = decoded.link_quality
-        if decoded.reply_to:
-            info['replies'].append(decoded.reply_to)
-
-    # Events: COPY (binary); ids taken from their sequence beforehand only
-    # when a rule listens to some of them (the rules browse them)
-    event_ids = []
-    if event_rows:
-        columns, types = _EVENT_COLUMNS, _EVENT_TYPES
-        listened = Rule.listened_kinds()
-        if any(row[3] in listened for row in event_rows):
-            cursor.execute('SELECT nextval(%s) FROM generate_series(1, %s)',
-                ('"%s_id_seq"' % Event._table, len(event_rows)))
-            event_ids = [i for i, in cursor]
-            columns, types = ('id',) + columns, ('int4',) + types
-        with cursor.copy('COPY "%s" (%s) FROM STDIN (FORMAT BINARY)' % (
-                    Event._table, ', '.join(columns))) as copy:
-            copy.set_types(types)
-            write_row = copy.write_row
-            if event_ids:
-                for event_id, row in zip(event_ids, event_rows):
-                    write_row((event_id,) + row + (user, now))
-            else:
-                for row in event_rows:
-                    write_row(row + (user, now))
-    stats['events'] = len(event_rows)
-
-    # Quarantine, with the compound of a known device
-    quarantined = [(r, message_id, device, reason)
-        for r, message_id, device, reason in new if reason]
-    if quarantined:
-        Quarantine.create([{
-                    'message': message_id,
-                    'compound': device[1] if device else None,
-                    'topic': r['topic'].decode('utf-8', 'backslashreplace'),
-                    'topic_raw': r['topic'],
-                    'payload': r['payload'],
-                    'reason': reason[:250],
-                    'received': r['received'],
-                    } for r, message_id, device, reason in quarantined])
-        for r, _, _, reason in quarantined:
-            logger.info("quarantined %r: %s", r['topic'][:200], reason)
-    stats['quarantined'] = len(quarantined)
-
-    # Devices: availability fields only (readonly in the client), one
-    # UPDATE for all, in id order, without the ORM's per-record overhead
-    if changed:
-        order = sorted(changed)
-        cursor.execute(
-            'UPDATE "%s" AS d SET latest_state = u.s, availability = u.a, '
-            'last_seen = u.l, battery = u.b, link_quality = u.q, '
-            'write_uid = %%s, write_date = %%s FROM unnest('
-            '%%s::integer[], %%s::text[], %%s::varchar[], '
-            '%%s::timestamp[], %%s::integer[], %%s::integer[]) '
-            'AS u(i, s, a, l, b, q) WHERE d.id = u.i' % Device._table, (
-                user, now, order,
-                [_DUMPS_SORTED(changed[i]['state']) for i in order],
-                [changed[i]['availability'] for i in order],
-                [changed[i]['last_seen'] for i in order],
-                [changed[i]['battery'] for i in order],
-                [changed[i]['link_quality'] for i in order]))
-        # records read later in this transaction must see the new values
-        for cache in transaction.cache.values():
-            cache.clear()
-
-    if sent_commands:
-        Command.confirm_by_events([], {
-                device_id: info['replies']
-                for device_id, info in changed.items() if info['replies']},
-            {device_id: info['switch'] for device_id, info in changed.items()
-                if info['switch']})
-    if event_rows:
-        stats['alarms'] = _after_events(event_ids, event_rows,
-            clear=open_alarms)
-    return stats
+    return changed, event_rows, stale_ids
 
 
 def _after_events(event_ids, rows, clear=True):
     """Clear alarms and apply the rules; return the number of new alarms.
 
-    ``rows``: the events inserted, ``event_ids`` their ids (empty when no
-    rule listens to any of them); ``clear``: False when no alarm is open.
-    Only the events that a rule listens to are instantiated."""
+    ``rows``: the EventRows inserted, ``event_ids`` their ids (empty when
+    no rule listens to any of them); ``clear``: False when no alarm is
+    open. Stale events neither clear nor raise anything. Only the events
+    that a rule listens to are instantiated."""
     pool = Pool()
     Alarm = pool.get('community.iot.alarm')
     Rule = pool.get('community.iot.rule')
     Event = pool.get('community.iot.event')
     clearing = set(CLEARED_BY.values())
-    # rows: (device, compound, message, kind, value, unit, data, time, …)
     if clear:
-        Alarm.clear([(r[3], r[0], r[7]) for r in rows if r[3] in clearing])
+        Alarm.clear([(r.kind, r.device, r.time) for r in rows
+                if r.kind in clearing and not r.stale])
     kinds = Rule.listened_kinds()
     events = Event.browse([i for i, r in zip(event_ids, rows)
-            if r[3] in kinds])
+            if r.kind in kinds and not r.stale])
     return Rule.apply(events) if events else 0
 
 

@@ -32,6 +32,16 @@ class Message(ModelSQL, ModelView):
     payload_text = fields.Function(fields.Text("Payload (text)"),
         'get_payload_text')
     received = fields.Timestamp("Received (UTC)", readonly=True)
+    device_time = fields.Timestamp("Device Time (UTC)", readonly=True,
+        help="The time of the reading by the device's own clock "
+        "(Zigbee2MQTT last_seen, Tasmota Time, Shelly ts, generic "
+        "timestamp), when it sends one.")
+    clock_skew = fields.Boolean("Clock Skew", readonly=True,
+        help="The device time is too far from the arrival time to be "
+        "trusted: the events take the arrival time.")
+    stale = fields.Boolean("Stale", readonly=True,
+        help="Older than the device's state when it arrived (delayed in a "
+        "gateway's queue): it changed nothing and raised no alarm.")
     dedup_key = fields.Char("De-duplication Key", readonly=True,
         required=True)
     retained = fields.Boolean("Retained", readonly=True)
@@ -170,8 +180,16 @@ class Event(ModelSQL, ModelView):
     value = fields.Numeric("Value", digits=(16, 6), readonly=True)
     unit = fields.Char("Unit", readonly=True)
     data = fields.Text("Data", readonly=True)
-    time = fields.Timestamp("Time (UTC)", readonly=True)
+    time = fields.Timestamp("Time (UTC)", readonly=True,
+        help="The device's own time of the reading when trusted, else the "
+        "arrival time.")
     counter_reset = fields.Boolean("Counter Reset", readonly=True)
+    clock_skew = fields.Boolean("Clock Skew", readonly=True,
+        help="The device time was not trusted: the time is the arrival "
+        "time.")
+    stale = fields.Boolean("Stale", readonly=True,
+        help="From a reading older than the device's state: recorded, "
+        "without rules or alarms.")
 
     @classmethod
     def __setup__(cls):

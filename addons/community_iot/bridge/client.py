@@ -5,10 +5,8 @@
 
 MQTT 5, callback API version 2, stable client id, persistent session
 (clean_start False + session expiry), retained last will ``offline`` and
-birth ``online`` on the status topic, subscriptions (shared) made in
-``on_connect`` so they are renewed on every reconnection (a broker
-restarted with persistence restores the session, but Mosquitto delivers
-to a shared subscription only once its member is back), reconnect with
+birth ``online`` on the status topic, subscriptions made in
+``on_connect`` so they are renewed on every reconnection, reconnect with
 backoff (1 → 30 s), QoS 1 with **manual acknowledgement**: a message is
 acknowledged by :meth:`Client.ack` only after its transaction committed.
 
@@ -29,18 +27,27 @@ and, for brokers that overshoot it (Mosquitto 2.0.11 does after a
 session resumes), by the broker's own in-flight limit: the queue is
 never waited on by paho's network thread, so acknowledgements, pings and
 a clean disconnection always get through.
+
+Loss across a broker restart: the default subscription is plain (not
+shared) and belongs to the persistent session, so a broker with
+persistence restores it at start and queues what devices publish before
+the bridge is back. Mosquitto restores a *shared* subscription
+(``shared_group``) only when one of its members reconnects: what it
+accepts in between is delivered to nobody (see the README).
 """
 import datetime as dt
 import logging
 import queue
 import ssl
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 logger = logging.getLogger(__name__)
+UNREACHABLE = 60  # seconds without the broker before a warning
 
 
 class Inbound:
@@ -82,7 +89,12 @@ class Client:
                 protocol=mqtt.MQTTv311, clean_session=False,
                 manual_ack=True)
         self.mqtt.suppress_exceptions = True
-        self.mqtt.enable_logger(logging.getLogger(__name__ + '.paho'))
+        self._stopping = False
+        self._lost = None  # monotonic time the connection was lost
+        self._unreachable_warned = False
+        paho_logger = logging.getLogger(__name__ + '.paho')
+        paho_logger.addFilter(self._paho_filter)
+        self.mqtt.enable_logger(paho_logger)
         if conf.username:
             self.mqtt.username_pw_set(conf.username, conf.password or None)
         if conf.tls:
@@ -94,6 +106,7 @@ class Client:
         self.mqtt.max_queued_messages_set(0)
         self.mqtt.on_connect = self._on_connect
         self.mqtt.on_disconnect = self._on_disconnect
+        self.mqtt.on_connect_fail = self._on_connect_fail
         self.mqtt.on_message = self._on_message
         self.mqtt.on_publish = self._on_publish
         self.mqtt.on_subscribe = self._on_subscribe
@@ -114,6 +127,7 @@ class Client:
 
     def stop(self):
         "Publish the offline status and disconnect (the session stays)."
+        self._stopping = True
         try:
             if self.connected.is_set():
                 info = self.mqtt.publish(self.conf.status_topic, 'offline',
@@ -129,6 +143,8 @@ class Client:
             return
         with self._lock:
             self.generation += 1
+        self._lost = None
+        self._unreachable_warned = False
         logger.info("connected to %s:%s (session present: %s)",
             self.conf.host, self.conf.port,
             getattr(flags, 'session_present', None))
@@ -160,11 +176,45 @@ class Client:
         self.subscribed.set()
         client.publish(self.conf.status_topic, 'online', qos=1, retain=True)
 
+    def _paho_filter(self, record):
+        """Lower to DEBUG what paho logs as errors when a connection ends
+        normally: a socket closed by a broker that stops ("failed to
+        receive on socket", reported by _on_disconnect) and the extra
+        loop of its network thread after our own disconnection."""
+        if record.levelno >= logging.WARNING and (self._stopping
+                or str(record.msg).startswith(
+                    'failed to receive on socket')):
+            record.levelno, record.levelname = logging.DEBUG, 'DEBUG'
+            return record.name and logging.getLogger(
+                record.name).isEnabledFor(logging.DEBUG)
+        return True
+
     def _on_disconnect(self, client, userdata, flags, reason_code,
             properties):
         self.connected.clear()
         self.subscribed.clear()
-        logger.warning("disconnected: %s", reason_code)
+        if self._stopping:
+            logger.info("disconnected")
+            return
+        # A broker that stops (restart, upgrade) closes the connection:
+        # Mosquitto 2.0 without a DISCONNECT packet (paho reports
+        # "Unspecified error"), MQTT 5 brokers may send "Server shutting
+        # down". Not an error: paho reconnects, the persistent session
+        # keeps what arrives meanwhile; an unreachable broker is warned
+        # about after UNREACHABLE seconds (_on_connect_fail).
+        self._lost = time.monotonic()
+        logger.info("connection to the broker closed (%s), reconnecting",
+            reason_code)
+
+    def _on_connect_fail(self, client, userdata):
+        "paho could not reconnect (broker down): warn once after a while."
+        if self._lost is None:
+            self._lost = time.monotonic()
+        down = time.monotonic() - self._lost
+        if down >= UNREACHABLE and not self._unreachable_warned:
+            self._unreachable_warned = True
+            logger.warning("broker %s:%s unreachable for %d s, still "
+                "trying", self.conf.host, self.conf.port, down)
 
     def _on_message(self, client, userdata, message):
         # Never blocks: the broker sends at most receive_maximum

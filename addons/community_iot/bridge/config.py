@@ -14,11 +14,21 @@ tls                 False                       TLS (system CAs or
                                                 ``ca_certs``)
 client_id           community-iot-bridge        stable client id (one per
                                                 bridge process)
-shared_group        community-iot               ``$share/<group>/…``; empty
-                                                for plain subscriptions
+shared_group        (empty: plain subscription) ``$share/<group>/…`` to
+                                                split the load between
+                                                several bridges; loses
+                                                what arrives between a
+                                                broker restart and the
+                                                first bridge's return
+                                                (see README)
 session_expiry      86400                       seconds the broker keeps
                                                 the session (messages
                                                 queued while away)
+keepalive           30                          seconds between MQTT
+                                                pings when idle; the
+                                                broker drops the bridge
+                                                (and publishes its will
+                                                ``offline``) after 1.5×
 receive_maximum     2000                        unacknowledged QoS 1
                                                 messages in flight (the
                                                 backpressure bound; MQTT
@@ -37,6 +47,14 @@ topic_shelly        shellies
 topic_generic       community/devices
 topic_homeassistant homeassistant
 status_topic        community/bridge/<client_id>/status
+device_time_ahead   300                         seconds a device time may
+                                                be after the arrival and
+                                                be trusted (read by
+                                                ``ingest``)
+device_time_behind  86400                       seconds it may be before
+                                                (a gateway's queue);
+                                                outside: arrival time,
+                                                flagged clock skew
 protocol            5                           ``5`` (MQTT 5) or ``3.1.1``
                                                 for brokers without MQTT 5
                                                 (e.g. the embedded amqtt of
@@ -49,7 +67,7 @@ from dataclasses import dataclass, field
 
 from trytond.config import config
 
-from .adapters import DEFAULT_ROOTS
+from .adapters import DEFAULT_ROOTS, subscriptions
 
 SECTION = 'community_iot'
 
@@ -63,7 +81,7 @@ class BridgeConfig:
     tls: bool = False
     ca_certs: str = None
     client_id: str = 'community-iot-bridge'
-    shared_group: str = 'community-iot'
+    shared_group: str = ''
     session_expiry: int = 86400
     receive_maximum: int = 2000
     keepalive: int = 30
@@ -75,13 +93,7 @@ class BridgeConfig:
 
     def subscriptions(self):
         "Topic filters to subscribe to (with the shared group prefix)."
-        filters = []
-        for family, root in sorted(self.roots.items()):
-            if family == 'tasmota':
-                prefix = root + '/' if root else ''
-                filters += [prefix + 'tele/#', prefix + 'stat/#']
-            elif root:
-                filters.append(root + '/#')
+        filters = subscriptions(self.roots)
         if self.shared_group and self.protocol == '5':
             filters = ['$share/%s/%s' % (self.shared_group, f)
                 for f in filters]

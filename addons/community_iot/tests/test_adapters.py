@@ -3,6 +3,7 @@
 # license terms.
 """Adapters on real payload shapes (reference devices.md and the vendors'
 documentation), including the traps."""
+import datetime as dt
 import json
 import unittest
 from decimal import Decimal
@@ -304,3 +305,89 @@ class AdapterTestCase(unittest.TestCase):
             ('shelly', 'x/online'))
         with self.assertRaises(DecodeError):
             route('run1/other/x', roots)
+
+    def test_device_time(self):
+        "Each family's own time of a reading, in naive UTC"
+        utc = dt.datetime
+        d = decode('zigbee2mqtt/door1', b'{"contact":false,'
+            b'"last_seen":"2026-12-01T08:00:00.500+08:00"}')
+        self.assertEqual((d.time, d.local),
+            (utc(2026, 12, 1, 0, 0, 0, 500000), False))
+        d = decode('zigbee2mqtt/door1', b'{"contact":false,'
+            b'"last_seen":"2026-12-01T00:00:00Z"}')
+        self.assertEqual(d.time, utc(2026, 12, 1))
+        # last_seen: epoch (milliseconds)
+        d = decode('zigbee2mqtt/door1',
+            b'{"contact":false,"last_seen":1796083200000}')
+        self.assertEqual(d.time, utc(2026, 12, 1))
+        # disabled (Zigbee2MQTT's default): no device time
+        d = decode('zigbee2mqtt/door1', b'{"contact":false}')
+        self.assertEqual((d.time, d.local), (None, False))
+        # Tasmota: local time of the device unless SetOption52
+        d = decode('tele/plug1/SENSOR', b'{"Time":"2026-12-01T08:00:00",'
+            b'"ENERGY":{"Total":1.5}}')
+        self.assertEqual((d.time, d.local), (utc(2026, 12, 1, 8), True))
+        d = decode('tele/plug1/STATE',
+            b'{"Time":"2026-12-01T08:00:00+08:00","POWER":"ON"}')
+        self.assertEqual((d.time, d.local), (utc(2026, 12, 1), False))
+        # Shelly: ts of the RPC notifications (epoch seconds)
+        d = decode('shellies/s1/events/rpc', json.dumps({
+                    'method': 'NotifyStatus', 'params': {
+                        'ts': 1796083200.25,
+                        'switch:0': {'output': True}}}).encode())
+        self.assertEqual(d.time, utc(2026, 12, 1, 0, 0, 0, 250000))
+        # generic: timestamp
+        d = decode('community/devices/m7/state',
+            b'{"timestamp":"2026-12-01T00:00:00Z","temperature":20}')
+        self.assertEqual(d.time, utc(2026, 12, 1))
+        d = decode('community/devices/m7/event',
+            b'{"kind":"sos","timestamp":1796083200}')
+        self.assertEqual(d.time, utc(2026, 12, 1))
+        # a timestamp that cannot be read loses nothing: no device time
+        d = decode('community/devices/m7/event',
+            b'{"kind":"sos","timestamp":"yesterday"}')
+        self.assertEqual((kinds(d), d.time), (['sos'], None))
+
+    def test_empty_payload_clears(self):
+        "An empty payload is a deleted retained message, not an error"
+        d = decode('zigbee2mqtt/b3/door', b'')
+        self.assertEqual((d.family, d.key, d.cleared, d.events, d.state),
+            ('zigbee2mqtt', 'b3/door', True, [], {}))
+        d = decode('zigbee2mqtt/b3/door/availability', b'')
+        self.assertEqual((d.key, d.cleared, d.availability),
+            ('b3/door', True, None))
+        d = decode('tele/plug1/LWT', b'')
+        self.assertEqual((d.key, d.cleared), ('plug1', True))
+        d = decode('community/devices/m7/state', b'')
+        self.assertEqual((d.key, d.cleared), ('m7', True))
+        # Home Assistant: the entity is withdrawn
+        d = decode('homeassistant/binary_sensor/0x1/contact/config', b'')
+        self.assertEqual([(x['entry'], x['remove']) for x in d.discovered],
+            [('binary_sensor/0x1/contact/config', True)])
+
+    def test_adapter_owns_commands_and_subscriptions(self):
+        "Each family encodes its commands and names its subscriptions"
+        from trytond.modules.community_iot.bridge.adapters import (
+            DEFAULT_ROOTS, subscriptions)
+        from trytond.modules.community_iot.bridge.commands import build
+        self.assertEqual(build('zigbee2mqtt', 'b3/plug', 'on', 7,
+                DEFAULT_ROOTS), ('zigbee2mqtt/b3/plug/set', '{"state": "ON"}'))
+        self.assertEqual(build('tasmota', 'plug1', 'off', 7,
+                {'tasmota': 'site'}), ('site/cmnd/plug1/POWER', 'OFF'))
+        topic, payload = build('shelly', 's1', 'on', 7, DEFAULT_ROOTS)
+        self.assertEqual((topic, json.loads(payload)), ('shellies/s1/rpc', {
+                    'id': 7, 'src': 'shellies/s1/reply',
+                    'method': 'Switch.Set', 'params': {'id': 0, 'on': True}}))
+        self.assertEqual(build('generic', 'm7', 'off', 7, DEFAULT_ROOTS),
+            ('community/devices/m7/set',
+                '{"state": "OFF", "command_id": 7}'))
+        with self.assertRaises(ValueError):
+            build('homeassistant', 'x', 'on', 7, DEFAULT_ROOTS)
+        self.assertEqual(subscriptions(DEFAULT_ROOTS), [
+                'community/devices/#', 'homeassistant/#', 'shellies/#',
+                'tele/#', 'stat/#', 'zigbee2mqtt/#'])
+        # an empty root turns a family off (Tasmota: top-level topics)
+        roots = dict(DEFAULT_ROOTS, shelly='')
+        self.assertNotIn('shellies/#', subscriptions(roots))
+        with self.assertRaises(DecodeError):
+            route('shellies/s1/online', roots)

@@ -55,7 +55,7 @@ class CommunityIotTestCase(
                         {'contact': False, 'battery': 87, 'linkquality': 132}),
                     ])
             self.assertEqual((stats['received'], stats['new'],
-                    stats['events']), (1, 1, 1))
+                    stats['duplicates'], stats['events']), (2, 1, 1, 1))
             # Redelivery in a later batch
             stats = Message.ingest([msg('zigbee2mqtt/b3/u2/1201/door',
                         {'contact': False, 'battery': 87,
@@ -453,6 +453,148 @@ class CommunityIotTestCase(
             # manual and Home Assistant devices are not Zigbee2MQTT's
             self.assertTrue(Device(manual.id).active)
             self.assertTrue(Device(door.id).active)
+
+    @with_transaction()
+    def test_older_reading_does_not_roll_back(self):
+        "A reading delayed in a gateway's queue neither rolls the device "
+        "back nor raises an alarm; events keep the device's own time"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        Rule = pool.get('community.iot.rule')
+        Alarm = pool.get('community.iot.alarm')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            door = create_device(compound, 'b3/door')
+            Rule.create([{'name': "Door", 'event_kind': 'door_opened',
+                        'actions': [('create', [{'type': 'alarm'}])]}])
+            now = dt.datetime.utcnow().replace(microsecond=0)
+            newer, older = now - dt.timedelta(minutes=1), (
+                now - dt.timedelta(hours=2))
+
+            def door_msg(contact, seen, battery):
+                return msg('zigbee2mqtt/b3/door', {'contact': contact,
+                        'battery': battery,
+                        'last_seen': seen.isoformat() + 'Z'},
+                    received=now)
+            # the closed door, one minute ago; then the open door of two
+            # hours ago, stuck in the gateway's queue until now
+            stats = Message.ingest([door_msg(True, newer, 80)])
+            self.assertEqual(stats['events'], 1)
+            stats = Message.ingest([door_msg(False, older, 90)])
+            self.assertEqual((stats['new'], stats['events'], stats['stale'],
+                    stats['alarms']), (1, 0, 1, 0))
+            door = type(door)(door.id)
+            self.assertEqual((door.state_dict['contact'], door.battery,
+                    door.state_time, door.last_seen), (True, 80, newer, now))
+            self.assertEqual([(e.kind, e.time, e.stale) for e in
+                    Event.search([('device', '=', door.id)])],
+                [('door_closed', newer, False)])
+            self.assertEqual(Alarm.search([]), [])
+            late, = Message.search([('stale', '=', True)])
+            self.assertEqual((late.device_time, late.clock_skew),
+                (older, False))
+            # in one batch, arrival order: the older one after is stale,
+            # non-level events of a stale reading are kept, flagged
+            sos = create_device(compound, 'gate/sos')
+            stats = Message.ingest([
+                    msg('zigbee2mqtt/gate/sos', {'action': 'single',
+                            'last_seen': (now - dt.timedelta(seconds=5)
+                                ).isoformat() + 'Z'}, received=now),
+                    msg('zigbee2mqtt/gate/sos', {'action': 'double',
+                            'last_seen': older.isoformat() + 'Z'},
+                        received=now),
+                    ])
+            self.assertEqual(stats['stale'], 1)
+            self.assertEqual(sorted((json.loads(e.data)['action'], e.time, e.stale)
+                    for e in Event.search([('device', '=', sos.id)])), [
+                    ('double', older, True),
+                    ('single', now - dt.timedelta(seconds=5), False)])
+
+    @with_transaction()
+    def test_device_time_tolerance(self):
+        "A device time is trusted within the tolerance, else the arrival "
+        "time is used and flagged; local times in the compound's zone"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            self.assertEqual(compound.timezone, 'Asia/Shanghai')
+            plug = create_device(compound, 'plug1', 'tasmota')
+            now = dt.datetime.utcnow().replace(microsecond=0)
+            local = now + dt.timedelta(hours=8)  # Asia/Shanghai
+
+            def sensor(time, total, received=now):
+                return msg('tele/plug1/SENSOR', {'Time': time, 'ENERGY': {
+                            'Total': total, 'Power': 5}}, received=received)
+            Message.ingest([
+                    # local time of the device, 30 s ago
+                    sensor((local - dt.timedelta(seconds=30)).isoformat(),
+                        1.5),
+                    # an hour fast: not trusted
+                    sensor((local + dt.timedelta(hours=1)).isoformat(), 1.6),
+                    # a clock back to 1970 before NTP: not trusted
+                    sensor('1970-01-01T00:00:07', 1.7),
+                    ])
+            energy = Event.search([('device', '=', plug.id),
+                    ('kind', '=', 'energy')], order=[('value', 'ASC')])
+            self.assertEqual([(e.value, e.time, e.clock_skew, e.stale)
+                    for e in energy], [
+                    (Decimal('1.5'), now - dt.timedelta(seconds=30), False,
+                        False),
+                    (Decimal('1.6'), now, True, False),
+                    (Decimal('1.7'), now, True, False)])
+            messages = Message.search([('device', '=', plug.id)],
+                order=[('id', 'ASC')])
+            self.assertEqual([(m.device_time, m.clock_skew)
+                    for m in messages], [
+                    (now - dt.timedelta(seconds=30), False),
+                    (now + dt.timedelta(hours=1), True),
+                    (dt.datetime(1969, 12, 31, 16, 0, 7), True)])
+            # an untrusted time never makes the next reading stale
+            stats = Message.ingest([sensor(
+                        (local - dt.timedelta(seconds=10)).isoformat(), 1.8,
+                        received=now + dt.timedelta(seconds=1))])
+            self.assertEqual((stats['events'], stats['stale']), (2, 0))
+            self.assertEqual(plug.state_time, now - dt.timedelta(seconds=10))
+
+    @with_transaction()
+    def test_empty_payload_and_batch_duplicates(self):
+        "An empty payload clears a topic (not quarantined); duplicates "
+        "within one batch are counted as duplicates"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Quarantine = pool.get('community.iot.quarantine')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            door = create_device(compound, 'b3/door')
+            Message.ingest([msg('zigbee2mqtt/b3/door', {'contact': True})])
+            # Zigbee2MQTT renamed b3/door and old/name: their retained
+            # state and availability are deleted (empty payloads)
+            stats = Message.ingest([
+                    msg('zigbee2mqtt/b3/door', b''),
+                    msg('zigbee2mqtt/b3/door/availability', b''),
+                    msg('zigbee2mqtt/old/name', b''),
+                    ])
+            self.assertEqual((stats['new'], stats['quarantined'],
+                    stats['events']), (3, 0, 0))
+            self.assertEqual(Quarantine.search([]), [])
+            self.assertEqual(door.state_dict['contact'], True)
+            self.assertEqual(Message.search_count(
+                    [('state', '=', 'processed')]), 4)
+            stats = Message.ingest([
+                    msg('zigbee2mqtt/b3/door', {'contact': False}),
+                    msg('zigbee2mqtt/b3/door', {'contact': False}),
+                    msg('zigbee2mqtt/b3/door', {'contact': False}),
+                    msg('zigbee2mqtt/b3/door', {'contact': True,
+                            'battery': 50}),
+                    ])
+            self.assertEqual((stats['received'], stats['new'],
+                    stats['duplicates']), (4, 2, 2))
 
 
 del ModuleTestCase

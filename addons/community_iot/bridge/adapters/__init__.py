@@ -1,33 +1,25 @@
 # This file is part of the community OS project. The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""Adapters: pure functions from (topic, payload bytes) to typed events.
+"""Adapters: one per device family, pure (no database).
 
-``decode(topic, payload, roots)`` finds the family by the topic root and
-calls its adapter. ``roots`` maps family -> topic root (see
-``bridge.config``). New families: add ``ADAPTERS['lpr'] = lpr.decode``
-and a root in the configuration, and extend the device ``family``
-selection.
+Each family's :class:`~.base.Adapter` owns its topics (subscriptions,
+which topics are its own, the device key a topic names), its decoding
+into typed events and its command encoding; the functions below only
+dispatch. ``roots`` maps family -> topic root (see ``bridge.config``).
+New families: a module with an ``Adapter`` subclass registered in
+``ADAPTERS``, a root in the configuration (``topic_<family>``) and the
+device ``family`` selection extended.
 """
 from . import generic, homeassistant, shelly, tasmota, zigbee2mqtt
 from .base import (  # noqa: F401
-    CLEARED_BY, EVENT_KINDS, DecodeError, Decoded, Event, jsonable)
+    CLEARED_BY, EVENT_KINDS, Adapter, DecodeError, Decoded, Event,
+    device_time, jsonable)
 
-ADAPTERS = {
-    'zigbee2mqtt': zigbee2mqtt.decode,
-    'tasmota': tasmota.decode,
-    'shelly': shelly.decode,
-    'generic': generic.decode,
-    'homeassistant': homeassistant.decode,
-    }
-DEFAULT_ROOTS = {
-    'zigbee2mqtt': 'zigbee2mqtt',
-    'tasmota': '',
-    'shelly': 'shellies',
-    'generic': 'community/devices',
-    'homeassistant': 'homeassistant',
-    }
-_TASMOTA_PREFIXES = ('tele/', 'stat/', 'cmnd/')
+ADAPTERS = {a.family: a for a in (
+        zigbee2mqtt.ADAPTER, tasmota.ADAPTER, shelly.ADAPTER,
+        generic.ADAPTER, homeassistant.ADAPTER)}
+DEFAULT_ROOTS = {family: a.default_root for family, a in ADAPTERS.items()}
 
 
 def topic_text(topic):
@@ -46,15 +38,18 @@ def route(topic, roots=None):
     roots = roots or DEFAULT_ROOTS
     best = None
     for family, root in roots.items():
-        if family not in ADAPTERS:
+        adapter = ADAPTERS.get(family)
+        if adapter is None:
             continue
         if root:
             if not topic.startswith(root + '/'):
                 continue
             rest = topic[len(root) + 1:]
-        else:
+        elif adapter.rootless:
             rest = topic
-        if family == 'tasmota' and not rest.startswith(_TASMOTA_PREFIXES):
+        else:
+            continue  # no root: the family is off
+        if not adapter.owns(rest):
             continue
         if best is None or len(root) > len(best[2]):
             best = (family, rest, root)
@@ -63,18 +58,31 @@ def route(topic, roots=None):
     return best[0], best[1]
 
 
+def subscriptions(roots):
+    "Topic filters of all the families (without a shared group)."
+    filters = []
+    for family, root in sorted(roots.items()):
+        if family in ADAPTERS:
+            filters += ADAPTERS[family].filters(root)
+    return filters
+
+
 def decode(topic, payload, roots=None):
     """Decode one MQTT message into a :class:`Decoded`.
 
     ``topic`` is str or bytes, ``payload`` bytes. Raises DecodeError with
-    the reason for anything that cannot be understood.
+    the reason for anything that cannot be understood. An empty payload
+    is a deleted retained message (``Decoded.cleared``), not an error.
     """
     topic = topic_text(topic)
     if isinstance(payload, str):
         payload = payload.encode('utf-8')
     family, rest = route(topic, roots)
+    adapter = ADAPTERS[family]
     try:
-        return ADAPTERS[family](rest, payload, roots or DEFAULT_ROOTS)
+        if not payload.strip():
+            return adapter.cleared(rest)
+        return adapter.decode(rest, payload, roots or DEFAULT_ROOTS)
     except DecodeError:
         raise
     except (TypeError, AttributeError, KeyError, ValueError,
@@ -92,22 +100,17 @@ def topic_device(topic, roots=None):
         family, rest = route(topic_text(topic), roots)
     except DecodeError:
         return None
-    key = None
-    if family == 'zigbee2mqtt':
-        if rest != 'bridge' and not rest.startswith('bridge/'):
-            key = rest
-            for suffix in ('/availability', '/set', '/get'):
-                if key.endswith(suffix):
-                    key = key[:-len(suffix)]
-                elif suffix != '/availability' and (suffix + '/') in key:
-                    key = key.split(suffix + '/')[0]
-    elif family == 'tasmota':
-        parts = rest.split('/')
-        if len(parts) >= 3:
-            key = '/'.join(parts[1:-1])
-    elif family == 'shelly':
-        key, _, sub = rest.partition('/')
-        key = key if sub else None
-    elif family == 'generic':
-        key = rest.rpartition('/')[0]
+    key = ADAPTERS[family].device_key(rest)
     return (family, key) if key else None
+
+
+def command(family, key, action, command_id, roots):
+    """Return (topic, payload str) switching device ``key`` of ``family``
+    ``action`` ('on'/'off'); raises ValueError for families without
+    commands."""
+    adapter = ADAPTERS.get(family)
+    if adapter is None:
+        raise ValueError("no command for family %r" % family)
+    root = roots.get(family, '')
+    return adapter.command(root + '/' if root else '', key, action,
+        command_id)

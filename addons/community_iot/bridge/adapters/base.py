@@ -8,6 +8,7 @@ is the topic below the family's root (a ``str``) and ``payload`` the raw
 bytes. It raises :class:`DecodeError` with a short reason when the message
 cannot be understood; the bridge then quarantines it.
 """
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -84,7 +85,17 @@ class Decoded:
     - ``complete``: ``discovered`` is the complete list of the devices of
       its source (Zigbee2MQTT ``bridge/devices``): the family's devices
       discovered by that source and not listed are gone;
-    - ``reply_to``: for command replies, the command correlation id.
+    - ``reply_to``: for command replies, the command correlation id;
+    - ``time``: the device's own time of the reading (Zigbee2MQTT
+      ``last_seen``, Tasmota ``Time``, Shelly ``ts``, generic
+      ``timestamp``) or None: a naive UTC datetime, or with ``local``
+      True a naive time of the device's clock zone (Tasmota without
+      ``SetOption52``), read in its compound's time zone. The bridge
+      trusts it within a tolerance (``ingest``) and never lets a reading
+      older than the device's state overwrite it;
+    - ``cleared``: the payload is empty: the retained message of the
+      topic was deleted (Zigbee2MQTT after a rename or removal, Home
+      Assistant discovery); nothing to apply, nothing to quarantine.
     """
     family: str
     key: str = None
@@ -96,6 +107,85 @@ class Decoded:
     discovered: list = field(default_factory=list)
     complete: bool = False
     reply_to: str = None
+    time: dt.datetime = None
+    local: bool = False
+    cleared: bool = False
+
+
+class Adapter:
+    """A device family: its topics, subscriptions, device key, decoding
+    and command encoding. ``rest`` is always the topic below the family's
+    root. Register an instance in ``adapters.ADAPTERS``."""
+    family = None
+    #: the topic root when ``topic_<family>`` is not configured
+    default_root = ''
+    #: whether the family works without a root (its topics recognised by
+    #: :meth:`owns` alone); the others are off when their root is empty
+    rootless = False
+
+    def filters(self, root):
+        "Topic filters to subscribe to (none without a root)."
+        return [root + '/#'] if root else []
+
+    def owns(self, rest):
+        "Whether a topic below the root is this family's."
+        return True
+
+    def device_key(self, rest):
+        """The key of the device a topic names, from the topic alone, or
+        None (used to file an undecodable message under its device)."""
+        return None
+
+    def decode(self, rest, payload, roots):
+        "Decode a message (non-empty payload) into a :class:`Decoded`."
+        raise NotImplementedError
+
+    def cleared(self, rest):
+        """An empty payload: the topic's retained message was deleted
+        (device renamed or removed); nothing to apply."""
+        return Decoded(self.family, self.device_key(rest), cleared=True)
+
+    def command(self, prefix, key, action, command_id):
+        """(topic, payload str) switching device ``key`` ``action``
+        ('on'/'off'); ``prefix`` is the root and ``/`` or empty."""
+        raise ValueError("no command for family %r" % self.family)
+
+
+def device_time(value):
+    """Return ``(time, local)`` for a device timestamp, or ``(None,
+    False)`` when absent or not understood (a bad clock never loses the
+    reading: it takes the arrival time).
+
+    Numbers are Unix epoch seconds (milliseconds above 10^11, as
+    Zigbee2MQTT ``epoch``); strings are ISO 8601, with an offset or ``Z``
+    (converted to naive UTC) or without (a local time: ``local`` True).
+    """
+    if value is None or isinstance(value, bool):
+        return None, False
+    try:
+        if isinstance(value, (int, float, Decimal)):
+            seconds = float(value)
+            if seconds > 1e11:
+                seconds /= 1000
+            return dt.datetime.utcfromtimestamp(seconds), False
+        if isinstance(value, str):
+            value = value.strip()
+            if value.endswith(('Z', 'z')):
+                value = value[:-1] + '+00:00'
+            parsed = dt.datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                return parsed, True
+            return (parsed.astimezone(dt.timezone.utc).replace(tzinfo=None),
+                False)
+    except (ValueError, OverflowError, OSError):
+        pass
+    return None, False
+
+
+def timed(decoded, value):
+    "Set the device time of ``decoded`` from a raw timestamp; return it."
+    decoded.time, decoded.local = device_time(value)
+    return decoded
 
 
 def text(payload):

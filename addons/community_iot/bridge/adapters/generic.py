@@ -12,10 +12,16 @@ Topics below the root (default ``community/devices``):
   ``battery`` and ``linkquality``;
 - ``<key>/availability``: ``online``/``offline``;
 - ``<key>/set``: commands (ours, ignored).
+
+Device time: ``timestamp`` in the state and event objects, ISO 8601 (an
+offset or ``Z``; without, the compound's local time) or epoch seconds
+(milliseconds above 10^11).
 """
+import json
+
 from .base import (
-    EVENT_KINDS, DecodeError, Decoded, Event, integer, kwh, load_json,
-    number, text)
+    EVENT_KINDS, Adapter, DecodeError, Decoded, Event, integer, kwh,
+    load_json, number, text, timed)
 
 FAMILY = 'generic'
 KINDS = {k for k, _ in EVENT_KINDS}
@@ -37,9 +43,10 @@ def decode(rest, payload, roots=None):
     if not isinstance(data, dict):
         raise DecodeError("payload is not an object")
     if sub == 'state':
-        return Decoded(FAMILY, key, state=data,
-            battery=integer(data.get('battery')),
-            link_quality=integer(data.get('linkquality')))
+        return timed(Decoded(FAMILY, key, state=data,
+                battery=integer(data.get('battery')),
+                link_quality=integer(data.get('linkquality'))),
+            data.get('timestamp'))
     if sub == 'event':
         kind = data.get('kind')
         if kind not in KINDS:
@@ -52,8 +59,28 @@ def decode(rest, payload, roots=None):
             value, unit = kwh(value, unit), 'kWh'
         else:
             value = number(value)
-        return Decoded(FAMILY, key, events=[Event(kind, value, unit,
-                    data={k: v for k, v in data.items()
-                        if k not in ('kind',)})],
-            battery=integer(data.get('battery')))
+        return timed(Decoded(FAMILY, key, events=[Event(kind, value, unit,
+                        data={k: v for k, v in data.items()
+                            if k not in ('kind',)})],
+                battery=integer(data.get('battery'))),
+            data.get('timestamp'))
     raise DecodeError("unknown generic sub-topic %r" % sub)
+
+
+class Generic(Adapter):
+    family = FAMILY
+    default_root = 'community/devices'
+
+    def device_key(self, rest):
+        return rest.rpartition('/')[0] or None
+
+    def decode(self, rest, payload, roots):
+        return decode(rest, payload, roots)
+
+    def command(self, prefix, key, action, command_id):
+        return prefix + key + '/set', json.dumps({
+                'state': 'ON' if action == 'on' else 'OFF',
+                'command_id': command_id})
+
+
+ADAPTER = Generic()

@@ -12,7 +12,7 @@ are expanded and ``~`` is replaced by the base topic. The device is
 registered in the family whose root its state topic is under (Zigbee2MQTT,
 Tasmota, Shelly), else as a generic device keyed by its unique id.
 """
-from .base import DecodeError, Decoded, load_json
+from .base import Adapter, DecodeError, Decoded, load_json
 
 FAMILY = 'homeassistant'
 ABBREVIATIONS = {
@@ -56,24 +56,22 @@ def expand(config):
 
 
 def _family(state_topic, roots):
+    """(family, key) of the device whose state topic this is, by the
+    families' own topic rules (longest root first), or (None, None)."""
+    from . import ADAPTERS
     roots = roots or {}
-    for family in ('zigbee2mqtt', 'tasmota', 'shelly'):
-        root = roots.get(family, '')
+    for family in sorted(('zigbee2mqtt', 'tasmota', 'shelly'),
+            key=lambda f: -len(roots.get(f, ''))):
+        adapter, root = ADAPTERS[family], roots.get(family, '')
         prefix = root + '/' if root else ''
         if not state_topic.startswith(prefix):
             continue
         rest = state_topic[len(prefix):]
-        if family == 'tasmota':
-            parts = rest.split('/')
-            if len(parts) >= 3 and parts[0] in ('tele', 'stat'):
-                return family, '/'.join(parts[1:-1])
+        if not (root or adapter.rootless) or not adapter.owns(rest):
             continue
-        if family == 'shelly':
-            if '/' in rest and root:
-                return family, rest.split('/', 1)[0]
-            continue
-        if root:
-            return family, rest
+        key = adapter.device_key(rest)
+        if key:
+            return family, key
     return None, None
 
 
@@ -125,3 +123,18 @@ def decode(rest, payload, roots=None):
                 'source': 'homeassistant',
                 'remove': False,
                 }])
+
+
+class HomeAssistant(Adapter):
+    family = FAMILY
+    default_root = 'homeassistant'
+
+    def decode(self, rest, payload, roots):
+        return decode(rest, payload, roots)
+
+    def cleared(self, rest):
+        # an empty config payload withdraws the entity (see decode)
+        return decode(rest, b'', None)
+
+
+ADAPTER = HomeAssistant()

@@ -13,9 +13,15 @@ topic prefix (e.g. ``shellyplus1pm-a8032ab12345``):
 - ``<key>/rpc``: JSON-RPC requests (ours, ignored);
 - ``<key>/reply/rpc``: replies to our requests (``src`` =
   ``<root>/<key>/reply``), ``id`` is the command id.
+
+Device time: ``params.ts`` (epoch seconds) of the RPC notifications; the
+``status/…`` messages carry none.
 """
+import json
+
 from .base import (
-    DecodeError, Decoded, Event, boolean, kwh, load_json, number, text)
+    Adapter, DecodeError, Decoded, Event, boolean, kwh, load_json, number,
+    text, timed)
 
 FAMILY = 'shelly'
 
@@ -86,7 +92,8 @@ def decode(rest, payload, roots=None):
                 if component.startswith(('switch:', 'pm1:')):
                     events += _switch_events(component, status)
                 state[component] = status
-            return Decoded(FAMILY, key, events=events, state=state)
+            return timed(Decoded(FAMILY, key, events=events, state=state),
+                params.get('ts'))
         if method == 'NotifyEvent':
             events = []
             for item in params.get('events') or []:
@@ -98,6 +105,28 @@ def decode(rest, payload, roots=None):
                     events.append(Event('button', data={
                                 'component': item.get('component'),
                                 'event': name}))
-            return Decoded(FAMILY, key, events=events)
+            return timed(Decoded(FAMILY, key, events=events),
+                params.get('ts'))
         return Decoded(FAMILY, key)
     return Decoded(FAMILY, key)
+
+
+class Shelly(Adapter):
+    family = FAMILY
+    default_root = 'shellies'
+
+    def device_key(self, rest):
+        key, _, sub = rest.partition('/')
+        return key if sub else None
+
+    def decode(self, rest, payload, roots):
+        return decode(rest, payload, roots)
+
+    def command(self, prefix, key, action, command_id):
+        return prefix + key + '/rpc', json.dumps({
+                'id': command_id, 'src': prefix + key + '/reply',
+                'method': 'Switch.Set',
+                'params': {'id': 0, 'on': action == 'on'}})
+
+
+ADAPTER = Shelly()

@@ -13,10 +13,13 @@
 - ``cmnd/<topic>/…``: commands (ours, ignored).
 
 Energy is in kWh; ``TotalStartTime`` changes when the counter is reset.
+Device time: ``Time`` of ``STATE``/``SENSOR``/``RESULT``, the device's
+local time (its compound's time zone) unless ``SetOption52 1`` adds the
+offset.
 """
 from .base import (
-    DecodeError, Decoded, Event, boolean, integer, kwh, load_json, number,
-    text)
+    Adapter, DecodeError, Decoded, Event, boolean, integer, kwh, load_json,
+    number, text, timed)
 
 FAMILY = 'tasmota'
 
@@ -58,8 +61,9 @@ def decode(rest, payload, roots=None):
         events = _power_events(data)
         state = {k: v for k, v in data.items() if k.startswith('POWER')}
         rssi = (data.get('Wifi') or {}).get('RSSI')
-        return Decoded(FAMILY, key, events=events, state=state,
-            link_quality=integer(rssi) if rssi is not None else None)
+        return timed(Decoded(FAMILY, key, events=events, state=state,
+                link_quality=integer(rssi) if rssi is not None else None),
+            data.get('Time'))
     if name == 'SENSOR':
         events, state = [], {}
         energy = data.get('ENERGY')
@@ -78,5 +82,34 @@ def decode(rest, payload, roots=None):
                             'Time': data.get('Time'),
                             }))
             state['ENERGY'] = energy
-        return Decoded(FAMILY, key, events=events, state=state)
+        return timed(Decoded(FAMILY, key, events=events, state=state),
+            data.get('Time'))
     return Decoded(FAMILY, key)
+
+
+class Tasmota(Adapter):
+    family = FAMILY
+    default_root = ''  # %prefix%/%topic%/ at the top level
+    rootless = True
+    prefixes = ('tele/', 'stat/', 'cmnd/')
+
+    def filters(self, root):
+        prefix = root + '/' if root else ''
+        return [prefix + 'tele/#', prefix + 'stat/#']
+
+    def owns(self, rest):
+        return rest.startswith(self.prefixes)
+
+    def device_key(self, rest):
+        parts = rest.split('/')
+        return '/'.join(parts[1:-1]) if len(parts) >= 3 else None
+
+    def decode(self, rest, payload, roots):
+        return decode(rest, payload, roots)
+
+    def command(self, prefix, key, action, command_id):
+        return (prefix + 'cmnd/' + key + '/POWER',
+            'ON' if action == 'on' else 'OFF')
+
+
+ADAPTER = Tasmota()

@@ -12,14 +12,20 @@ Topics below the root (default ``zigbee2mqtt``):
   complete list: discovered devices no longer listed are deactivated;
 - ``bridge/event``: ``device_leave`` withdraws the device, other events
   are stored without typed events;
+- an empty payload on a device topic: Zigbee2MQTT deleted its retained
+  message (device renamed or removed), nothing to apply;
 - ``bridge/state``, ``bridge/info``, ``bridge/…``: bridge messages,
   stored but without events.
 
 Trap: ``contact`` true means the contact is closed (door closed).
+Device time: ``last_seen`` (option ``advanced.last_seen``: ISO_8601,
+ISO_8601_local or epoch milliseconds), absent when disabled.
 """
+import json
+
 from .base import (
-    DecodeError, Decoded, Event, boolean, integer, kwh, load_json, number,
-    text)
+    Adapter, DecodeError, Decoded, Event, boolean, integer, kwh, load_json,
+    number, text, timed)
 
 FAMILY = 'zigbee2mqtt'
 
@@ -174,6 +180,33 @@ def decode(rest, payload, roots=None):
     state = load_json(payload)
     if not isinstance(state, dict):
         raise DecodeError("state is not an object")
-    return Decoded(FAMILY, rest, events=state_events(state), state=state,
-        battery=integer(state.get('battery')),
-        link_quality=integer(state.get('linkquality')))
+    return timed(Decoded(FAMILY, rest, events=state_events(state),
+            state=state, battery=integer(state.get('battery')),
+            link_quality=integer(state.get('linkquality'))),
+        state.get('last_seen'))
+
+
+class Zigbee2MQTT(Adapter):
+    family = FAMILY
+    default_root = 'zigbee2mqtt'
+
+    def device_key(self, rest):
+        if rest == 'bridge' or rest.startswith('bridge/'):
+            return None
+        key = rest
+        for suffix in ('/availability', '/set', '/get'):
+            if key.endswith(suffix):
+                key = key[:-len(suffix)]
+            elif suffix != '/availability' and (suffix + '/') in key:
+                key = key.split(suffix + '/')[0]
+        return key or None
+
+    def decode(self, rest, payload, roots):
+        return decode(rest, payload, roots)
+
+    def command(self, prefix, key, action, command_id):
+        return (prefix + key + '/set',
+            json.dumps({'state': 'ON' if action == 'on' else 'OFF'}))
+
+
+ADAPTER = Zigbee2MQTT()
