@@ -242,14 +242,12 @@ class WebUser(metaclass=PoolMeta):
         Attempt.add(login)
 
     @classmethod
-    def check_signup(cls, password):
+    def check_signup(cls):
         """Count a sign-up of the client and refuse it beyond
         ``[community_portal] max_signup`` (default 10) within ``[session]
-        timeout``; hash ``password`` as the creation of an account would,
-        so that a taken number answers in the same time."""
+        timeout``."""
         pool = Pool()
         Attempt = pool.get('web.user.authenticate.attempt')
-        cls.hash_password(password)
         if cls._client_attempts('signup') >= config.getint(
                 'community_portal', 'max_signup', default=10):
             raise PortalRateLimitError(gettext(

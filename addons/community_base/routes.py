@@ -392,13 +392,14 @@ def signup(ctx):
         return _signup_form(ctx, error="请输入有效的手机号或邮箱。",
             login_value=login_value)
     try:
-        # counted per client and rate-limited; the password is hashed
-        # whether or not the number is taken (same time)
-        WebUser.check_signup(password)
+        # counted per client and rate-limited
+        WebUser.check_signup()
     except UserError as exception:
         return _signup_form(ctx, error=_error_text(exception))
     if exists:
-        # the same answer as any refused sign-up: no "already registered"
+        # the same answer as any refused sign-up (no "already registered"),
+        # in the same time: the password hashed as a creation would
+        WebUser.hash_password(password)
         return _signup_form(ctx, error=SIGNUP_REFUSED)
     try:
         user, = WebUser.create([values])
