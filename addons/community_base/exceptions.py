@@ -51,3 +51,11 @@ class PortalError(UserError):
 
 class AnnouncementError(ValidationError):
     "An announcement is inconsistent."
+
+
+class BindingCodeError(ValidationError):
+    "A binding code names a party that is not a resident of its unit."
+
+
+class PortalRateLimitError(PortalError):
+    "Too many sign-ups or binding attempts from one client or account."

@@ -4,27 +4,34 @@
 """Resident portal accounts: web users with a mobile number, binding codes
 issued by the property office, and portal payments."""
 import datetime as dt
+import hashlib
 import secrets
+import time
 import uuid
 from decimal import Decimal
 
 import phonenumbers
 
-from sql import Null
+from sql import Literal, Null
 from sql.aggregate import Sum
 from sql.conditionals import Coalesce
+from sql.functions import CurrentTimestamp
 from sql.operators import Concat
 
+from trytond import config
+from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import Transaction
+from trytond.res.user import PASSWORD_HASH
+from trytond.transaction import Transaction, without_check_access
 
-from .exceptions import PortalError
+from .exceptions import BindingCodeError, PortalError, PortalRateLimitError
 
 # Letters and digits that cannot be confused when read aloud or typed.
 CODE_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ'
 CODE_LENGTH = 8
+_DUMMY_HASH = []
 
 
 def normalize_mobile(value):
@@ -115,6 +122,29 @@ class WebUser(metaclass=PoolMeta):
         return values
 
     @classmethod
+    def check_modification(cls, mode, records, values=None, external=False):
+        """A back-office user binds an account only to a party their record
+        rules let them read (a resident of their compounds): approving an
+        account is no way to take over a resident of another compound."""
+        pool = Pool()
+        Party = pool.get('party.party')
+        super().check_modification(
+            mode, records, values=values, external=external)
+        if not external or mode not in {'create', 'write'}:
+            return
+        if mode == 'write':
+            ids = {values['party']} if values.get('party') else set()
+        else:
+            ids = {r.party.id for r in records if r.party}
+        if ids:
+            with Transaction().set_context(_check_access=True):
+                visible = {p.id for p in Party.search(
+                            [('id', 'in', list(ids))])}
+            if ids - visible:
+                raise PortalError(gettext(
+                        'community_base.msg_portal_account_party'))
+
+    @classmethod
     def find_login(cls, login):
         """Return the email or mobile key under which ``login`` is stored."""
         login = (login or '').strip()
@@ -126,47 +156,103 @@ class WebUser(metaclass=PoolMeta):
             return login
 
     @classmethod
-    def authenticate(cls, email, password):
-        """Authenticate by email or by mobile number.
-
-        Same rate limits as web_user (attempts counted per login and per IP
-        network); returns the user or None.
-        """
-        login = cls.find_login(email)
-        if '@' in login:
-            return super().authenticate(login, password)
-        users = cls.search([('mobile', '=', login)], limit=1)
-        if users and users[0].email:
-            return super().authenticate(users[0].email, password)
-        # Accounts without email: reuse web_user's logic through a
-        # pseudo-login so that attempts are rate-limited alike.
-        return cls._authenticate_mobile(login, password)
-
-    @classmethod
-    def _authenticate_mobile(cls, mobile, password):
-        import time
-
-        from trytond import config
-        from trytond.exceptions import RateLimitException
+    def _client_attempts(cls, key, any_client=False, prefix=False):
+        """Return the failed attempts of ``key`` (a login, or ``signup``,
+        ``bind:<id>``) from the client's address (``[session]
+        ip_network_4/6``) within ``[session] timeout``; of every client
+        with ``any_client``; of every key starting with ``key`` with
+        ``prefix``."""
         pool = Pool()
         Attempt = pool.get('web.user.authenticate.attempt')
-        key = 'mobile:' + mobile
+        table = Attempt.__table__()
+        cursor = Transaction().connection.cursor()
+        _, network = Transaction().remote_address()
+        network = str(network) if network else None
+        where = table.create_date >= Attempt.delay()
+        if prefix:
+            where &= table.login.like(key + '%')
+        else:
+            where &= table.login == key[:Attempt.login.size]
+        if not any_client:
+            where &= (table.ip_network == network) if network else (
+                table.ip_network == Null)
+        cursor.execute(*table.select(Literal(1), where=where))
+        return len(cursor.fetchall())
+
+    @classmethod
+    def _clear_client_attempts(cls, key):
+        "Forget the failed attempts of ``key`` from the client's address."
+        pool = Pool()
+        Attempt = pool.get('web.user.authenticate.attempt')
+        table = Attempt.__table__()
+        cursor = Transaction().connection.cursor()
+        _, network = Transaction().remote_address()
+        network = str(network) if network else None
+        cursor.execute(*table.delete(where=(
+                    table.login == key[:Attempt.login.size])
+                & ((table.ip_network == network) if network
+                    else (table.ip_network == Null))))
+
+    @classmethod
+    def _dummy_hash(cls):
+        "A password hash to verify against when the login is unknown."
+        if not _DUMMY_HASH:
+            _DUMMY_HASH.append(PASSWORD_HASH.hash(secrets.token_hex(16)))
+        return _DUMMY_HASH[0]
+
+    @classmethod
+    def authenticate(cls, email, password):
+        """Authenticate by email or by mobile number; return the user or
+        None.
+
+        Failed attempts are counted per login *and* client address, so
+        that wrong passwords sent from elsewhere never lock a resident out
+        of their own phone (``[session] max_attempt`` per login and
+        client, ``max_attempt_ip_network`` per client); every attempt
+        verifies a password hash, a dummy one for an unknown login, so
+        that the answer takes the same time whether the account exists.
+        """
+        pool = Pool()
+        Attempt = pool.get('web.user.authenticate.attempt')
+        login = cls.find_login(email)
         if Attempt.count_ip() > config.getint(
                 'session', 'max_attempt_ip_network', default=300):
+            # Do not add attempt as the goal is to prevent flooding
             raise RateLimitException()
-        count = Attempt.count(key)
+        count = cls._client_attempts(login)
         if count > config.getint('session', 'max_attempt', default=5):
-            Attempt.add(key)
+            Attempt.add(login)
             raise RateLimitException()
+        # Slow brute force down (per client)
         Transaction().atexit(time.sleep, 2 ** count - 1)
-        users = cls.search([('mobile', '=', mobile)], limit=1)
-        if users:
+        field = 'email' if '@' in login else 'mobile'
+        users = cls.search([(field, '=', login)], limit=1)
+        hash_ = (users[0].password_hash if users else None) or (
+            cls._dummy_hash())
+        valid, new_hash = cls.check_password(password, hash_)
+        if users and valid and users[0].password_hash:
             user, = users
-            valid, _ = cls.check_password(password, user.password_hash)
-            if valid:
-                Attempt.remove(key)
-                return user
-        Attempt.add(key)
+            if new_hash:
+                with Transaction().new_transaction():
+                    with without_check_access():
+                        cls.write([cls(user.id)], {
+                                'password_hash': new_hash})
+            cls._clear_client_attempts(login)
+            return user
+        Attempt.add(login)
+
+    @classmethod
+    def check_signup(cls):
+        """Count a sign-up of the client and refuse it beyond
+        ``[community_portal] max_signup`` (default 10) within ``[session]
+        timeout``."""
+        pool = Pool()
+        Attempt = pool.get('web.user.authenticate.attempt')
+        if cls._client_attempts('signup') >= config.getint(
+                'community_portal', 'max_signup', default=10):
+            raise PortalRateLimitError(gettext(
+                    'community_base.msg_portal_too_many_attempts'))
+        Attempt.add('signup')
 
     def portal_parties(self):
         "Return the parties whose units the account may see (bound ones)."
@@ -174,6 +260,69 @@ class WebUser(metaclass=PoolMeta):
         if self.party:
             parties.append(self.party)
         return parties
+
+
+class StaffSession(ModelSQL):
+    """Session of a staff user on the portal's staff pages.
+
+    The cookie holds a random token; only its SHA-256 is stored, and it is
+    no ``ir.session`` key: it opens the staff pages, never the JSON-RPC of
+    the back office. Expires after ``[community_portal] staff_timeout``
+    seconds (12 hours by default).
+    """
+    __name__ = 'community.portal.staff_session'
+    key = fields.Char("Key", required=True, strip=False)
+    user = fields.Many2One(
+        'res.user', "User", required=True, ondelete='CASCADE')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__rpc__ = {}
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('key_unique', Unique(t, t.key),
+                'community_base.msg_staff_session_unique'),
+            ]
+
+    @staticmethod
+    def _hash(token):
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def _expired(cls, table):
+        return table.create_date < CurrentTimestamp() - dt.timedelta(
+            seconds=config.getint(
+                'community_portal', 'staff_timeout', default=12 * 60 * 60))
+
+    @classmethod
+    def new(cls, user_id):
+        "Return the token of a new session of ``user_id``."
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.delete(where=cls._expired(table)))
+        token = secrets.token_urlsafe(32)
+        cls.create([{'key': cls._hash(token), 'user': user_id}])
+        return token
+
+    @classmethod
+    def get_user(cls, token):
+        "Return the id of the user of a valid ``token``, else None."
+        if not token or len(token) > 100:
+            return None
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(table.user, where=(
+                    table.key == cls._hash(token))
+                & ~cls._expired(table)))
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+    @classmethod
+    def remove(cls, token):
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.delete(where=table.key == cls._hash(token)))
 
 
 class BindingCode(ModelSQL, ModelView):
@@ -228,6 +377,40 @@ class BindingCode(ModelSQL, ModelView):
     def on_change_unit(self):
         self.compound = self.unit.compound if self.unit else None
 
+    @classmethod
+    def validate_fields(cls, codes, field_names):
+        super().validate_fields(codes, field_names)
+        cls.check_resident(codes, field_names)
+
+    @classmethod
+    def check_resident(cls, codes, field_names=None):
+        """A code names a resident of its own unit: a party with a
+        residency of the unit that has not ended (a future tenant
+        included). Checked on the server, whatever the client sends, so
+        that no staff user can bind an account to a party of another unit
+        or compound."""
+        pool = Pool()
+        Residency = pool.get('community.residency')
+        Date = pool.get('ir.date')
+        if field_names and not (field_names & {'unit', 'party'}):
+            return
+        today = Date.today()
+        with without_check_access():
+            residencies = Residency.search([
+                    ('unit', 'in', list({c.unit.id for c in codes})),
+                    ('party', 'in', list({c.party.id for c in codes})),
+                    ['OR',
+                        ('end_date', '=', None),
+                        ('end_date', '>=', today),
+                        ],
+                    ])
+            residents = {(r.unit.id, r.party.id) for r in residencies}
+            for code in codes:
+                if (code.unit.id, code.party.id) not in residents:
+                    raise BindingCodeError(gettext(
+                            'community_base.msg_binding_code_not_resident',
+                            unit=code.unit.rec_name))
+
     def get_state(self, name):
         if self.used_at:
             return 'used'
@@ -247,20 +430,41 @@ class BindingCode(ModelSQL, ModelView):
         return super().create(vlist)
 
     @classmethod
+    def _add_failed_attempt(cls, key):
+        "Record a wrong code in its own transaction (kept on rollback)."
+        Attempt = Pool().get('web.user.authenticate.attempt')
+        transaction = Transaction()
+        with transaction.new_transaction() as new:
+            Attempt.add(key)
+            new.commit()
+
+    @classmethod
     def redeem(cls, code, web_user):
         """Bind ``web_user`` to the party of the valid binding ``code``.
 
         Raises PortalError if the code is unknown, used or expired, or if
-        the account is already bound to another party.
+        the account is already bound to another party; PortalRateLimitError
+        after ``[community_portal] max_binding_attempt`` (default 5) wrong
+        codes of the account, or of the client's address, within
+        ``[session] timeout`` (a wrong code is counted even though the
+        caller rolls back).
         """
+        key = 'bind:%s' % web_user.id
+        limit = config.getint(
+            'community_portal', 'max_binding_attempt', default=5)
+        WebUser = Pool().get('web.user')
+        if (WebUser._client_attempts(key, any_client=True) >= limit
+                or WebUser._client_attempts('bind:', prefix=True) >= limit):
+            raise PortalRateLimitError(gettext(
+                    'community_base.msg_portal_too_many_attempts'))
         code = (code or '').strip().upper()
         codes = cls.search([('code', '=', code)], limit=1)
-        if not codes:
-            raise PortalError(gettext('community_base.msg_binding_code_invalid'))
-        record, = codes
-        cls.lock([record])
-        if (record.get_state(None) != 'valid'
+        if codes:
+            record, = codes
+            cls.lock([record])
+        if (not codes or record.get_state(None) != 'valid'
                 or (web_user.party and web_user.party != record.party)):
+            cls._add_failed_attempt(key)
             raise PortalError(gettext('community_base.msg_binding_code_invalid'))
         record.used_at = dt.datetime.now()
         record.used_by = web_user

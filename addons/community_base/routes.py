@@ -7,9 +7,16 @@ Served by trytond itself under ``/<database>/portal/``. Residents log in
 with a ``web.user`` (mobile or email + password; session cookie
 ``portal_session`` holding a ``web.user.session`` key). Staff log in with
 their Tryton user (``res.user`` login + password, rate-limited by
-``res.user.get_login``; cookie ``portal_staff`` holding ``<id>:<ir.session
-key>``) and every staff query runs as that user with access checks on, so
-the per-compound record rules decide what they see.
+``res.user.get_login``; cookie ``portal_staff`` holding a random token of
+``community.portal.staff_session``, which is no ``ir.session`` key and
+opens no JSON-RPC; membership of a staff group is read on every request)
+and every staff query runs as that user with access checks on, so the
+per-compound record rules decide what they see.
+
+The module also wraps trytond's WSGI application (``FrameGuard``) so that
+the back office (sao at ``/`` and its RPC) cannot be framed by another
+site: ``X-Frame-Options: SAMEORIGIN`` and ``Content-Security-Policy:
+frame-ancestors 'self'`` on every answer that sets no policy of its own.
 
 Security rules applied by every resident page:
 
@@ -26,6 +33,7 @@ Security rules applied by every resident page:
 import datetime as dt
 import hashlib
 import hmac
+import io
 import logging
 import re
 import secrets
@@ -41,11 +49,13 @@ except ImportError:  # pragma: no cover
 
 from trytond import config
 from trytond.exceptions import RateLimitException, UserError
+from trytond.i18n import gettext
 from trytond.protocols.wrappers import (
     abort, redirect, set_max_request_size, with_pool, with_transaction)
 from trytond.transaction import Transaction, check_access
 from trytond.wsgi import app
 
+from .exceptions import PortalError
 from .payment_provider import get_provider
 from .portal import mask_email, mask_identifier, mask_mobile
 from .portal_html import (
@@ -59,8 +69,10 @@ STAFF_COOKIE = 'portal_staff'
 CSRF_COOKIE = 'portal_csrf'
 MAX_PHOTO_SIZE = 8 * 1024 * 1024
 MAX_UPLOAD = 4 * MAX_PHOTO_SIZE
-PHOTO_TYPES = {'image/jpeg', 'image/png', 'image/webp', 'image/gif',
-    'image/heic'}
+# Pictures are checked by their content (Pillow), not their declared type
+PHOTO_FORMATS = {'JPEG', 'PNG', 'WEBP', 'GIF', 'MPO'}
+PHOTO_MAX_SIDE = 2560
+PHOTO_MAX_PIXELS = 50 * 1000 * 1000
 ROLE_LABELS = {'owner': "业主", 'tenant': "租户", 'member': "家庭成员"}
 STATE_LABELS = {
     'new': "待受理", 'assigned': "已派单", 'in_progress': "处理中",
@@ -90,6 +102,36 @@ def parse_ref(kind, ref):
             sign_ref(kind, int(id_)), ref):
         abort(404)
     return int(id_)
+
+
+class FrameGuard:
+    """WSGI middleware: answers without a framing policy of their own (the
+    back office: sao's files, JSON-RPC) get ``X-Frame-Options: SAMEORIGIN``
+    and ``Content-Security-Policy: frame-ancestors 'self'``; the portal's
+    stricter headers (``DENY``, ``'none'``) are kept."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        def guarded(status, headers, exc_info=None):
+            names = {name.lower() for name, _ in headers}
+            if 'x-frame-options' not in names:
+                headers.append(('X-Frame-Options', 'SAMEORIGIN'))
+            if 'content-security-policy' not in names:
+                headers.append(('Content-Security-Policy',
+                        "frame-ancestors 'self'"))
+            return start_response(status, headers, exc_info)
+        return self.app(environ, guarded)
+
+
+def install_frame_guard(wsgi=app):
+    "Wrap ``wsgi.wsgi_app`` in FrameGuard once."
+    if not isinstance(wsgi.wsgi_app, FrameGuard):
+        wsgi.wsgi_app = FrameGuard(wsgi.wsgi_app)
+
+
+install_frame_guard()
 
 
 def _hmac_hex(key, message):
@@ -301,6 +343,10 @@ def logout(ctx):
     return ctx.redirect('/login')
 
 
+SIGNUP_REFUSED = ("无法用该号码或邮箱注册。如已有账号请直接登录,"
+    "忘记密码请联系物业服务中心。")
+
+
 def _signup_form(ctx, error=None, login_value=''):
     body = Markup(
         '<form method="post" class="card" action="{base}/signup">{csrf}'
@@ -345,15 +391,21 @@ def signup(ctx):
     else:
         return _signup_form(ctx, error="请输入有效的手机号或邮箱。",
             login_value=login_value)
+    try:
+        # counted per client and rate-limited
+        WebUser.check_signup()
+    except UserError as exception:
+        return _signup_form(ctx, error=_error_text(exception))
     if exists:
-        return _signup_form(ctx, error="该账号已注册,请直接登录。",
-            login_value=login_value)
+        # the same answer as any refused sign-up (no "already registered"),
+        # in the same time: the password hashed as a creation would
+        WebUser.hash_password(password)
+        return _signup_form(ctx, error=SIGNUP_REFUSED)
     try:
         user, = WebUser.create([values])
-    except UserError as exception:
+    except UserError:
         _rollback()
-        return _signup_form(ctx, error=_error_text(exception),
-            login_value=login_value)
+        return _signup_form(ctx, error=SIGNUP_REFUSED)
     ctx.cookies[SESSION_COOKIE] = user.new_session()
     ctx.cookies[CSRF_COOKIE] = None
     return ctx.redirect('/bind')
@@ -628,32 +680,64 @@ def requests_list(ctx):
     return ctx.render("我的报修", body)
 
 
-def _save_photos(pool, request_record, files, prefix='photo'):
-    """Attach the uploaded images ``files`` to ``request_record``.
+def reencode_photo(data):
+    """Return (bytes, extension) of the picture ``data`` decoded and
+    encoded again by Pillow (JPEG, or PNG when it has transparency), at
+    most PHOTO_MAX_SIDE pixels a side, without metadata; None when
+    ``data`` is no picture Pillow reads (whatever the declared type)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in PHOTO_FORMATS:
+                return None
+            if image.width * image.height > PHOTO_MAX_PIXELS:
+                return None
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+            output = io.BytesIO()
+            if image.mode in {'RGBA', 'LA', 'P'} and (
+                    'transparency' in image.info or image.mode != 'P'):
+                image.convert('RGBA').save(output, 'PNG', optimize=True)
+                return output.getvalue(), 'png'
+            image.convert('RGB').save(output, 'JPEG', quality=85)
+            return output.getvalue(), 'jpg'
+    except (UnidentifiedImageError, OSError, ValueError,
+            Image.DecompressionBombError):
+        return None
 
-    Only image content types of at most MAX_PHOTO_SIZE bytes are kept.
-    """
-    Attachment = pool.get('ir.attachment')
-    to_create = []
-    for i, storage in enumerate(files):
+
+def check_photos(files):
+    """Return [(bytes, extension)] of the uploaded pictures ``files``,
+    each checked by its content and re-encoded (``reencode_photo``);
+    raise PortalError naming the first file that is not a picture or is
+    larger than MAX_PHOTO_SIZE (the pages answer 400 with it)."""
+    photos = []
+    for storage in files:
         if not storage or not storage.filename:
             continue
-        if storage.mimetype not in PHOTO_TYPES:
-            continue
         data = storage.read(MAX_PHOTO_SIZE + 1)
-        if not data or len(data) > MAX_PHOTO_SIZE:
-            continue
-        extension = {
-            'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp',
-            'image/gif': 'gif', 'image/heic': 'heic',
-            }[storage.mimetype]
-        to_create.append({
-                'resource': str(request_record),
-                'name': '%s-%s-%d.%s' % (
-                    prefix, request_record.number, i + 1, extension),
-                'type': 'data',
-                'data': data,
-                })
+        photo = reencode_photo(data) if (
+            data and len(data) <= MAX_PHOTO_SIZE) else None
+        if photo is None:
+            raise PortalError(gettext(
+                    'community_base.msg_portal_photo_invalid',
+                    name=storage.filename[:100]))
+        photos.append(photo)
+    return photos
+
+
+def _save_photos(pool, request_record, photos, prefix='photo'):
+    """Attach the checked, re-encoded ``photos`` (``check_photos``) to
+    ``request_record``."""
+    Attachment = pool.get('ir.attachment')
+    to_create = [{
+            'resource': str(request_record),
+            'name': '%s-%s-%d.%s' % (
+                prefix, request_record.number, i + 1, extension),
+            'type': 'data',
+            'data': data,
+            } for i, (data, extension) in enumerate(photos)]
     if to_create:
         Attachment.create(to_create)
     return len(to_create)
@@ -676,10 +760,15 @@ def request_new(ctx):
         kind = form.get('kind')
         urgency = form.get('urgency', 'normal')
         title = form.get('title', '').strip()[:200]
+        photos = None
+        try:
+            photos = check_photos(ctx.request.files.getlist('photos'))
+        except PortalError as exception:
+            error = _error_text(exception)
         if (kind not in KIND_LABELS or urgency not in URGENCY_LABELS
                 or not title):
             error = "请填写标题并选择类型。"
-        else:
+        elif photos is not None:
             unit, _ = ctx.scope[unit_id]
             record, = Request.create([{
                         'compound': unit.compound.id, 'unit': unit.id,
@@ -689,7 +778,7 @@ def request_new(ctx):
                         'channel': 'portal',
                         'contact_phone': ctx.user.mobile,
                         }])
-            _save_photos(pool, record, ctx.request.files.getlist('photos'))
+            _save_photos(pool, record, photos)
             return ctx.redirect('/requests/%s' % record.token)
     body = Markup(
         '<form method="post" class="card" enctype="multipart/form-data" '
@@ -1258,13 +1347,16 @@ class StaffContext(Context):
     def __init__(self, request, pool, database_name):
         super().__init__(request, pool, database_name)
         self.staff = None
-        cookie = request.cookies.get(STAFF_COOKIE, '')
-        user_id, _, key = cookie.partition(':')
-        if user_id.isdigit() and key:
-            Session = pool.get('ir.session')
-            if Session.check(int(user_id), key):
-                self.staff = int(user_id)
-                self.session_key = key
+        token = request.cookies.get(STAFF_COOKIE, '')
+        if token:
+            Session = pool.get('community.portal.staff_session')
+            user_id = Session.get_user(token)
+            if user_id and is_staff(pool, user_id):
+                self.staff = user_id
+                self.session_key = token
+            else:
+                # expired, unknown, or no longer staff: forget the cookie
+                self.cookies[STAFF_COOKIE] = None
 
     def csrf_token(self):
         if self.staff:
@@ -1286,6 +1378,20 @@ class StaffContext(Context):
 
 STAFF_GROUPS = {'group_community_admin', 'group_community_manager',
     'group_community_staff', 'group_community_accountant'}
+
+
+def is_staff(pool, user_id):
+    """Whether ``user_id`` is an active user of one of STAFF_GROUPS, read
+    on every staff request: removing a user from the groups (or
+    deactivating them) locks them out at their next request."""
+    User = pool.get('res.user')
+    ModelData = pool.get('ir.model.data')
+    groups = {ModelData.get_id('community_base', g) for g in STAFF_GROUPS}
+    with Transaction().set_user(0), \
+            Transaction().set_context(_check_access=False):
+        users = User.search([('id', '=', user_id)], limit=1)
+        return bool(users) and bool(
+            groups & {g.id for g in users[0].groups})
 
 
 def staff_route(path, methods=('GET',), login=True, readonly=None,
@@ -1337,8 +1443,7 @@ def staff_login(ctx):
         return _staff_login_form(ctx)
     pool = ctx.pool
     User = pool.get('res.user')
-    ModelData = pool.get('ir.model.data')
-    Session = pool.get('ir.session')
+    Session = pool.get('community.portal.staff_session')
     login_value = ctx.request.form.get('login', '').strip()
     try:
         user_id = User.get_login(login_value, {
@@ -1348,13 +1453,10 @@ def staff_login(ctx):
         return _staff_login_form(ctx, error="尝试次数过多,请稍后再试。")
     if not user_id:
         return _staff_login_form(ctx, error="用户名或密码错误。")
-    groups = {ModelData.get_id('community_base', g) for g in STAFF_GROUPS}
-    user = User(user_id)
-    if not groups & {g.id for g in user.groups}:
+    if not is_staff(pool, user_id):
         return _staff_login_form(ctx, error="该账号不是物业员工。")
-    with Transaction().set_user(user_id):
-        key = Session.new()
-    ctx.cookies[STAFF_COOKIE] = '%s:%s' % (user_id, key)
+    # a portal-only token, no ir.session key (it opens no JSON-RPC)
+    ctx.cookies[STAFF_COOKIE] = Session.new(user_id)
     ctx.cookies[CSRF_COOKIE] = None
     return ctx.redirect('/staff/')
 
@@ -1369,7 +1471,7 @@ def staff_logout_page(ctx):
 
 @staff_route('/staff/logout', methods=('POST',), readonly=False)
 def staff_logout(ctx):
-    Session = ctx.pool.get('ir.session')
+    Session = ctx.pool.get('community.portal.staff_session')
     with Transaction().set_user(0):
         Session.remove(ctx.session_key)
     ctx.cookies[STAFF_COOKIE] = None
@@ -1475,10 +1577,14 @@ def staff_request_step(ctx, token, step):
             resolution = ctx.request.form.get('resolution', '').strip()
             if not resolution:
                 abort(400)
+            try:
+                photos = check_photos(ctx.request.files.getlist('photos'))
+            except PortalError as exception:
+                return ctx.render("工单", Markup(''), status=400,
+                    error=_error_text(exception))
             record.resolution = resolution[:5000]
             record.save()
-            _save_photos(ctx.pool, record,
-                ctx.request.files.getlist('photos'), prefix='done')
+            _save_photos(ctx.pool, record, photos, prefix='done')
             Request.do([record])
     except UserError as exception:
         _rollback()

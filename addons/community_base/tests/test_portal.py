@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import unittest
 from decimal import Decimal
+from unittest.mock import patch
 
 from trytond.exceptions import UserError
 from trytond.modules.community_base.payment_provider import (
@@ -116,11 +117,63 @@ class PortalTestCase(unittest.TestCase):
             with self.assertRaises(UserError):
                 Code.redeem(expired.code, second)
             # an account bound to a party cannot take another party's code
+            pool.get('community.residency').create([{
+                        'unit': unit.id, 'party': other.id,
+                        'role': 'member', 'start_date': dt.date(2020, 1, 1),
+                        }])
             other_code, = Code.create([{'unit': unit.id, 'party': other.id}])
             with self.assertRaises(UserError):
                 Code.redeem(other_code.code, first)
             with self.assertRaises(UserError):
                 WebUser.create([{'mobile': '12345'}])
+
+    @with_transaction()
+    def test_binding_code_names_a_resident_of_its_unit(self):
+        "A binding code names only a resident of its own unit"
+        pool = Pool()
+        Code = pool.get('community.portal.binding_code')
+        Residency = pool.get('community.residency')
+        company = create_company()
+        with set_company(company):
+            compound, unit, owner, other = setup_unit(company)
+            with self.assertRaises(UserError) as cm:
+                Code.create([{'unit': unit.id, 'party': other.id}])
+            self.assertIn('3-2-1201', cm.exception.message)
+            code, = Code.create([{'unit': unit.id, 'party': owner.id}])
+            with self.assertRaises(UserError):
+                Code.write([code], {'party': other.id})
+            # a former resident (residency ended) gets no code either
+            gone, = Residency.create([{
+                        'unit': unit.id, 'party': other.id,
+                        'role': 'tenant', 'start_date': dt.date(2020, 1, 1),
+                        'end_date': dt.date(2021, 1, 1)}])
+            with self.assertRaises(UserError):
+                Code.create([{'unit': unit.id, 'party': other.id}])
+            Residency.write([gone], {'end_date': None})
+            Code.write([code], {'party': other.id})
+            self.assertEqual(code.party, other)
+
+    @with_transaction()
+    def test_authenticate_unknown_login_takes_a_hash(self):
+        "An unknown login verifies a password hash too (same timing)"
+        pool = Pool()
+        WebUser = pool.get('web.user')
+        user, = WebUser.create([
+                {'mobile': '13800138012', 'password': 'secret-123'}])
+        verified = []
+        check = WebUser.check_password
+
+        def spy(password, hash_):
+            verified.append(hash_)
+            return check(password, hash_)
+        with patch.object(WebUser, 'check_password', spy):
+            self.assertIsNone(WebUser.authenticate('13800138099', 'x' * 8))
+            self.assertIsNone(WebUser.authenticate('nobody@example.com',
+                    'x' * 8))
+            self.assertEqual(
+                WebUser.authenticate('13800138012', 'secret-123'), user)
+        self.assertEqual(len(verified), 3)
+        self.assertTrue(all(h.startswith('$argon2') for h in verified))
 
     @with_transaction()
     def test_authenticate_by_mobile(self):
