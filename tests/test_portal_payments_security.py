@@ -198,14 +198,20 @@ def test_no_online_payment_without_provider(portal_server, production):
             'unit': unit_ref(resident(portal_server, 'li')),
             'amount': '5.00'})
     assert refused.status == 409 and UNAVAILABLE in refused.text
-    listing = li.get('/bills').text
+    # 赵磊's bill stays open in the other tests
+    zhao = resident(production, 'zhao')
+    listing = zhao.get('/bills').text
     assert '¥120.00' in listing and UNAVAILABLE in listing
     assert '缴清全部' not in listing
     bill_ref = re.findall(r'/bills/([0-9]+\.[0-9a-f]+)"', listing)[0]
-    detail = li.get('/bills/%s' % bill_ref).text
+    detail = zhao.get('/bills/%s' % bill_ref).text
     assert UNAVAILABLE in detail and '立即缴费' not in detail
-    pay = li.post('/bills/%s/pay' % bill_ref)
+    pay = zhao.post('/bills/%s/pay' % bill_ref)
     assert pay.status == 409 and UNAVAILABLE in pay.text
+    unit_ref_ = re.search(r'/units/([0-9]+\.[0-9a-f]+)/pay"', resident(
+            portal_server, 'zhao').get('/bills').text).group(1)
+    pay_all = zhao.post('/units/%s/pay' % unit_ref_)
+    assert pay_all.status == 409 and UNAVAILABLE in pay_all.text
     tech = PortalClient(production.url)
     tech.staff_login('tech_jz', PASSWORD)
     cashier = tech.get('/staff/cashier?unit=3-2-1202')

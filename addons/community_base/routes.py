@@ -113,7 +113,8 @@ def parse_decimal(text):
     match = PLAIN_NUMBER.fullmatch((text or '').strip())
     if not match:
         return None
-    return Decimal('%s.%s' % (match.group(1), match.group(2) or '0'))
+    integer, decimals = match.groups()
+    return Decimal(integer + ('.' + decimals if decimals else ''))
 
 
 def localtime(value, compound=None):
