@@ -1299,8 +1299,7 @@ def payment_callback(request, pool, provider_name):
     return Response('SUCCESS', content_type='text/plain')
 
 
-@portal_route('/sandbox/<token>', methods=('GET', 'POST'), login=False,
-    readonly=False)
+@portal_route('/sandbox/<token>', methods=('GET', 'POST'), login=False)
 def sandbox_wallet(ctx, token):
     """The sandbox "payment app": shows the order and, on confirmation,
     sends the signed notification a real provider would send."""
