@@ -42,7 +42,9 @@ def write_config():
         data_dir=LOCAL / 'data', database=DATABASE, listen=LISTEN,
         sao_root=LOCAL / 'sao' / 'package',
         mqtt_host=os.environ.get('COMMUNITY_MQTT_HOST', ''),
-        mqtt_port=os.environ.get('COMMUNITY_MQTT_PORT', '1883'))
+        mqtt_port=os.environ.get('COMMUNITY_MQTT_PORT', '1883'),
+        # the demo pays through the sandbox (off by default in production)
+        portal_provider='sandbox', portal_sandbox='True')
     path = LOCAL / 'trytond.conf'
     path.write_text(conf)
     return path

@@ -37,6 +37,39 @@ def free_port():
     raise RuntimeError("no free port in 8200-8299")
 
 
+def listening(proc, port):
+    """Whether ``proc`` or one of its children listens on ``port`` (and not
+    another program that took the port meanwhile)."""
+    import psutil
+    try:
+        parent = psutil.Process(proc.pid)
+        for process in [parent] + parent.children(recursive=True):
+            for conn in process.net_connections(kind='tcp'):
+                if (conn.status == psutil.CONN_LISTEN
+                        and conn.laddr.port == port):
+                    return True
+    except psutil.Error:
+        pass
+    return False
+
+
+def wait_ready(proc, port, url, timeout=60):
+    """Wait until ``proc`` listens on ``port`` and answers ``url``; False
+    when it exited first (e.g. its port was in use)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if listening(proc, port):
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                return True
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+        time.sleep(0.2)
+    raise RuntimeError("trytond did not answer")
+
+
 class PortalServer:
 
     def __init__(self, database='test_portal', workers=0):
@@ -68,7 +101,8 @@ class PortalServer:
             '[web]\nlisten = 127.0.0.1:%s\n'
             '[session]\nweb_timeout = 3600\nmax_attempt = 2\n'
             '[community_portal]\nsecret = portal-test-secret\n'
-            'sandbox = True\n' % (self.local / 'data', self.port))
+            'sandbox = True\nprovider = sandbox\n'
+            % (self.local / 'data', self.port))
         return conf
 
     def create_database(self, env):
@@ -101,29 +135,28 @@ class PortalServer:
             raise RuntimeError("fixture failed:\n" + out.stderr[-4000:])
         self.data = json.loads(out.stdout.strip().splitlines()[-1])
         self.log = open(self.local / 'trytond.log', 'w')
-        if self.workers:
-            env['TRYTOND_CONFIG'] = str(conf)
-            env['TRYTOND_DATABASE_NAMES'] = self.database
-            command = [str(BIN / 'gunicorn'), '--workers', str(self.workers),
-                '--worker-class', 'gthread', '--threads', '4',
-                '--bind', '127.0.0.1:%s' % self.port,
-                'trytond.application:app']
-        else:
-            command = [str(BIN / 'trytond'), '-c', str(conf),
-                '-d', self.database]
-        self.proc = subprocess.Popen(command, env=env,
-            start_new_session=True, stdout=self.log,
-            stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + '/login', timeout=5)
+        # the port may be taken between free_port and the server's bind
+        # (other test runs on the machine): then another one
+        for attempt in range(5):
+            if attempt:
+                self.port = free_port()
+                conf = self.config()
+            if self.workers:
+                env['TRYTOND_CONFIG'] = str(conf)
+                env['TRYTOND_DATABASE_NAMES'] = self.database
+                command = [str(BIN / 'gunicorn'), '--workers',
+                    str(self.workers), '--worker-class', 'gthread',
+                    '--threads', '4', '--bind', '127.0.0.1:%s' % self.port,
+                    'trytond.application:app']
+            else:
+                command = [str(BIN / 'trytond'), '-c', str(conf),
+                    '-d', self.database]
+            self.proc = subprocess.Popen(command, env=env,
+                start_new_session=True, stdout=self.log,
+                stderr=subprocess.STDOUT)
+            if wait_ready(self.proc, self.port, self.url + '/login'):
                 return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if self.proc.poll() is not None:
-                    raise RuntimeError("trytond exited")
-                time.sleep(0.5)
-        raise RuntimeError("trytond did not answer")
+        raise RuntimeError("trytond exited")
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

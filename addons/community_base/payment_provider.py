@@ -9,15 +9,22 @@ portal at ``/<db>/portal/payment/callback/<provider>`` with a signed
 notification. ``verify`` checks that notification and returns the payment
 reference, the amount paid and the provider's own reference.
 
-Only the sandbox exists now; WeChat Pay and Alipay providers come later
-behind the same interface (register them in ``PROVIDERS``).
+The provider of new portal payments is ``[community_portal] provider`` of
+the configuration; without one (and with the sandbox off, the production
+default) the portal offers no online payment. Only the sandbox exists now;
+WeChat Pay and Alipay providers come later behind the same interface
+(register them in ``PROVIDERS``).
 """
 import hashlib
 import hmac
 import json
+import logging
 from decimal import Decimal
 
 from trytond import config
+from trytond.pool import Pool
+
+logger = logging.getLogger(__name__)
 
 
 class PaymentProvider:
@@ -46,21 +53,22 @@ class SandboxProvider(PaymentProvider):
     The QR code opens a sandbox "wallet" page of the portal; its confirm
     button produces the notification a real provider would send: JSON
     ``{"out_trade_no", "amount", "transaction_id"}`` signed with
-    HMAC-SHA256 in the ``X-Sandbox-Signature`` header. The key is
-    ``[community_portal] sandbox_secret`` of the configuration, else one
-    derived from the database name (fine for a sandbox only).
+    HMAC-SHA256 in the ``X-Sandbox-Signature`` header. The key is random
+    per installation, stored in ``community.portal.configuration``
+    (``secret``: that key, read when first needed).
     """
     name = 'sandbox'
 
-    def __init__(self, database_name):
-        self.database_name = database_name
+    def __init__(self, secret=None):
+        self._secret = secret
 
     @property
     def secret(self):
-        secret = config.get('community_portal', 'sandbox_secret', default='')
-        if not secret:
-            secret = 'sandbox-' + self.database_name
-        return secret.encode()
+        if self._secret is None:
+            Configuration = Pool().get('community.portal.configuration')
+            self._secret = Configuration.get_sandbox_secret()
+        secret = self._secret
+        return secret.encode() if isinstance(secret, str) else secret
 
     def qr_text(self, payment, base_url):
         return '%s/sandbox/%s' % (base_url, payment.token)
@@ -81,9 +89,16 @@ class SandboxProvider(PaymentProvider):
         signature = headers.get('X-Sandbox-Signature', '')
         if not hmac.compare_digest(self.sign(body), signature):
             raise ValueError("bad signature")
-        data = json.loads(body)
-        return (str(data['out_trade_no']), Decimal(data['amount']),
-            str(data['transaction_id']))
+        try:
+            data = json.loads(body)
+            token = str(data['out_trade_no'])
+            amount = Decimal(str(data['amount']))
+            reference = str(data['transaction_id'])
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            raise ValueError("malformed notification")
+        if not amount.is_finite() or amount <= 0:
+            raise ValueError("malformed amount")
+        return token, amount, reference
 
 
 PROVIDERS = {
@@ -91,6 +106,33 @@ PROVIDERS = {
     }
 
 
-def get_provider(name, database_name):
-    "Return the provider instance called ``name``; KeyError if unknown."
-    return PROVIDERS[name](database_name)
+def sandbox_enabled():
+    """The sandbox provider and its pages (wallet, callback) exist only with
+    ``[community_portal] sandbox = True`` (default False)."""
+    return config.getboolean('community_portal', 'sandbox', default=False)
+
+
+def configured_provider_name():
+    """Return the provider of new portal payments, or None.
+
+    ``[community_portal] provider``, by default ``sandbox`` when the sandbox
+    is enabled; None when it names no usable provider (unknown, or the
+    sandbox while it is disabled): no online payment then."""
+    name = config.get('community_portal', 'provider', default='') or ''
+    name = name.strip() or ('sandbox' if sandbox_enabled() else '')
+    if not name:
+        return None
+    if name not in PROVIDERS or (name == 'sandbox' and not sandbox_enabled()):
+        logger.warning("payment provider %r is not available", name)
+        return None
+    return name
+
+
+def get_provider(name):
+    """Return the provider instance called ``name``, or None when there is
+    no such provider or it is the sandbox while disabled."""
+    if name not in PROVIDERS:
+        return None
+    if name == 'sandbox' and not sandbox_enabled():
+        return None
+    return PROVIDERS[name]()

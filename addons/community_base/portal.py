@@ -21,7 +21,7 @@ from sql.operators import Concat
 from trytond import config
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
-from trytond.model import ModelSQL, ModelView, Unique, fields
+from trytond.model import ModelSingleton, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.res.user import PASSWORD_HASH
 from trytond.transaction import Transaction, without_check_access
@@ -744,3 +744,55 @@ class PortalPaymentLine(ModelSQL, ModelView):
         readonly=True)
     amount = fields.Numeric("Amount", digits=(16, 2), required=True,
         readonly=True)
+
+
+class PortalConfiguration(ModelSingleton, ModelSQL):
+    """Portal Configuration: what the portal keeps per installation.
+
+    ``sandbox_secret``: the key of the sandbox payment provider's
+    signatures, 256 random bits generated once when the module is
+    installed or updated (never derived from public data such as the
+    database name). Nobody reads it through RPC (access denied to all
+    groups); the portal reads it as root.
+    """
+    __name__ = 'community.portal.configuration'
+    sandbox_secret = fields.Char("Sandbox Secret", readonly=True,
+        strip=False)
+
+    @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        # one row with a key, created here so that concurrent first
+        # requests never generate two keys
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
+        cursor.execute(*table.select(table.id, table.sandbox_secret,
+                order_by=[table.id.asc], limit=1))
+        row = cursor.fetchone()
+        if not row:
+            cursor.execute(*table.insert(
+                    [table.create_uid, table.create_date,
+                        table.sandbox_secret],
+                    [[0, CurrentTimestamp(), cls.new_secret()]]))
+        elif not row[1]:
+            cursor.execute(*table.update(
+                    [table.sandbox_secret], [cls.new_secret()],
+                    where=table.id == row[0]))
+
+    @staticmethod
+    def new_secret():
+        return secrets.token_hex(32)
+
+    @classmethod
+    def get_sandbox_secret(cls):
+        """Return the installation's sandbox key (created, under a table
+        lock, if the row was removed)."""
+        config = cls.get_singleton()
+        if config and config.sandbox_secret:
+            return config.sandbox_secret
+        cls.lock()
+        config = cls.get_singleton() or cls()
+        if not config.sandbox_secret:
+            config.sandbox_secret = cls.new_secret()
+            config.save()
+        return config.sandbox_secret

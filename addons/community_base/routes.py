@@ -37,9 +37,11 @@ import io
 import logging
 import re
 import secrets
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import urllib.parse
+from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 
+from sql import For
 from werkzeug.wrappers import Response
 
 try:
@@ -47,7 +49,7 @@ try:
 except ImportError:  # pragma: no cover
     ZoneInfo = None
 
-from trytond import config
+from trytond import backend, config
 from trytond.exceptions import RateLimitException, UserError
 from trytond.i18n import gettext
 from trytond.protocols.wrappers import (
@@ -56,7 +58,8 @@ from trytond.transaction import Transaction, check_access
 from trytond.wsgi import app
 
 from .exceptions import PortalError
-from .payment_provider import get_provider
+from .payment_provider import (
+    configured_provider_name, get_provider, sandbox_enabled)
 from .portal import mask_email, mask_identifier, mask_mobile
 from .portal_html import (
     RESIDENT_NAV, STAFF_NAV, Markup, csrf_field, money, options, page, qr_svg)
@@ -137,6 +140,22 @@ install_frame_guard()
 def _hmac_hex(key, message):
     return hmac.new(key.encode(), message.encode(),
         hashlib.sha256).hexdigest()[:40]
+
+
+# a plain number as typed in a form: digits, one decimal mark
+PLAIN_NUMBER = re.compile(r'([0-9]{1,12})(?:[.,]([0-9]{1,6}))?')
+
+
+def parse_decimal(text):
+    """Return the Decimal of a plain non-negative number typed in a form
+    (``12``, ``12.5``, ``12,50``), else None: signs, exponents, ``NaN``,
+    ``Infinity``, more than 12 integer or 6 decimal digits, anything else.
+    """
+    match = PLAIN_NUMBER.fullmatch((text or '').strip())
+    if not match:
+        return None
+    integer, decimals = match.groups()
+    return Decimal(integer + ('.' + decimals if decimals else ''))
 
 
 def localtime(value, compound=None):
@@ -977,15 +996,34 @@ def _payable(ctx, unit_id, bill=None):
     return Payment.payable_items(unit, ctx.party, bill=bill)
 
 
+def _unavailable_text():
+    return gettext('community_base.msg_portal_payment_unavailable')
+
+
+def _unavailable_notice():
+    "What a page shows instead of its payment buttons without a provider."
+    return Markup('<p class="muted" id="payment-unavailable">{}</p>').format(
+        _unavailable_text())
+
+
+def _payment_unavailable(ctx):
+    "The answer to a payment started while no provider is configured."
+    return ctx.render("在线缴费", _unavailable_notice(), status=409)
+
+
 def _start_payment(ctx, unit, kind, items, bill=None):
-    "Create a portal payment of ``items`` and go to its page."
+    """Create a portal payment of ``items`` for the configured provider and
+    go to its page."""
+    provider = configured_provider_name()
+    if not provider:
+        return _payment_unavailable(ctx)
     Payment = ctx.pool.get('community.portal.payment')
     payment, = Payment.create([{
                 'web_user': ctx.user.id, 'party': ctx.party.id,
                 'compound': unit.compound.id, 'unit': unit.id,
                 'bill': str(bill) if bill else None, 'kind': kind,
                 'amount': sum((i['amount'] for i in items), Decimal(0)),
-                'provider': 'sandbox',
+                'provider': provider,
                 'lines': [('create', [{
                                 'bill': i['bill'],
                                 'late_fee': i.get('late_fee'),
@@ -1039,8 +1077,9 @@ def bills(ctx):
             state="已缴" if is_paid else (
                 "待缴(含违约金 %s)" % money(v['late_fees'])
                 if v['late_fees'] else "待缴"), due=v['due_date'])
-    body = Markup('')
-    for u_id, total, late in owed:
+    online = configured_provider_name() is not None
+    body = Markup('') if online else _unavailable_notice()
+    for u_id, total, late in (owed if online else []):
         body += Markup(
             '<form method="post" class="card" action="{base}/units/{ref}/pay">'
             '{csrf}<h3>{unit} 欠费合计</h3><div class="amount">{total}</div>'
@@ -1093,7 +1132,9 @@ def bill_detail(ctx, ref):
         body += Markup('<a class="btn secondary" href="{base}/receipts/'
             '{token}">查看收据</a>').format(
             base=ctx.base, token=payment.receipt_token)
-    if items:
+    if items and not configured_provider_name():
+        body += _unavailable_notice()
+    elif items:
         body += Markup(
             '<form method="post" action="{base}/bills/{ref}/pay">{csrf}'
             '<button type="submit">立即缴费 {amount}</button></form>').format(
@@ -1130,16 +1171,20 @@ def prepay(ctx):
     if not ctx.scope:
         return _unverified(ctx)
     error = None
+    provider = configured_provider_name()
+    if not provider:
+        if ctx.request.method == 'POST':
+            return _payment_unavailable(ctx)
+        return ctx.render("预存费用", _unavailable_notice())
     if ctx.request.method == 'POST':
         unit_id = parse_ref('unit', ctx.request.form.get('unit', ''))
         if unit_id not in ctx.scope:
             abort(404)
-        try:
-            amount = Decimal(ctx.request.form.get('amount', '')).quantize(
-                Decimal('0.01'), rounding=ROUND_HALF_UP)
-        except InvalidOperation:
-            amount = Decimal(0)
-        if amount <= 0 or amount > 100000:
+        # plain numbers only: NaN, Infinity, exponents and signs refused
+        amount = parse_decimal(ctx.request.form.get('amount'))
+        if amount is not None:
+            amount = amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)
+        if amount is None or amount <= 0 or amount > 100000:
             error = "请输入0.01至100000之间的金额。"
         else:
             unit, _ = ctx.scope[unit_id]
@@ -1148,7 +1193,7 @@ def prepay(ctx):
                         'web_user': ctx.user.id, 'party': ctx.party.id,
                         'compound': unit.compound.id, 'unit': unit.id,
                         'kind': 'prepayment', 'amount': amount,
-                        'provider': 'sandbox',
+                        'provider': provider,
                         }])
             return ctx.redirect('/payments/%s' % payment.token)
     body = Markup(
@@ -1186,7 +1231,10 @@ def payment_page(ctx, token):
             ).format(amount=money(payment.amount), base=ctx.base,
             receipt=payment.receipt_token)
         return ctx.render("支付结果", body)
-    provider = get_provider(payment.provider, ctx.db)
+    provider = get_provider(payment.provider)
+    if provider is None:
+        # its provider is no longer configured (e.g. the sandbox is off)
+        return ctx.render("扫码支付", _unavailable_notice())
     text = provider.qr_text(payment, ctx.full_base)
     body = Markup(
         '<div class="card" style="text-align:center"><div class="amount">'
@@ -1263,50 +1311,87 @@ def receipt(ctx, token):
 
 # ------------------------------------------------- payment provider routes
 
-def handle_callback(pool, provider_name, body, headers):
-    """Verify a provider notification and confirm the payment.
+class CallbackRefused(ValueError):
+    "A provider notification that confirms nothing (logged, answered 400)."
 
-    Returns the payment; raises ValueError (bad signature, unknown
-    reference) or PortalError (amount mismatch).
-    """
+
+def _lock_payment(pool, payment_id):
+    """Wait for the row lock of a portal payment (SELECT … FOR UPDATE).
+
+    Concurrent confirmations of one payment queue here; when the one
+    before committed, PostgreSQL refuses the lock to a REPEATABLE READ
+    snapshot that predates the commit (serialization failure) and trytond
+    runs the request again: it then reads the payment paid."""
+    table = pool.get('community.portal.payment').__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.select(table.id,
+            where=table.id == payment_id, for_=For('UPDATE')))
+
+
+def handle_callback(pool, provider, body, headers):
+    """Verify a notification of ``provider`` (an instance of
+    payment_provider) and confirm the payment it names, once.
+
+    Returns the payment; raises ValueError (bad signature or payload,
+    unknown reference, a payment of another provider) or PortalError
+    (amount mismatch)."""
     Payment = pool.get('community.portal.payment')
-    provider = get_provider(provider_name, pool.database_name)
     token, amount, reference = provider.verify(body, headers)
-    found = Payment.search([
-            ('token', '=', token), ('provider', '=', provider_name)],
-        limit=1)
+    found = Payment.search([('token', '=', token)], limit=1)
     if not found:
-        raise ValueError("unknown payment")
+        raise CallbackRefused("unknown payment %r" % token)
     payment, = found
-    Payment.lock([payment])
-    return Payment.confirm(payment, amount, reference)
+    if payment.provider != provider.name:
+        raise CallbackRefused("payment %s belongs to provider %r"
+            % (payment.id, payment.provider))
+    _lock_payment(pool, payment.id)
+    Transaction().counter += 1  # read the payment after the lock
+    return Payment.confirm(Payment(payment.id), amount, reference)
+
+
+def _conflict_as_409(func):
+    """Answer 409 (the provider sends its notification again later) when
+    the database still refuses the request after trytond's retries (lock
+    or serialization conflicts), instead of a server error."""
+    @wraps(func)
+    def wrapper(request, pool, *args, **kwargs):
+        try:
+            return func(request, pool, *args, **kwargs)
+        except backend.DatabaseOperationalError:
+            logger.warning("payment callback conflicted, answered 409",
+                exc_info=True)
+            return Response('RETRY', status=409, content_type='text/plain')
+    return wrapper
 
 
 @app.route(PREFIX + '/payment/callback/<provider_name>', methods=['POST'])
 @with_pool
+@_conflict_as_409
 @with_transaction(readonly=False)
 def payment_callback(request, pool, provider_name):
+    """Notification of a provider: 404 for an unknown provider or the
+    sandbox while disabled; 400 (logged) when refused, nothing posted;
+    SUCCESS when the payment is paid (again: idempotent)."""
+    provider = get_provider(provider_name)
+    if provider is None:
+        logger.warning("payment callback of unavailable provider %r from %s",
+            provider_name, request.remote_addr)
+        abort(404)
     try:
-        handle_callback(pool, provider_name, request.get_data(),
-            request.headers)
-    except (KeyError, ValueError, UserError):
-        logger.warning("rejected %s payment callback", provider_name,
-            exc_info=True)
+        handle_callback(pool, provider, request.get_data(), request.headers)
+    except (KeyError, ValueError, UserError) as exception:
+        logger.warning("refused %s payment callback from %s: %s",
+            provider_name, request.remote_addr, exception)
         Transaction().rollback()
         return Response('FAIL', status=400, content_type='text/plain')
     return Response('SUCCESS', content_type='text/plain')
 
 
-def _sandbox_enabled():
-    return config.getboolean('community_portal', 'sandbox', default=True)
-
-
-@portal_route('/sandbox/<token>', methods=('GET', 'POST'), login=False,
-    readonly=False)
+@portal_route('/sandbox/<token>', methods=('GET', 'POST'), login=False)
 def sandbox_wallet(ctx, token):
     """The sandbox "payment app": shows the order and, on confirmation,
     sends the signed notification a real provider would send."""
-    if not _sandbox_enabled():
+    if not sandbox_enabled():
         abort(404)
     Payment = ctx.pool.get('community.portal.payment')
     found = Payment.search([
@@ -1315,9 +1400,9 @@ def sandbox_wallet(ctx, token):
         abort(404)
     payment, = found
     if ctx.request.method == 'POST' and payment.state == 'pending':
-        provider = get_provider('sandbox', ctx.db)
+        provider = get_provider('sandbox')
         body, headers = provider.notification(payment)
-        handle_callback(ctx.pool, 'sandbox', body, headers)
+        handle_callback(ctx.pool, provider, body, headers)
         if ctx.user and payment.web_user == ctx.user:
             return ctx.redirect('/payments/%s' % token)
     payment = Payment(payment.id)
@@ -1593,14 +1678,59 @@ def staff_request_step(ctx, token, step):
     return ctx.redirect('/staff/requests/%s' % token)
 
 
-@staff_route('/staff/cashier', methods=('GET', 'POST'), readonly=False)
+def _cashier_pending(pool, bill, provider):
+    """The pending portal payment of the configured provider for what is
+    left to pay of ``bill``, or None (read as root: staff have no access
+    to portal payments of the portal's own making)."""
+    Payment = pool.get('community.portal.payment')
+    with Transaction().set_user(0), \
+            Transaction().set_context(_check_access=False):
+        pending = Payment.search([
+                ('bill', '=', str(bill)),
+                ('state', '=', 'pending'),
+                ('provider', '=', provider),
+                ('amount', '=', bill.amount_to_pay),
+                ], limit=1)
+    return pending[0] if pending else None
+
+
+@staff_route('/staff/cashier', methods=('GET', 'POST'))
 def staff_cashier(ctx):
-    """Cashier: look a unit up by code and show its open bills, each with a
-    payment QR code to show the resident."""
+    """Cashier: look a unit up by code (GET, which writes nothing) and show
+    its open bills, each with the payment QR code to show the resident
+    once made; making it is a POST (``bill``: signed reference of a
+    posted bill the staff user may read), which redirects to the lookup.
+    """
     pool = ctx.pool
     Unit = pool.get('community.unit')
     Bill = _bill_model(pool)
+    provider_name = configured_provider_name()
     query = (ctx.request.values.get('unit') or '').strip()[:50]
+    if ctx.request.method == 'POST':
+        if Bill is None:
+            abort(404)
+        if not provider_name:
+            return ctx.render("收银", _unavailable_notice(), status=409)
+        bills = Bill.search([
+                ('id', '=', parse_ref('bill', ctx.request.form.get('bill'))),
+                ('state', '=', 'posted'),
+                ], limit=1)
+        if not bills:
+            abort(404)
+        bill, = bills
+        if (not bill.paid and bill.amount_to_pay > 0
+                and not _cashier_pending(pool, bill, provider_name)):
+            Payment = pool.get('community.portal.payment')
+            with Transaction().set_user(0), \
+                    Transaction().set_context(_check_access=False):
+                Payment.create([{
+                            'compound': bill.compound.id,
+                            'unit': bill.unit.id, 'party': bill.party.id,
+                            'bill': str(bill), 'kind': 'bill',
+                            'amount': bill.amount_to_pay,
+                            'provider': provider_name}])
+        return ctx.redirect('/staff/cashier?' + urllib.parse.urlencode(
+                {'unit': bill.unit.code}))
     body = Markup(
         '<form method="get" class="card" action="{base}/staff/cashier">'
         '<label for="unit">房屋编号</label><input id="unit" name="unit" '
@@ -1617,35 +1747,34 @@ def staff_cashier(ctx):
                     ('unit', 'in', [u.id for u in units]),
                     ('state', '=', 'posted'),
                     ], limit=50)
-            Payment = pool.get('community.portal.payment')
+            provider = get_provider(provider_name) if provider_name else None
+            if provider is None:
+                body += _unavailable_notice()
             for bill in bills:
                 if bill.paid:
                     continue
-                with Transaction().set_user(0), \
-                        Transaction().set_context(_check_access=False):
-                    pending = Payment.search([
-                            ('bill', '=', str(bill)),
-                            ('state', '=', 'pending'),
-                            ('provider', '=', 'sandbox'),
-                            ('amount', '=', bill.amount_to_pay),
-                            ], limit=1)
-                    if not pending:
-                        pending = Payment.create([{
-                                    'compound': bill.compound.id,
-                                    'unit': bill.unit.id, 'party':
-                                    bill.party.id, 'bill': str(bill),
-                                    'kind': 'bill',
-                                    'amount': bill.amount_to_pay,
-                                    'provider': 'sandbox'}])
-                    payment = pending[0]
-                provider = get_provider(payment.provider, ctx.db)
+                payment = provider and _cashier_pending(
+                    pool, bill, provider_name)
+                if payment:
+                    action = Markup('<div class="qr">{}</div>').format(
+                        qr_svg(provider.qr_text(payment, ctx.full_base)))
+                elif provider:
+                    action = Markup(
+                        '<form method="post" action="{base}/staff/cashier">'
+                        '{csrf}<input type="hidden" name="bill" '
+                        'value="{ref}"><button type="submit">生成收款码'
+                        '</button></form>').format(
+                        base=ctx.base, csrf=ctx.csrf(),
+                        ref=sign_ref('bill', bill.id))
+                else:
+                    action = Markup('')
                 body += Markup(
                     '<div class="card" style="text-align:center"><h3>{unit} '
                     '{start} ~ {end}</h3><div class="amount">{amount}</div>'
-                    '<div class="qr">{qr}</div></div>').format(
+                    '{action}</div>').format(
                     unit=bill.unit.code, start=bill.period_start,
                     end=bill.period_end, amount=money(bill.amount_to_pay),
-                    qr=qr_svg(provider.qr_text(payment, ctx.full_base)))
+                    action=action)
     return ctx.render("收银", body)
 
 
@@ -1802,14 +1931,11 @@ def staff_meter_walk(ctx, ref):
 
 
 def _decimal(text):
-    text = (text or '').strip().replace(',', '.')
-    if not text:
+    "None when empty, False when not a plain number (parse_decimal)."
+    if not (text or '').strip():
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return False
-    return value if value.is_finite() and value >= 0 else False
+    value = parse_decimal(text)
+    return value if value is not None else False
 
 
 @staff_route('/staff/meters/<bref>/<mref>', methods=('POST',),

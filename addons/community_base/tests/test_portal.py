@@ -10,8 +10,7 @@ from decimal import Decimal
 from unittest.mock import patch
 
 from trytond.exceptions import UserError
-from trytond.modules.community_base.payment_provider import (
-    SandboxProvider, get_provider)
+from trytond.modules.community_base.payment_provider import SandboxProvider
 from trytond.modules.community_base.portal import (
     mask_email, mask_identifier, mask_mobile, normalize_mobile)
 from trytond.modules.company.tests import create_company, set_company
@@ -45,7 +44,7 @@ class SandboxProviderTestCase(unittest.TestCase):
 
     def test_round_trip(self):
         "A notification verifies; a tampered one does not"
-        provider = get_provider('sandbox', 'db1')
+        provider = SandboxProvider('key-1')
         payment = type('P', (), {
                 'token': 'a' * 32, 'amount': Decimal('120.00')})()
         body, headers = provider.notification(payment)
@@ -55,9 +54,9 @@ class SandboxProviderTestCase(unittest.TestCase):
         forged['amount'] = '0.01'
         with self.assertRaises(ValueError):
             provider.verify(json.dumps(forged).encode(), headers)
-        # another database has another key
+        # another installation has another key
         with self.assertRaises(ValueError):
-            SandboxProvider('db2').verify(body, headers)
+            SandboxProvider('key-2').verify(body, headers)
         self.assertEqual(provider.qr_text(payment, 'http://h/db1/portal'),
             'http://h/db1/portal/sandbox/' + 'a' * 32)
 
