@@ -104,12 +104,12 @@ def prepare(records, roots=None):
     and ``retain`` (bool).
 
     Returns the list (:class:`Prepared`) of distinct messages (duplicates
-    inside the batch dropped and counted), dicts with ``topic`` (bytes), ``payload`` (bytes), ``key``
-    (the de-duplication key), ``received``, ``retain``, ``decoded``
-    (:class:`~.bridge.adapters.Decoded` or None), ``decode_error`` (the
-    reason when it could not be decoded, else None) and ``topic_device``
-    ((family, key) named by the topic of a message that could not be
-    decoded, else None).
+    inside the batch dropped and counted), dicts with ``topic`` (bytes),
+    ``payload`` (bytes), ``key`` (the de-duplication key), ``received``,
+    ``retain``, ``decoded`` (:class:`~.bridge.adapters.Decoded` or None),
+    ``decode_error`` (the reason when it could not be decoded, else None)
+    and ``topic_device`` ((family, key) named by the topic of a message
+    that could not be decoded, else None).
     """
     now = dt.datetime.utcnow()
     batch, seen = Prepared(), set()
@@ -194,7 +194,6 @@ def ingest_prepared(batch):
     Device = pool.get('community.iot.device')
     Rule = pool.get('community.iot.rule')
     Command = pool.get('community.iot.command')
-    Alarm = pool.get('community.iot.alarm')
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     now = dt.datetime.utcnow()
