@@ -49,16 +49,6 @@ def merge(base, overlay):
     return result
 
 
-def _level_value(state, name):
-    "Value of a level key (dotted for nested) in a state dict."
-    value = state
-    for part in name.split('.'):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def _normal(value):
     if isinstance(value, str):
         v = value.strip().lower()
