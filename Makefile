@@ -1,7 +1,8 @@
 # Community OS (社区数字底座) on Tryton 8.0 LTS.
 #   make demo   install everything, start a database, load the demo compound,
 #               serve the web client on http://127.0.0.1:8000
-#   make test   install everything and run every test on PostgreSQL
+#   make test   install everything, lint, and run every test on PostgreSQL
+#   make lint   ruff on the modules, scripts and tests
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install sao bench bench-register bench-billing bench-payment bench-dunning bench-portal bench-iot chromium clean
+.PHONY: demo test lint install sao bench bench-register bench-billing bench-payment bench-dunning bench-portal bench-iot chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +35,11 @@ demo: install sao
 chromium:
 	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; } || true
 
-test: install chromium sao
+# ruff's rules are in pyproject.toml ([tool.ruff])
+lint: install
+	$(VENV)/bin/ruff check addons scripts tests
+
+test: lint chromium sao
 	scripts/ensure_mosquitto.sh
 	$(PY) scripts/runtests.py
 

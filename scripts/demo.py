@@ -88,8 +88,9 @@ def main():
                 '-d', DATABASE, '-v'], env=env, start_new_session=True),
         subprocess.Popen([str(BIN / 'trytond-cron'), '-c', str(conf),
                 '-d', DATABASE, '-v'], env=env, start_new_session=True),
-        subprocess.Popen([str(BIN / 'trytond-worker'), '-c', str(conf), '-n', '1',
-                '-d', DATABASE, '-v'], env=env, start_new_session=True),
+        subprocess.Popen([str(BIN / 'trytond-worker'), '-c', str(conf),
+                '-n', '1', '-d', DATABASE, '-v'], env=env,
+            start_new_session=True),
         ]
     extra = ROOT / 'scripts' / 'demo_services.py'
     if extra.exists():

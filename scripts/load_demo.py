@@ -14,7 +14,8 @@ from trytond.config import config
 def steps():
     "Return the demo steps in order; each takes no argument."
     return [setup_company, load_register, demo_users, demo_parking_committees,
-        load_billing, load_dunning, setup_portal, setup_iot_devices, close_config_wizard]
+        load_billing, load_dunning, setup_portal, setup_iot_devices,
+        close_config_wizard]
 
 
 def setup_company():

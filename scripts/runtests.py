@@ -1,8 +1,8 @@
 """Run every test of the project on PostgreSQL and print a summary line.
 
 - each module's ``tests/test_*.py`` under addons/ (``test_module``,
-  ``test_scenario`` with the scenario doctests, …), loaded by dotted name with unittest's
-  loader (pytest would skip the .rst scenarios);
+  ``test_scenario`` with the scenario doctests, …), loaded by dotted name
+  with unittest's loader (pytest would skip the .rst scenarios);
 - the top-level ``tests/`` with pytest.
 
 The database is the one given by TRYTOND_DATABASE__URI, else a local

@@ -268,7 +268,7 @@ def test_postgresql_connection_lost(database, prefix, tmp_path):
         def kill():
             # mid-stream: at each fifth of the messages stored
             for k in range(1, 5):
-                s.wait_for(lambda: count(prefix)[0] >= k * n // 5,
+                s.wait_for(lambda k=k: count(prefix)[0] >= k * n // 5,
                     timeout=60, interval=0.05)
                 killed.extend(s.sql('postgres',
                         "SELECT pg_terminate_backend(pid) "

@@ -173,12 +173,6 @@ class Alarm(Workflow, ModelSQL, ModelView):
         return alarm, True
 
     @classmethod
-    def clear_by_events(cls, events):
-        "Mark cleared the alarms whose clearing event the device reported."
-        cls.clear([(e.kind, e.device.id, e.time) for e in events
-                if e.device])
-
-    @classmethod
     def clear(cls, reports):
         """Mark cleared the alarms of devices that reported the clearing
         event; ``reports``: (event kind, device id, UTC time) tuples."""

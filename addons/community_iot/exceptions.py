@@ -12,9 +12,5 @@ class AlarmError(UserError):
     pass
 
 
-class CommandError(UserError):
-    pass
-
-
 class RuleError(UserError):
     pass

@@ -49,16 +49,6 @@ def merge(base, overlay):
     return result
 
 
-def _level_value(state, name):
-    "Value of a level key (dotted for nested) in a state dict."
-    value = state
-    for part in name.split('.'):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def _normal(value):
     if isinstance(value, str):
         v = value.strip().lower()
@@ -104,12 +94,12 @@ def prepare(records, roots=None):
     and ``retain`` (bool).
 
     Returns the list (:class:`Prepared`) of distinct messages (duplicates
-    inside the batch dropped and counted), dicts with ``topic`` (bytes), ``payload`` (bytes), ``key``
-    (the de-duplication key), ``received``, ``retain``, ``decoded``
-    (:class:`~.bridge.adapters.Decoded` or None), ``decode_error`` (the
-    reason when it could not be decoded, else None) and ``topic_device``
-    ((family, key) named by the topic of a message that could not be
-    decoded, else None).
+    inside the batch dropped and counted), dicts with ``topic`` (bytes),
+    ``payload`` (bytes), ``key`` (the de-duplication key), ``received``,
+    ``retain``, ``decoded`` (:class:`~.bridge.adapters.Decoded` or None),
+    ``decode_error`` (the reason when it could not be decoded, else None)
+    and ``topic_device`` ((family, key) named by the topic of a message
+    that could not be decoded, else None).
     """
     now = dt.datetime.utcnow()
     batch, seen = Prepared(), set()
@@ -194,7 +184,6 @@ def ingest_prepared(batch):
     Device = pool.get('community.iot.device')
     Rule = pool.get('community.iot.rule')
     Command = pool.get('community.iot.command')
-    Alarm = pool.get('community.iot.alarm')
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     now = dt.datetime.utcnow()

@@ -4,14 +4,9 @@
 """Raw MQTT messages, quarantined messages and typed events."""
 import datetime as dt
 
-from sql import Literal
-from sql.conditionals import Coalesce
 
 from trytond.config import config
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
-from trytond.pool import Pool
-from trytond.pyson import Eval
-from trytond.transaction import Transaction
 
 from .bridge.adapters import EVENT_KINDS
 
@@ -197,6 +192,7 @@ class Event(ModelSQL, ModelView):
         t = cls.__table__()
         cls._sql_indexes.update({
                 Index(t, (t.time, Index.Range())),
-                Index(t, (t.device, Index.Range()), (t.kind, Index.Equality())),
+                Index(t, (t.device, Index.Range()),
+                    (t.kind, Index.Equality())),
                 })
         cls._order = [('time', 'DESC'), ('id', 'DESC')]

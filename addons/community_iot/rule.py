@@ -13,7 +13,6 @@ from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
-from trytond.transaction import Transaction
 
 from .alarm import SEVERITIES
 from .bridge.adapters import EVENT_KINDS

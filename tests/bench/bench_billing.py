@@ -266,7 +266,7 @@ def run_invoices(company, chart, sample):
                         quantity=1, unit_price=base,
                         taxes=[bline.fee_item.tax]))
             InvoiceLine = pool.get('account.invoice.line')
-            invoice.lines = [InvoiceLine(**l) for l in lines]
+            invoice.lines = [InvoiceLine(**line) for line in lines]
             invoice.save()
             Invoice.post([invoice])
             Transaction().commit()

@@ -8,8 +8,9 @@ Starts trytond with the portal fixture database (tests/portal_server.py)
 plus N bound resident accounts, logs every resident in, then runs one
 thread per resident requesting ``/bills`` over a kept-alive connection
 for ``--duration`` seconds, pausing ``--think`` seconds between requests
-(0: closed loop, as fast as possible; else uniformly ±50 %). Prints requests/s and the p50, p95
-and p99 latencies in ms. Goal: p95 ≤ 150 ms on 2 cores.
+(0: closed loop, as fast as possible; else uniformly ±50 %). Prints
+requests/s and the p50, p95 and p99 latencies in ms. Goal: p95 ≤ 150 ms
+on 2 cores.
 
 ``--workers N`` serves trytond's WSGI application
 (``trytond.application:app``) with gunicorn, N processes of 4 threads,

@@ -98,7 +98,9 @@ def main():
                 profile = cProfile.Profile()
                 counts = profile.runcall(Import.import_register,
                     Compound(compound.id), data, 'bench.csv')
-                pstats.Stats(profile).sort_stats(os.environ.get('BENCH_SORT', 'cumulative')).print_stats(40)
+                pstats.Stats(profile).sort_stats(
+                    os.environ.get('BENCH_SORT', 'cumulative')
+                    ).print_stats(40)
             else:
                 counts = Import.import_register(
                     Compound(compound.id), data, 'bench.csv')

@@ -12,7 +12,6 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 
 from trytond.config import config
 

@@ -507,7 +507,8 @@ class CommunityIotTestCase(
                         received=now),
                     ])
             self.assertEqual(stats['stale'], 1)
-            self.assertEqual(sorted((json.loads(e.data)['action'], e.time, e.stale)
+            self.assertEqual(sorted(
+                    (json.loads(e.data)['action'], e.time, e.stale)
                     for e in Event.search([('device', '=', sos.id)])), [
                     ('double', older, True),
                     ('single', now - dt.timedelta(seconds=5), False)])

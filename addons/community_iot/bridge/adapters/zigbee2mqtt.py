@@ -66,7 +66,8 @@ def _exposes(exposes):
 
 
 def devices(payload):
-    "Decode ``bridge/devices`` into device descriptions (the coordinator is skipped)."
+    """Decode ``bridge/devices`` into device descriptions (the coordinator
+    is skipped)."""
     data = load_json(payload, max_size=4 * 1024 * 1024)
     if not isinstance(data, list):
         raise DecodeError("bridge/devices is not a list")
@@ -83,7 +84,8 @@ def devices(payload):
                 'name': device['friendly_name'],
                 'ieee_address': device.get('ieee_address'),
                 'model': definition.get('model') or device.get('model_id'),
-                'vendor': definition.get('vendor') or device.get('manufacturer'),
+                'vendor': (definition.get('vendor')
+                    or device.get('manufacturer')),
                 'capabilities': sorted(_exposes(definition.get('exposes'))),
                 'source': 'zigbee2mqtt',
                 'remove': False,
