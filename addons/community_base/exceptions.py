@@ -21,14 +21,6 @@ class RegisterWarning(UserWarning):
     pass
 
 
-class BillingError(UserError):
-    "A fee, a bill or a bill run is wrong or cannot be processed."
-
-
-class BillingValidationError(ValidationError):
-    "A fee item, price or assignment is inconsistent."
-
-
 class PlateError(RegisterError):
     "A licence plate is not valid per GA 36-2018."
 
@@ -41,16 +33,8 @@ class IdentityNumberError(RegisterError):
     "A resident ID number is not valid per GB 11643-1999."
 
 
-class ServiceRequestError(UserError):
-    "A service request cannot take this step."
-
-
 class PortalError(UserError):
     "A resident portal action is refused (binding code, account …)."
-
-
-class AnnouncementError(ValidationError):
-    "An announcement is inconsistent."
 
 
 class BindingCodeError(ValidationError):

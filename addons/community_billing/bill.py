@@ -1,0 +1,1024 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Bills (账单) and bill runs (生成账单), posted to the ledger in bulk.
+
+A bill is unit × payer × period with one line per fee item. A bill run
+bills every unit of a compound for a period, by batches: each batch
+inserts its bills and bill lines with set-based SQL and posts one
+``account.move`` with one receivable line per bill (party = payer,
+maturity = due date) and the revenue and output VAT aggregated per fee
+item. The database refuses a second non-cancelled bill line for the same
+unit, fee item and period start (exclusion constraint), so re-running,
+concurrent runs or resuming a crashed run never bill twice.
+"""
+import calendar
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from itertools import groupby
+
+from sql import Literal, Null
+from sql.conditionals import Coalesce
+from sql.aggregate import Count, Sum
+from sql.functions import CurrentTimestamp
+from sql.operators import Concat, Equal
+
+from trytond.i18n import gettext
+from trytond.model import (
+    Exclude, Index, ModelSQL, ModelView, Workflow, fields)
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval, If
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateAction, StateView, Wizard
+
+from .exceptions import BillingError
+from .fee import (
+    SCOPE_RANK, describe_segments, prorate, round_money)
+from .meter import tiered_amount
+
+STATES = [
+    ('posted', "Posted"),
+    ('cancelled', "Cancelled"),
+    ]
+
+
+def month_bounds(date):
+    "Return the first and last day of the month of date."
+    return (date.replace(day=1),
+        date.replace(day=calendar.monthrange(date.year, date.month)[1]))
+
+
+class _Unit:
+    "Light-weight unit row used by the bill run."
+    __slots__ = ('id', 'code', 'building', 'type', 'handover_date')
+
+    def __init__(self, id, code, building, type, handover_date):
+        self.id = id
+        self.code = code
+        self.building = building
+        self.type = type
+        self.handover_date = handover_date
+
+
+class BillRun(Workflow, ModelSQL, ModelView):
+    """Bill Run (生成账单): bills one compound for one period.
+
+    ``period_start``/``period_end``: inclusive dates (a month by default;
+    quarters or years for prepaid periods). Progress is kept in
+    ``unit_done`` of ``unit_total``; a run that stopped half-way resumes
+    where it stopped when processed again.
+    """
+    __name__ = 'community.bill.run'
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') != 'draft'})
+    period_start = fields.Date("Period Start", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    period_end = fields.Date("Period End", required=True,
+        domain=[('period_end', '>=', Eval('period_start', None))],
+        states={'readonly': Eval('state') != 'draft'})
+    due_date = fields.Date("Due Date",
+        states={'readonly': Eval('state') != 'draft'},
+        help="Leave empty for the end of the period plus the configured "
+        "due days.")
+    state = fields.Selection([
+            ('draft', "Draft"),
+            ('running', "Running"),
+            ('done', "Done"),
+            ], "State", readonly=True, required=True)
+    unit_total = fields.Integer("Units", readonly=True)
+    unit_done = fields.Integer("Units Done", readonly=True)
+    progress = fields.Function(fields.Float("Progress", digits=(1, 4),
+            help="Units done of units; stored per committed batch, "
+            "reload to follow a running run."), 'get_progress')
+    bill_count = fields.Integer("Bills", readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+    bills = fields.One2Many('community.bill', 'run', "Bills", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order[0:0] = [('period_start', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {
+            ('draft', 'running'),
+            ('running', 'done'),
+            ('draft', 'done'),
+            }
+        cls._buttons.update({
+                'process': {
+                    'invisible': Eval('state') == 'done',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'draft'
+
+    @staticmethod
+    def default_unit_done():
+        return 0
+
+    @staticmethod
+    def default_unit_total():
+        return 0
+
+    @staticmethod
+    def default_bill_count():
+        return 0
+
+    @staticmethod
+    def default_amount():
+        return Decimal(0)
+
+    @classmethod
+    def default_period_start(cls):
+        return month_bounds(Pool().get('ir.date').today())[0]
+
+    @classmethod
+    def default_period_end(cls):
+        return month_bounds(Pool().get('ir.date').today())[1]
+
+    def get_rec_name(self, name):
+        return '%s %s~%s' % (
+            self.compound.rec_name, self.period_start, self.period_end)
+
+    def get_progress(self, name):
+        "Fraction of the units done, 0 to 1 (1 for a done run)."
+        if self.state == 'done':
+            return 1.0
+        if not self.unit_total:
+            return 0.0
+        return (self.unit_done or 0) / self.unit_total
+
+    def get_due_date(self):
+        Configuration = Pool().get('community.billing.configuration')
+        if self.due_date:
+            return self.due_date
+        days = Configuration(1).due_days or 0
+        return self.period_end + dt.timedelta(days=days)
+
+    @classmethod
+    def check_modification(cls, mode, runs, values=None, external=False):
+        super().check_modification(
+            mode, runs, values=values, external=external)
+        if mode == 'delete':
+            for run in runs:
+                if run.state != 'draft':
+                    raise BillingError(gettext(
+                            'community_billing.msg_bill_run_delete',
+                            run=run.rec_name))
+
+    @classmethod
+    @ModelView.button
+    def process(cls, runs, commit=False):
+        """Bill the units of the runs by batches; idempotent.
+
+        With ``commit``, each batch is committed on its own (used by the
+        scheduled action and batch scripts) so that progress is kept when
+        the process stops; otherwise all batches are in the caller's
+        transaction.
+        """
+        for run in runs:
+            run._check_period()
+        cls.write([r for r in runs if r.state == 'draft'], {
+                'state': 'running'})
+        for run in runs:
+            run._process(commit=commit)
+        cls.write(runs, {'state': 'done'})
+        # Prepayments of the payers settle the new bills, oldest first.
+        Payment = Pool().get('community.payment')
+        Payment.apply_prepayments()
+
+    @classmethod
+    def process_in_batches(cls, runs):
+        """Process runs committing each batch (``process`` with
+        ``commit``), so that other sessions see ``unit_done`` grow; for
+        the queue (``__queue__``): with ``[queue] worker``, a trytond-worker
+        runs it, else trytond runs it right after the request that queued
+        it has committed. A run that stopped resumes when processed
+        again."""
+        cls.process(runs, commit=True)
+
+    @classmethod
+    def run_due(cls):
+        """Bill the current month of every compound on or after the
+        configured run day; a compound already billed for the month is
+        skipped (bills are idempotent anyway). Each batch is committed."""
+        pool = Pool()
+        BillRun = pool.get('community.bill.run')
+        Compound = pool.get('community.compound')
+        Configuration = pool.get('community.billing.configuration')
+        Date = pool.get('ir.date')
+        config = Configuration(1)
+        for compound in Compound.search([]):
+            with Transaction().set_context(company=compound.company.id):
+                today = Date.today()
+            if today.day < (config.run_day or 1):
+                continue
+            start, end = month_bounds(today)
+            runs = BillRun.search([
+                    ('compound', '=', compound.id),
+                    ('period_start', '=', start),
+                    ])
+            if any(r.state == 'done' for r in runs):
+                continue
+            if not runs:
+                runs = BillRun.create([{
+                            'compound': compound.id,
+                            'period_start': start, 'period_end': end}])
+            BillRun.process(runs)
+
+    def _check_period(self):
+        pool = Pool()
+        Period = pool.get('account.period')
+        Configuration = pool.get('community.billing.configuration')
+        period = Period.find(
+            self.compound.company, date=self.period_start, test_state=False)
+        if period.state != 'open':
+            raise BillingError(gettext(
+                    'community_billing.msg_bill_run_period_closed',
+                    run=self.rec_name, period=period.rec_name))
+        config = Configuration(1)
+        company = self.compound.company.id
+        if (not config.get_multivalue('journal', company=company)
+                or not config.get_multivalue(
+                    'receivable_account', company=company)):
+            raise BillingError(gettext(
+                    'community_billing.msg_billing_configuration'))
+
+    def _load_units(self):
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        unit = Unit.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*unit.select(
+                unit.id, unit.code, unit.building, unit.type,
+                unit.handover_date,
+                where=(unit.compound == self.compound.id),
+                order_by=[unit.code.asc, unit.id.asc]))
+        return [_Unit(*r) for r in cursor]
+
+    def _load_areas(self, unit_ids):
+        pool = Pool()
+        Area = pool.get('community.unit.area')
+        area = Area.__table__()
+        cursor = Transaction().connection.cursor()
+        result = defaultdict(list)
+        for sub in _chunks(unit_ids, 10000):
+            cursor.execute(*area.select(
+                    area.unit, area.effective_date, area.gross_area,
+                    where=area.unit.in_(sub)
+                    & (area.effective_date <= self.period_end)))
+            for unit_id, date, gross in cursor:
+                result[unit_id].append((date, Decimal(gross)))
+        return result
+
+    def _load_residencies(self, unit_ids):
+        pool = Pool()
+        Residency = pool.get('community.residency')
+        residency = Residency.__table__()
+        cursor = Transaction().connection.cursor()
+        result = defaultdict(list)
+        for sub in _chunks(unit_ids, 10000):
+            cursor.execute(*residency.select(
+                    residency.unit, residency.party, residency.role,
+                    residency.share, residency.payer, residency.start_date,
+                    residency.end_date,
+                    where=residency.unit.in_(sub)
+                    & residency.role.in_(['owner', 'tenant'])
+                    & (residency.start_date <= self.period_end)
+                    & ((residency.end_date == Null)
+                        | (residency.end_date >= self.period_start))))
+            for row in cursor:
+                result[row[0]].append(row[1:])
+        return result
+
+    def _load_billed(self):
+        "Return the set of (unit, fee item) already billed for the period."
+        pool = Pool()
+        Line = pool.get('community.bill.line')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*line.select(line.unit, line.fee_item,
+                where=(line.compound == self.compound.id)
+                & (line.period_start == self.period_start)
+                & (line.state != 'cancelled')))
+        return set(cursor)
+
+    @staticmethod
+    def _payer(residencies, date, kind):
+        """Return the party id who pays on date, or None.
+
+        ``kind``: 'owner' → the active owner with the payer flag, else the
+        largest share (lowest party id on a tie); 'tenant' → the active
+        tenant with the payer flag, else any tenant, else the owner."""
+        def active(r):
+            return r[4] <= date and (r[5] is None or r[5] >= date)
+        if kind == 'tenant':
+            tenants = [r for r in residencies if r[1] == 'tenant'
+                and active(r)]
+            if tenants:
+                tenants.sort(key=lambda r: (not r[3], r[0]))
+                return tenants[0][0]
+        owners = [r for r in residencies if r[1] == 'owner' and active(r)]
+        if not owners:
+            return None
+        owners.sort(key=lambda r: (not r[3], -(r[2] or 0), r[0]))
+        return owners[0][0]
+
+    def _compute(self, units, assignments, prices, areas, residencies,
+            billed, metered=None, apportioned=None):
+        """Compute the bills of units.
+
+        Returns a list of (unit, party, lines) with lines
+        [(fee item, quantity, unit price, days, description, amount)];
+        only lines with a non-zero amount and a payer, not yet billed.
+        """
+        bills = []
+        start, end = self.period_start, self.period_end
+        for unit in units:
+            by_party = defaultdict(list)
+            for item, item_assignments in assignments:
+                if (unit.id, item.id) in billed:
+                    continue
+                matching = [a for a in item_assignments if a.matches(unit)]
+                if not matching:
+                    continue
+                rank = min(SCOPE_RANK[a.scope] for a in matching)
+                matching = [a for a in matching
+                    if SCOPE_RANK[a.scope] == rank]
+                item_prices = prices[item.id]
+                if not item_prices:
+                    continue
+                segments, total = [], Decimal(0)
+                first = None
+                covered = start - dt.timedelta(days=1)
+                payer_kind = None
+                for assignment in matching:
+                    if item.kind == 'one_off':
+                        if not (start <= assignment.start_date <= end):
+                            continue
+                        price = _price_at(item_prices, assignment.start_date)
+                        if price is None:
+                            continue
+                        segments.append((assignment.start_date,
+                                assignment.start_date, assignment.quantity,
+                                price, None, None))
+                        total += assignment.quantity * price
+                        first = first or assignment.start_date
+                        payer_kind = payer_kind or assignment.payer
+                        continue
+                    frm = max(start, assignment.start_date,
+                        covered + dt.timedelta(days=1))
+                    if unit.handover_date:
+                        frm = max(frm, unit.handover_date)
+                    to = min(end, assignment.end_date or end)
+                    if frm > to:
+                        continue
+                    covered = to
+                    if item.kind == 'area':
+                        quantities = areas.get(unit.id, [])
+                    else:
+                        quantities = [(frm, assignment.quantity)]
+                    segs, amount = prorate(frm, to, quantities, item_prices)
+                    if not segs:
+                        continue
+                    segments.extend(segs)
+                    total += amount
+                    first = first or segs[0][0]
+                    payer_kind = payer_kind or assignment.payer
+                amount = round_money(total)
+                if not segments or not amount:
+                    continue
+                party = self._payer(
+                    residencies.get(unit.id, []), first, payer_kind)
+                if party is None:
+                    continue
+                last = segments[-1]
+                if item.kind == 'one_off':
+                    days = None
+                    description = ' + '.join('%s×%s' % (
+                            s[2], _fmt(s[3])) for s in segments)
+                else:
+                    days = sum(s[4] for s in segments)
+                    description = describe_segments(segments)
+                by_party[party].append(
+                    (item, last[2], last[3], days, description, amount))
+            for item, consumption, before, tiers in (
+                    metered or {}).get(unit.id, []):
+                if (unit.id, item.id) in billed or not consumption:
+                    continue
+                amount, parts = tiered_amount(tiers, before, consumption)
+                party = self._payer(
+                    residencies.get(unit.id, []), end, 'owner')
+                if party is None or not amount:
+                    continue
+                description = ' + '.join(
+                    '%s×%s' % (_fmt(q), _fmt(p)) for q, p in parts)
+                by_party[party].append((item, consumption,
+                        round_money(amount / consumption), None,
+                        description, amount))
+            for item, weight, amount, description in (
+                    apportioned or {}).get(unit.id, []):
+                if (unit.id, item.id) in billed or not amount:
+                    continue
+                party = self._payer(
+                    residencies.get(unit.id, []), end, 'owner')
+                if party is None:
+                    continue
+                by_party[party].append((item, weight,
+                        (amount / weight).quantize(Decimal('0.0001'))
+                        if weight else amount, None, description, amount))
+            for party, lines in by_party.items():
+                bills.append((unit, party, lines))
+        return bills
+
+    def _load_charges(self, units, billed):
+        """Return ({unit id: [(fee item, quantity, amount, description)]},
+        marks) for the charges of other modules to add to the bills of
+        ``units`` (e.g. the chargeable repairs of community_service);
+        ``marks`` is passed to ``_mark_charges`` once the batch is
+        billed. ``billed`` holds the (unit id, fee item id) already billed
+        in the period."""
+        return {}, {}
+
+    def _mark_charges(self, marks):
+        "Record that the charges of ``_load_charges`` are on a bill."
+        pass
+
+    def _load_apportioned(self):
+        """Return {unit id: [(fee item, weight, amount, description)]}
+        from the confirmed apportionments of the compound whose period
+        starts in the period, summed per unit and fee item."""
+        pool = Pool()
+        Line = pool.get('community.apportionment.line')
+        lines = Line.search([
+                ('apportionment.compound', '=', self.compound.id),
+                ('apportionment.state', '=', 'confirmed'),
+                ('apportionment.period_start', '>=', self.period_start),
+                ('apportionment.period_start', '<=', self.period_end),
+                ], order=[('apportionment.id', 'ASC'), ('id', 'ASC')])
+        totals = {}
+        for line in lines:
+            record = line.apportionment
+            key = (line.unit.id, record.fee_item)
+            weight, amount, names = totals.get(
+                key, (Decimal(0), Decimal(0), []))
+            names.append('%s %s' % (record.name, _fmt(record.amount)))
+            totals[key] = (weight + (line.weight or 0), amount + line.amount,
+                names)
+        result = defaultdict(list)
+        for (unit_id, item), (weight, amount, names) in sorted(
+                totals.items(),
+                key=lambda t: (t[0][0], t[0][1].sequence or 0, t[0][1].id)):
+            result[unit_id].append((item, weight, amount, ' + '.join(names)))
+        return result
+
+    def _load_metered(self):
+        """Return {unit id: [(fee item, consumption in the period,
+        consumption earlier in the calendar year, tiers)]} from the meter
+        readings dated in the period."""
+        pool = Pool()
+        Reading = pool.get('community.meter.reading')
+        Tier = pool.get('community.fee.tier')
+        start, end = self.period_start, self.period_end
+        year_start = start.replace(month=1, day=1)
+        readings = Reading.search([
+                ('meter.compound', '=', self.compound.id),
+                ('meter.fee_item.kind', '=', 'metered'),
+                ('date', '>=', year_start),
+                ('date', '<=', end),
+                ('consumption', '!=', None),
+                ])
+        totals = {}
+        for reading in readings:
+            key = (reading.meter.unit.id, reading.meter.fee_item)
+            now, before = totals.get(key, (Decimal(0), Decimal(0)))
+            if reading.date >= start:
+                now += reading.consumption
+            else:
+                before += reading.consumption
+            totals[key] = (now, before)
+        tiers = {}
+        result = defaultdict(list)
+        for (unit_id, item), (now, before) in totals.items():
+            if item.id not in tiers:
+                tiers[item.id] = sorted(
+                    [(t.up_to, t.unit_price) for t in Tier.search([
+                                ('fee_item', '=', item.id)])],
+                    key=lambda t: (t[0] is None, t[0] or 0))
+            result[unit_id].append((item, now, before, tiers[item.id]))
+        return result
+
+    def _fee_data(self):
+        pool = Pool()
+        FeeItem = pool.get('community.fee.item')
+        Assignment = pool.get('community.fee.assignment')
+        items = FeeItem.search([
+                ('compound', '=', self.compound.id),
+                ])
+        assignments = Assignment.search([
+                ('fee_item', 'in', [i.id for i in items]),
+                ('start_date', '<=', self.period_end),
+                ['OR', ('end_date', '=', None),
+                    ('end_date', '>=', self.period_start)],
+                ], order=[('start_date', 'ASC'), ('id', 'ASC')])
+        by_item = defaultdict(list)
+        for assignment in assignments:
+            by_item[assignment.fee_item.id].append(assignment)
+        grade = self.compound.service_grade
+        prices = {i.id: i.price_changes(grade) for i in items}
+        return ([(i, by_item[i.id]) for i in items if by_item[i.id]],
+            prices)
+
+    def _process(self, commit=False):
+        pool = Pool()
+        Configuration = pool.get('community.billing.configuration')
+        transaction = Transaction()
+        config = Configuration(1)
+        batch_size = config.batch_size or 2000
+        units = self._load_units()
+        assignments, prices = self._fee_data()
+        unit_ids = [u.id for u in units]
+        areas = self._load_areas(unit_ids)
+        residencies = self._load_residencies(unit_ids)
+        billed = self._load_billed()
+        metered = self._load_metered()
+        apportioned = self._load_apportioned()
+        self.__class__.write([self], {
+                'unit_total': len(units), 'unit_done': 0})
+        if commit:
+            # The total is visible before the first batch is done.
+            transaction.commit()
+        done = 0
+        for batch in _chunks(units, batch_size):
+            extra, marks = self._load_charges(batch, billed)
+            for unit_id, lines in apportioned.items():
+                if unit_id in extra:
+                    extra[unit_id] = lines + extra[unit_id]
+            bills = self._compute(
+                batch, assignments, prices, areas, residencies, billed,
+                metered, {**apportioned, **extra})
+            if bills:
+                self._post_batch(bills, config)
+            if marks:
+                self._mark_charges(marks)
+            done += len(batch)
+            self._progress(done)
+            if commit:
+                transaction.commit()
+
+    def _progress(self, done):
+        "Record progress and the totals of the run with SQL."
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        run = self.__table__()
+        bill = Bill.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*bill.select(
+                Count(bill.id), Coalesce(Sum(bill.total_amount), 0),
+                where=(bill.run == self.id) & (bill.state == 'posted')))
+        count, amount = cursor.fetchone()
+        cursor.execute(*run.update(
+                [run.unit_done, run.bill_count, run.amount],
+                [done, count, amount], where=run.id == self.id))
+
+    def _post_batch(self, bills, config):
+        """Insert bills and their lines, and post one move for them."""
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        Line = pool.get('community.bill.line')
+        Move = pool.get('account.move')
+        MoveLine = pool.get('account.move.line')
+        Period = pool.get('account.period')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        user = transaction.user
+        bill = Bill.__table__()
+        line = Line.__table__()
+        move_line = MoveLine.__table__()
+        compound = self.compound
+        journal = config.get_multivalue('journal', company=compound.company.id)
+        receivable = config.get_multivalue(
+            'receivable_account', company=compound.company.id)
+        due_date = self.get_due_date()
+        date = self.period_start
+        period = Period.find(compound.company, date=date)
+        now = CurrentTimestamp()
+        period_code = self.period_start.strftime('%Y%m')
+
+        # Bills
+        values = []
+        seen = defaultdict(int)
+        for unit, party, lines in bills:
+            seen[unit.id] += 1
+            number = '%s-%s-%s' % (compound.code, period_code, unit.code)
+            if seen[unit.id] > 1:
+                number += '-%s' % seen[unit.id]
+            total = sum(l[5] for l in lines)
+            values.append([user, now, number, self.id, compound.id, unit.id,
+                    party, self.period_start, self.period_end, due_date,
+                    'posted', total])
+        ids = []
+        for sub in _chunks(values, 1000):
+            cursor.execute(*bill.insert(
+                    [bill.create_uid, bill.create_date, bill.number,
+                        bill.run, bill.compound, bill.unit, bill.party,
+                        bill.period_start, bill.period_end, bill.due_date,
+                        bill.state, bill.total_amount],
+                    sub, returning=[bill.id]))
+            ids.extend(r[0] for r in cursor)
+
+        # Lines, and the aggregates per fee item
+        values = []
+        per_item = defaultdict(Decimal)
+        items = {}
+        for bill_id, (unit, party, lines) in zip(ids, bills):
+            for seq, (item, quantity, price, days, description, amount) in (
+                    enumerate(lines, 1)):
+                values.append([user, now, bill_id, seq, compound.id, unit.id,
+                        item.id, self.period_start, self.period_end,
+                        'posted', quantity.quantize(Decimal('0.01')),
+                        price.quantize(Decimal('0.0001')), days, description,
+                        amount])
+                per_item[item.id] += amount
+                items[item.id] = item
+        for sub in _chunks(values, 2000):
+            cursor.execute(*line.insert(
+                    [line.create_uid, line.create_date, line.bill,
+                        line.sequence, line.compound, line.unit,
+                        line.fee_item, line.period_start, line.period_end,
+                        line.state, line.quantity, line.unit_price,
+                        line.days, line.description, line.amount],
+                    sub))
+
+        # The move: revenue and VAT aggregated per fee item (ORM) ...
+        description = '%s %s' % (compound.rec_name, period_code)
+        move_lines = []
+        for item_id, total in sorted(per_item.items()):
+            item = items[item_id]
+            move_lines.extend(_revenue_lines(item, total, description))
+        move, = Move.create([{
+                    'company': compound.company.id,
+                    'journal': journal.id,
+                    'period': period.id,
+                    'date': date,
+                    'origin': str(self),
+                    'description': description,
+                    'lines': [('create', move_lines)],
+                    }])
+        # ... and one receivable line per bill (SQL).
+        values = [[user, now, move.id, receivable.id, party,
+                sum(l[5] for l in lines), Decimal(0), due_date, 'valid',
+                'community.bill,%s' % bill_id]
+            for bill_id, (unit, party, lines) in zip(ids, bills)]
+        for sub in _chunks(values, 2000):
+            cursor.execute(*move_line.insert(
+                    [move_line.create_uid, move_line.create_date,
+                        move_line.move, move_line.account, move_line.party,
+                        move_line.debit, move_line.credit,
+                        move_line.maturity_date, move_line.state,
+                        move_line.origin],
+                    sub))
+        cursor.execute(*bill.update(
+                [bill.move, bill.move_line],
+                [move.id, move_line.id],
+                from_=[move_line],
+                where=(move_line.move == move.id)
+                & (move_line.origin == Concat('community.bill,', bill.id))
+                & (bill.run == self.id) & (bill.move == Null)))
+        Move.validate_move([move])
+        Move.post([move])
+
+
+def _fmt(value):
+    "Format a Decimal without trailing zeros nor exponent."
+    return '{:f}'.format(value.normalize())
+
+
+def _price_at(changes, date):
+    price = None
+    for effective, value in changes:
+        if effective <= date:
+            price = value
+    return price
+
+
+def _chunks(values, size):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _revenue_lines(item, total, description, reverse=False):
+    """Move line values crediting the revenue (and VAT) of a fee item.
+
+    ``total``: VAT-included amount. The base is total / (1 + rate) rounded
+    half-up, the VAT is the remainder, so that base + VAT = total exactly.
+    """
+    lines = []
+    if item.tax and not item.deposit:
+        base = round_money(total / (1 + item.tax.rate))
+        vat = total - base
+    else:
+        base, vat = total, Decimal(0)
+
+    def amounts(amount):
+        if reverse:
+            return {'debit': amount, 'credit': Decimal(0)}
+        return {'debit': Decimal(0), 'credit': amount}
+    sign = -1 if reverse else 1
+    line = dict(account=item.account.id,
+        description='%s %s' % (item.name, description), **amounts(base))
+    if vat:
+        line['tax_lines'] = [('create', [{
+                        'amount': sign * base,
+                        'type': 'base', 'tax': item.tax.id}])]
+    lines.append(line)
+    if vat:
+        lines.append(dict(account=item.tax.invoice_account.id,
+                description='%s %s' % (item.tax.name, description),
+                tax_lines=[('create', [{
+                                'amount': sign * vat, 'type': 'tax',
+                                'tax': item.tax.id}])],
+                **amounts(vat)))
+    return lines
+
+
+class Bill(Workflow, ModelSQL, ModelView):
+    """Bill (账单): what a payer owes for a unit and a period.
+
+    A receivable notice, not a tax invoice. ``total_amount`` is the sum of
+    the printed lines; ``move_line`` is its receivable line in the ledger
+    (party = payer, maturity date = due date). Cancelling reverses it.
+    """
+    __name__ = 'community.bill'
+    _rec_name = 'number'
+    number = fields.Char("Number", readonly=True)
+    run = fields.Many2One(
+        'community.bill.run', "Bill Run", readonly=True, ondelete='RESTRICT')
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, readonly=True,
+        ondelete='RESTRICT')
+    unit = fields.Many2One(
+        'community.unit', "Unit", required=True, readonly=True,
+        ondelete='RESTRICT')
+    party = fields.Many2One(
+        'party.party', "Payer", required=True, readonly=True,
+        ondelete='RESTRICT')
+    period_start = fields.Date("Period Start", required=True, readonly=True)
+    period_end = fields.Date("Period End", required=True, readonly=True)
+    due_date = fields.Date("Due Date", required=True, readonly=True)
+    state = fields.Selection(STATES, "State", required=True, readonly=True)
+    lines = fields.One2Many(
+        'community.bill.line', 'bill', "Lines", readonly=True)
+    total_amount = fields.Numeric(
+        "Total", digits=(16, 2), required=True, readonly=True)
+    move = fields.Many2One(
+        'account.move', "Move", readonly=True, ondelete='RESTRICT')
+    move_line = fields.Many2One(
+        'account.move.line', "Receivable Line", readonly=True,
+        ondelete='RESTRICT')
+    cancel_move = fields.Many2One(
+        'account.move', "Cancel Move", readonly=True, ondelete='RESTRICT')
+    amount_to_pay = fields.Function(fields.Numeric(
+            "Amount to Pay", digits=(16, 2)), 'get_amount_to_pay')
+    paid = fields.Function(fields.Boolean("Paid"), 'get_amount_to_pay')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.compound, Index.Range()),
+                    (t.period_start, Index.Range())),
+                Index(t, (t.party, Index.Equality())),
+                Index(t, (t.unit, Index.Equality())),
+                Index(t, (t.run, Index.Equality())),
+                })
+        cls._order[0:0] = [('period_start', 'DESC'), ('number', 'ASC')]
+        cls._transitions |= {('posted', 'cancelled')}
+        cls._buttons.update({
+                'cancel': {
+                    'invisible': Eval('state') != 'posted',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'posted'
+
+    @classmethod
+    def get_amount_to_pay(cls, bills, names):
+        """Remaining amount of posted bills: 0 once the receivable line is
+        reconciled, else the total less the partial payments (lines of the
+        receivable account whose origin is the bill)."""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        line = MoveLine.__table__()
+        cursor = Transaction().connection.cursor()
+        paid = defaultdict(Decimal)
+        origins = {str(b): b.id for b in bills if b.move_line}
+        for sub in _chunks(list(origins), 1000):
+            cursor.execute(*line.select(line.origin,
+                    Sum(line.credit - line.debit),
+                    where=line.origin.in_(sub) & (line.reconciliation == Null)
+                    & (line.credit > 0),
+                    group_by=[line.origin]))
+            for origin, amount in cursor:
+                paid[origins[origin]] += amount
+        result = {n: {} for n in names}
+        for bill in bills:
+            if (bill.state == 'cancelled' or not bill.move_line
+                    or bill.move_line.reconciliation):
+                remaining = Decimal(0)
+            else:
+                remaining = bill.total_amount - paid[bill.id]
+            if 'amount_to_pay' in names:
+                result['amount_to_pay'][bill.id] = remaining
+            if 'paid' in names:
+                result['paid'][bill.id] = remaining <= 0
+        return result
+
+    @classmethod
+    def check_modification(cls, mode, bills, values=None, external=False):
+        super().check_modification(
+            mode, bills, values=values, external=external)
+        if mode == 'delete':
+            for bill in bills:
+                raise BillingError(gettext(
+                        'community_billing.msg_bill_delete', bill=bill.rec_name))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('cancelled')
+    def cancel(cls, bills):
+        """Cancel posted bills: a reversing move per bill, reconciled with
+        its receivable line. A paid (partly or fully) bill cannot be
+        cancelled."""
+        pool = Pool()
+        Move = pool.get('account.move')
+        MoveLine = pool.get('account.move.line')
+        Line = pool.get('community.bill.line')
+        Period = pool.get('account.period')
+        Date = pool.get('ir.date')
+        Configuration = pool.get('community.billing.configuration')
+        config = Configuration(1)
+        for bill in bills:
+            if bill.move_line.reconciliation or (
+                    bill.amount_to_pay != bill.total_amount):
+                raise BillingError(gettext(
+                        'community_billing.msg_bill_cancel_paid',
+                        bill=bill.rec_name))
+        today = Date.today()
+        moves = []
+        for bill in bills:
+            description = '%s %s' % (bill.number, 'cancel')
+            lines = [{
+                    'account': bill.move_line.account.id,
+                    'party': bill.party.id,
+                    'debit': Decimal(0), 'credit': bill.total_amount,
+                    'origin': str(bill),
+                    'description': description,
+                    }]
+            for line in bill.lines:
+                lines.extend(_revenue_lines(
+                        line.fee_item, line.amount, description,
+                        reverse=True))
+            date = max(today, bill.period_start)
+            move = Move(company=bill.compound.company,
+                journal=config.get_multivalue(
+                    'journal', company=bill.compound.company.id),
+                period=Period.find(bill.compound.company, date=date),
+                date=date, origin=bill, description=description,
+                lines=[MoveLine(**{k: v for k, v in l.items()
+                                if k != 'tax_lines'}) for l in lines])
+            moves.append(move)
+            bill.cancel_move = move
+        Move.save(moves)
+        Move.post(moves)
+        for bill, move in zip(bills, moves):
+            receivable = [l for l in move.lines
+                if l.account == bill.move_line.account
+                and l.party == bill.party]
+            MoveLine.reconcile([bill.move_line] + receivable)
+        cls.save(bills)
+        Line.write([l for b in bills for l in b.lines],
+            {'state': 'cancelled'})
+
+
+class BillLine(ModelSQL, ModelView):
+    """Bill Line: one fee item of a bill.
+
+    ``quantity`` (m² or count) × ``unit_price`` × ``days`` / days of the
+    month; ``description`` shows every segment when the area or the price
+    changed in the period. ``amount`` is rounded half-up to 0.01.
+    """
+    __name__ = 'community.bill.line'
+    bill = fields.Many2One(
+        'community.bill', "Bill", required=True, ondelete='CASCADE',
+        readonly=True)
+    sequence = fields.Integer("Sequence", readonly=True)
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, readonly=True,
+        ondelete='RESTRICT')
+    unit = fields.Many2One(
+        'community.unit', "Unit", required=True, readonly=True,
+        ondelete='RESTRICT')
+    fee_item = fields.Many2One(
+        'community.fee.item', "Fee Item", required=True, readonly=True,
+        ondelete='RESTRICT')
+    period_start = fields.Date("Period Start", required=True, readonly=True)
+    period_end = fields.Date("Period End", required=True, readonly=True)
+    state = fields.Selection(STATES, "State", required=True, readonly=True)
+    quantity = fields.Numeric("Quantity", digits=(16, 2), readonly=True)
+    unit_price = fields.Numeric("Unit Price", digits=(16, 4), readonly=True)
+    days = fields.Integer("Days", readonly=True)
+    description = fields.Char("Description", readonly=True)
+    amount = fields.Numeric(
+        "Amount", digits=(16, 2), required=True, readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('unit_fee_period_exclude',
+                Exclude(t, (t.unit, Equal), (t.fee_item, Equal),
+                    (t.period_start, Equal),
+                    where=t.state != 'cancelled'),
+                'community_billing.msg_bill_line_unique'),
+            ]
+        cls._sql_indexes.add(Index(t, (t.bill, Index.Equality())))
+        cls._order[0:0] = [('bill', 'ASC'), ('sequence', 'ASC')]
+        cls.__access__.add('bill')
+
+    @staticmethod
+    def default_state():
+        return 'posted'
+
+
+class BillRunStart(ModelView):
+    "Bill Run"
+    __name__ = 'community.bill.run.create.start'
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True)
+    period_start = fields.Date("Period Start", required=True)
+    period_end = fields.Date("Period End", required=True,
+        domain=[If(Eval('period_start'),
+                ('period_end', '>=', Eval('period_start', None)), ())])
+    due_date = fields.Date("Due Date")
+
+    @classmethod
+    def default_period_start(cls):
+        return month_bounds(Pool().get('ir.date').today())[0]
+
+    @classmethod
+    def default_period_end(cls):
+        return month_bounds(Pool().get('ir.date').today())[1]
+
+
+class BillRunCreate(Wizard):
+    """Create a bill run, hand its processing to the queue
+    (``process_in_batches``, each batch committed) and show it at once:
+    its progress (units done of units) grows on reload while it runs.
+    Without a queue worker, trytond runs the task right after this request
+    has committed, before answering."""
+    __name__ = 'community.bill.run.create'
+    start = StateView('community.bill.run.create.start',
+        'community_billing.bill_run_create_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Run", 'run', 'tryton-ok', default=True),
+            ])
+    run = StateAction('community_billing.act_bill_run_form')
+
+    def do_run(self, action):
+        pool = Pool()
+        BillRun = pool.get('community.bill.run')
+        run, = BillRun.create([{
+                    'compound': self.start.compound.id,
+                    'period_start': self.start.period_start,
+                    'period_end': self.start.period_end,
+                    'due_date': self.start.due_date,
+                    }])
+        # Configuration and period errors are shown now, not in the task.
+        run._check_period()
+        BillRun.__queue__.process_in_batches([run])
+        action['res_id'] = [run.id]
+        action['views'].reverse()
+        return action, {}
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('community.bill.run|run_due', "Run Due Bill Runs"))
+        cls.method.selection.append(
+            ('community.payment|apply_prepayments_cron',
+                "Apply Prepayments to Due Bills"))

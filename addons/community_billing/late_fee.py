@@ -1,0 +1,453 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Late fees (违约金) on overdue bills, and their waivers.
+
+Terms are per compound (``community.late_fee.term``): a daily rate on the
+overdue principal, grace days after the due date, a cap as a share of the
+principal (never above 100 %) and whether late fees are charged at all.
+
+A late-fee run (wizard ``community.late_fee.charge``) charges, as of a
+date (by default today in the compound's time zone), every overdue bill
+of the compound: one ``community.late_fee`` per bill for the local
+calendar days from the day after the last day already charged (or the
+first day after the grace period) to the run date, each posted as one
+move (receivable of the payer / 6051 other revenue). The database refuses
+two late fees of a bill starting the same day, so a re-run never charges
+a day twice.
+
+The scheduled action ``community.late_fee|charge_due`` runs the same
+charge every day for every compound whose terms are enabled, as of the
+compound's local today. A late fee is paid at the counter like a bill
+(``community.payment.line.late_fee``); ``amount_to_pay`` is what is left
+after payments and waivers.
+
+A waiver (``community.late_fee.waiver``) takes back all or part of a late
+fee with a reason; only the groups granted its ``approve`` button may
+approve it, which posts the reverse move and logs who and when.
+"""
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from sql import Null
+from sql.aggregate import Sum
+
+from trytond.i18n import gettext
+from trytond.model import (
+    ModelSQL, ModelView, Unique, Workflow, fields)
+from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from .arrears import local_today
+from .bill import _chunks
+from .exceptions import BillingError
+from .fee import round_money
+
+
+def late_fee_amount(principal, rate, days, cap, charged=Decimal(0)):
+    """Late fee for ``days`` days on ``principal`` at the daily ``rate``,
+    half-up to the fen, limited so that ``charged`` (already charged on
+    the same bill) plus the fee never exceeds ``cap`` × principal (cap ≤
+    1). Returns a Decimal ≥ 0."""
+    if principal <= 0 or days <= 0:
+        return Decimal('0.00')
+    amount = round_money(principal * rate * days)
+    limit = round_money(principal * min(cap, Decimal(1)))
+    return max(min(amount, limit - charged), Decimal('0.00'))
+
+
+class LateFeeTerm(ModelSQL, ModelView):
+    """Late Fee Terms (违约金条款)
+
+    The contract terms of a compound."""
+    __name__ = 'community.late_fee.term'
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, ondelete='CASCADE')
+    enabled = fields.Boolean("Enabled",
+        help="Charge late fees on the overdue bills of the compound.")
+    daily_rate = fields.Numeric("Daily Rate", digits=(16, 6), required=True,
+        domain=[('daily_rate', '>=', 0), ('daily_rate', '<=', 1)],
+        help="Share of the overdue principal charged per day "
+        "(0.0005 is 0.05 %).")
+    grace_days = fields.Integer("Grace Days", required=True,
+        domain=[('grace_days', '>=', 0)],
+        help="Days after the due date without late fee.")
+    cap = fields.Numeric("Cap", digits=(16, 4), required=True,
+        domain=[('cap', '>=', 0), ('cap', '<=', 1)],
+        help="Late fees of a bill never exceed this share of its "
+        "principal (at most 1).")
+    account = fields.Many2One('account.account', "Revenue Account",
+        required=True, ondelete='RESTRICT',
+        help="Other revenue (6051) credited with late fees.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('compound_unique', Unique(t, t.compound),
+                'community_billing.msg_late_fee_term_unique'),
+            ]
+
+    @staticmethod
+    def default_enabled():
+        return True
+
+    @staticmethod
+    def default_daily_rate():
+        return Decimal('0.0005')
+
+    @staticmethod
+    def default_grace_days():
+        return 0
+
+    @staticmethod
+    def default_cap():
+        return Decimal(1)
+
+    def get_rec_name(self, name):
+        return self.compound.rec_name
+
+
+class LateFee(ModelSQL, ModelView):
+    """Late Fee (违约金)"""
+    __name__ = 'community.late_fee'
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True, readonly=True)
+    unit = fields.Many2One(
+        'community.unit', "Unit", required=True, readonly=True)
+    party = fields.Many2One(
+        'party.party', "Payer", required=True, readonly=True)
+    bill = fields.Many2One(
+        'community.bill', "Bill", required=True, readonly=True,
+        ondelete='RESTRICT')
+    date = fields.Date("Date", required=True, readonly=True)
+    date_from = fields.Date("From", required=True, readonly=True)
+    days = fields.Integer("Days", readonly=True)
+    principal = fields.Numeric(
+        "Overdue Principal", digits=(16, 2), readonly=True)
+    daily_rate = fields.Numeric("Daily Rate", digits=(16, 6), readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+    waivers = fields.One2Many(
+        'community.late_fee.waiver', 'late_fee', "Waivers", readonly=True)
+    waived_amount = fields.Function(fields.Numeric(
+            "Waived", digits=(16, 2)), 'get_waived_amount')
+    move = fields.Many2One('account.move', "Move", readonly=True)
+    move_line = fields.Many2One(
+        'account.move.line', "Receivable Line", readonly=True)
+    amount_to_pay = fields.Function(fields.Numeric(
+            "Amount to Pay", digits=(16, 2)), 'get_amount_to_pay')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('bill_date_from_unique', Unique(t, t.bill, t.date_from),
+                'community_billing.msg_late_fee_unique'),
+            ]
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    def get_rec_name(self, name):
+        return '%s %s' % (self.bill.rec_name, self.date)
+
+    def get_waived_amount(self, name):
+        return sum((w.amount for w in self.waivers if w.state == 'done'),
+            Decimal('0.00'))
+
+    @classmethod
+    def get_amount_to_pay(cls, fees, name):
+        """What is left to pay of posted late fees: 0 once the receivable
+        line is reconciled, else the amount less the payments and waivers
+        (receivable credits whose origin is the late fee)."""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        line = MoveLine.__table__()
+        cursor = Transaction().connection.cursor()
+        paid = defaultdict(Decimal)
+        origins = {str(f): f.id for f in fees if f.move_line}
+        for sub in _chunks(list(origins), 1000):
+            cursor.execute(*line.select(line.origin,
+                    Sum(line.credit - line.debit),
+                    where=line.origin.in_(sub) & (line.reconciliation == Null)
+                    & (line.credit > 0) & (line.party != Null),
+                    group_by=[line.origin]))
+            for origin, amount in cursor:
+                paid[origins[origin]] += amount
+        result = {}
+        for fee in fees:
+            if not fee.move_line or fee.move_line.reconciliation:
+                result[fee.id] = Decimal(0)
+            else:
+                result[fee.id] = fee.amount - paid[fee.id]
+        return result
+
+    @classmethod
+    def reconcile_paid(cls, fees):
+        """Reconcile the receivable line of each late fee settled in full
+        (payments and waivers) with the receivable credits whose origin is
+        the late fee."""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        to_reconcile = []
+        for fee in cls.browse(sorted({f.id for f in fees})):
+            if not fee.move_line or fee.move_line.reconciliation:
+                continue
+            lines = MoveLine.search([
+                    ('origin', '=', str(fee)),
+                    ('reconciliation', '=', None),
+                    ('account', '=', fee.move_line.account.id),
+                    ('id', '!=', fee.move_line.id),
+                    ])
+            if sum(l.credit - l.debit for l in lines) == fee.amount:
+                to_reconcile.append([fee.move_line] + lines)
+        if to_reconcile:
+            MoveLine.reconcile(*to_reconcile)
+
+    @classmethod
+    def charge_due(cls):
+        """Scheduled action: charge the late fees of every compound whose
+        terms are enabled, as of the compound's local today. Idempotent
+        within a day (see ``charge``). Returns the new late fees."""
+        pool = Pool()
+        Term = pool.get('community.late_fee.term')
+        fees = []
+        for term in Term.search([('enabled', '=', True)]):
+            compound = term.compound
+            with Transaction().set_context(company=compound.company.id):
+                fees.extend(cls.charge(
+                        compound, local_today(compound.timezone)))
+        return fees
+
+    @classmethod
+    def charge(cls, compound, date):
+        """Charge the late fees of the overdue bills of ``compound`` as of
+        the local calendar day ``date``; return the new late fees."""
+        pool = Pool()
+        Term = pool.get('community.late_fee.term')
+        Bill = pool.get('community.bill')
+        terms = Term.search([('compound', '=', compound.id)])
+        if not terms or not terms[0].enabled:
+            return []
+        term, = terms
+        grace = dt.timedelta(days=term.grace_days)
+        bills = Bill.search([
+                ('compound', '=', compound.id),
+                ('state', '=', 'posted'),
+                ('due_date', '<', date - grace),
+                ], order=[('due_date', 'ASC'), ('id', 'ASC')])
+        previous = {}
+        for sub in _chunks([b.id for b in bills], 1000):
+            for fee in cls.search([('bill', 'in', sub)]):
+                last, charged = previous.get(fee.bill.id, (None, 0))
+                previous[fee.bill.id] = (
+                    max(last or fee.date, fee.date), charged + fee.amount)
+        fees = []
+        for bill in bills:
+            principal = bill.amount_to_pay
+            if principal <= 0:
+                continue
+            last, charged = previous.get(bill.id, (None, Decimal(0)))
+            start = bill.due_date + grace + dt.timedelta(days=1)
+            if last:
+                start = max(start, last + dt.timedelta(days=1))
+            days = (date - start).days + 1
+            amount = late_fee_amount(
+                principal, term.daily_rate, days, term.cap, charged)
+            if amount <= 0:
+                continue
+            fees.append(cls(compound=compound, unit=bill.unit,
+                    party=bill.party, bill=bill, date=date, date_from=start,
+                    days=days, principal=principal,
+                    daily_rate=term.daily_rate, amount=amount))
+        cls.save(fees)
+        cls.post(fees, term)
+        return fees
+
+    @classmethod
+    def post(cls, fees, term):
+        "Post one move per late fee: receivable of the payer / revenue."
+        pool = Pool()
+        Move = pool.get('account.move')
+        Period = pool.get('account.period')
+        Config = pool.get('community.billing.configuration')
+        config = Config(1)
+        moves = []
+        for fee in fees:
+            company = fee.compound.company
+            period = Period.find(company, date=fee.date)
+            description = gettext('community_billing.msg_late_fee_description',
+                bill=fee.bill.rec_name)
+            journal = config.get_multivalue('journal', company=company.id)
+            receivable = config.get_multivalue(
+                'receivable_account', company=company.id)
+            moves.append(Move(company=company, journal=journal,
+                    period=period, date=fee.date, origin=fee,
+                    description=description,
+                    lines=[{
+                            'account': receivable.id,
+                            'party': fee.party.id,
+                            'debit': fee.amount, 'credit': Decimal(0),
+                            'maturity_date': fee.date,
+                            'origin': str(fee),
+                            }, {
+                            'account': term.account.id,
+                            'debit': Decimal(0), 'credit': fee.amount,
+                            }]))
+        Move.save(moves)
+        Move.post(moves)
+        for fee, move in zip(fees, moves):
+            fee.move = move
+            fee.move_line, = [l for l in move.lines if l.debit]
+        cls.save(fees)
+
+
+class LateFeeWaiver(Workflow, ModelSQL, ModelView):
+    """Late Fee Waiver (违约金减免)
+
+    Takes back all or part of a late fee, with a reason. Approval is
+    restricted by button access and logs the approver and the time."""
+    __name__ = 'community.late_fee.waiver'
+    late_fee = fields.Many2One('community.late_fee', "Late Fee",
+        required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') != 'draft'})
+    amount = fields.Numeric("Amount", digits=(16, 2), required=True,
+        domain=[('amount', '>', 0)],
+        states={'readonly': Eval('state') != 'draft'})
+    reason = fields.Text("Reason", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    date = fields.Date("Date", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    state = fields.Selection([
+            ('draft', "Draft"),
+            ('done', "Done"),
+            ], "State", required=True, readonly=True)
+    approved_by = fields.Many2One('res.user', "Approved by", readonly=True)
+    approved_at = fields.Timestamp("Approved at", readonly=True)
+    move = fields.Many2One('account.move', "Move", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._transitions |= {('draft', 'done')}
+        cls._buttons.update({
+                'approve': {
+                    'invisible': Eval('state') != 'draft',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'draft'
+
+    @classmethod
+    def default_date(cls):
+        return dt.date.today()
+
+    @classmethod
+    def check_modification(cls, mode, waivers, values=None, external=False):
+        super().check_modification(
+            mode, waivers, values=values, external=external)
+        if mode in {'write', 'delete'}:
+            for waiver in waivers:
+                if waiver.state == 'done' and (
+                        mode == 'delete' or set(values or {}) - {
+                            'approved_by', 'approved_at', 'move', 'state'}):
+                    raise BillingError(gettext(
+                            'community_billing.msg_late_fee_waiver_done',
+                            waiver=waiver.rec_name))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('done')
+    def approve(cls, waivers):
+        pool = Pool()
+        Move = pool.get('account.move')
+        Period = pool.get('account.period')
+        Term = pool.get('community.late_fee.term')
+        Config = pool.get('community.billing.configuration')
+        config = Config(1)
+        transaction = Transaction()
+        moves = []
+        for waiver in waivers:
+            fee = waiver.late_fee
+            left = fee.amount_to_pay
+            if waiver.amount > left:
+                raise BillingError(gettext(
+                        'community_billing.msg_late_fee_waiver_amount',
+                        waiver=waiver.rec_name, amount=left))
+            term, = Term.search([('compound', '=', fee.compound.id)])
+            company = fee.compound.company
+            receivable = config.get_multivalue(
+                'receivable_account', company=company.id)
+            moves.append(Move(company=company,
+                    journal=config.get_multivalue(
+                        'journal', company=company.id),
+                    period=Period.find(company, date=waiver.date),
+                    date=waiver.date, origin=waiver,
+                    description=waiver.reason[:100],
+                    lines=[{
+                            'account': term.account.id,
+                            'debit': waiver.amount, 'credit': Decimal(0),
+                            }, {
+                            'account': receivable.id,
+                            'party': fee.party.id,
+                            'debit': Decimal(0), 'credit': waiver.amount,
+                            'origin': str(fee),
+                            }]))
+        Move.save(moves)
+        Move.post(moves)
+        now = dt.datetime.now()
+        for waiver, move in zip(waivers, moves):
+            waiver.move = move
+            waiver.approved_by = transaction.user
+            waiver.approved_at = now
+        cls.save(waivers)
+        # A late fee settled in full (waivers and payments): reconcile it.
+        LateFee = pool.get('community.late_fee')
+        LateFee.reconcile_paid([w.late_fee for w in waivers])
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('community.late_fee|charge_due', "Charge Late Fees"))
+
+
+class LateFeeChargeStart(ModelView):
+    "Charge Late Fees"
+    __name__ = 'community.late_fee.charge.start'
+    compound = fields.Many2One(
+        'community.compound', "Compound", required=True)
+    date = fields.Date("Date", required=True,
+        help="Late fees are counted up to this day (local calendar day of "
+        "the compound).")
+
+    @fields.depends('compound')
+    def on_change_compound(self):
+        if self.compound:
+            self.date = local_today(self.compound.timezone)
+
+
+class LateFeeCharge(Wizard):
+    "Charge Late Fees"
+    __name__ = 'community.late_fee.charge'
+    start = StateView('community.late_fee.charge.start',
+        'community_billing.late_fee_charge_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Charge", 'charge', 'tryton-ok', default=True),
+            ])
+    charge = StateTransition()
+
+    def transition_charge(self):
+        LateFee = Pool().get('community.late_fee')
+        LateFee.charge(self.start.compound, self.start.date)
+        return 'end'

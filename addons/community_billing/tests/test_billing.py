@@ -1,0 +1,638 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Unit tests of fees and bills (loaded by test_module)."""
+import datetime as dt
+import unittest
+from decimal import Decimal
+
+from trytond.backend import DatabaseOperationalError
+from trytond.exceptions import UserError
+from trytond.modules.company.tests import create_company, set_company
+from trytond.pool import Pool
+from trytond.tests.test_tryton import activate_module, with_transaction
+
+from trytond.transaction import Transaction, TransactionError
+
+from ..fee import month_slices, prorate, round_money
+from .tools import bill_month, create_unit, setup_billing  # noqa: F401
+
+
+class BillingTestCase(unittest.TestCase):
+    "Test fees and bills"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        activate_module('community_billing')
+
+    def test_month_slices(self):
+        "Part months are split on calendar months with their own days"
+        self.assertEqual(
+            month_slices(dt.date(2026, 1, 20), dt.date(2026, 3, 5)), [
+                (dt.date(2026, 1, 20), dt.date(2026, 1, 31), 31),
+                (dt.date(2026, 2, 1), dt.date(2026, 2, 28), 28),
+                (dt.date(2026, 3, 1), dt.date(2026, 3, 5), 31)])
+
+    def test_prorate(self):
+        "Area and price changes split the period by day"
+        segments, total = prorate(
+            dt.date(2026, 3, 1), dt.date(2026, 3, 31),
+            [(dt.date(2020, 1, 1), Decimal('89.50')),
+                (dt.date(2026, 3, 16), Decimal('91.20'))],
+            [(dt.date(2026, 1, 1), Decimal('2.50'))])
+        # 89.50×2.5×15/31 + 91.20×2.5×16/31 = 108.266… + 117.677…
+        self.assertEqual(round_money(total), Decimal('225.94'))
+        self.assertEqual([s[4] for s in segments], [15, 16])
+        self.assertEqual(round_money(Decimal('0.125')), Decimal('0.13'))
+
+    @with_transaction()
+    def test_bill_run_full_month(self):
+        "A full month: one bill per unit, posted in one move, balanced"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Line = pool.get('community.bill.line')
+        MoveLine = pool.get('account.move.line')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            a, b = Party.create([{'name': '张三'}, {'name': '李四'}])
+            u1 = create_unit(building, '3-1-101', Decimal('89.50'), [(a, 100)])
+            u2 = create_unit(building, '3-1-102', Decimal('120.00'),
+                [(b, 100)], handover=dt.date(2026, 3, 20))
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            BillRun.process([run])
+            self.assertEqual(run.state, 'done')
+            self.assertEqual((run.unit_total, run.unit_done), (2, 2))
+            bill1, = Bill.search([('unit', '=', u1.id)])
+            bill2, = Bill.search([('unit', '=', u2.id)])
+            # 89.50 × 2.50 = 223.75 + garbage 10.00
+            self.assertEqual(bill1.total_amount, Decimal('233.75'))
+            self.assertEqual(bill1.party, a)
+            # 12 days of 31: 120 × 2.5 × 12/31 = 116.13; 10 × 12/31 = 3.87
+            self.assertEqual(
+                sorted(l.amount for l in bill2.lines),
+                [Decimal('3.87'), Decimal('116.13')])
+            self.assertEqual(bill2.total_amount, Decimal('120.00'))
+            self.assertEqual(run.bill_count, 2)
+            self.assertEqual(run.amount, Decimal('353.75'))
+            self.assertEqual(bill1.move_line.debit, Decimal('233.75'))
+            self.assertEqual(bill1.move_line.party, a)
+            self.assertEqual(bill1.move_line.maturity_date,
+                dt.date(2026, 3, 31))
+            self.assertEqual(bill1.move.state, 'posted')
+            self.assertEqual(bill1.amount_to_pay, Decimal('233.75'))
+            lines = MoveLine.search([('move', '=', bill1.move.id)])
+            self.assertEqual(sum(l.debit for l in lines), Decimal('353.75'))
+            self.assertEqual(sum(l.credit for l in lines), Decimal('353.75'))
+            revenue = [l for l in lines
+                if l.account == items['chart']['revenue_service']]
+            vat = [l for l in lines if l.account == items['chart']['vat']]
+            # service 223.75 + 116.13 = 339.88 → base 320.64, VAT 19.24
+            self.assertEqual(revenue[0].credit, Decimal('320.64'))
+            self.assertEqual(sum(l.credit for l in vat),
+                Decimal('19.24') + Decimal('13.87') - Decimal('13.08'))
+
+            # Arrears on 15 May: March is 45 days overdue, exported and
+            # read back cell by cell.
+            import io
+            import openpyxl
+            from ..arrears import arrears_rows, write_arrears_xlsx
+            output = io.BytesIO()
+            count, totals = write_arrears_xlsx(
+                arrears_rows([compound.id], dt.date(2026, 5, 15)), output)
+            self.assertEqual(count, 2)
+            self.assertEqual(totals['31-90'], Decimal('353.75'))
+            book = openpyxl.load_workbook(io.BytesIO(output.getvalue()))
+            sheet = book['欠费明细']
+            self.assertEqual(sheet['A1'].value, '小区')
+            self.assertEqual(sheet['K1'].value, '欠费金额')
+            self.assertEqual(
+                [c.value for c in sheet[2]][:5],
+                ['嘉州花园', '3栋', '3-1-101', '张三', bill1.number])
+            self.assertEqual(sheet['H2'].value, dt.datetime(2026, 3, 31))
+            self.assertEqual(sheet['I2'].value, 45)
+            self.assertEqual(sheet['J2'].value, '31-90')
+            self.assertEqual(sheet['K2'].value, 233.75)
+            self.assertEqual(sheet['K3'].value, 120.0)
+            summary = book['账龄汇总']
+            self.assertEqual(summary['A3'].value, '31-90')
+            self.assertEqual(summary['B3'].value, 353.75)
+
+            # Arrears totals per unit, building and compound (due before
+            # today)
+            ArrearsUnit = pool.get('community.arrears.unit')
+            ArrearsBuilding = pool.get('community.arrears.building')
+            ArrearsCompound = pool.get('community.arrears.compound')
+            self.assertEqual(
+                [(a.unit, a.building, a.bill_count, a.amount)
+                    for a in ArrearsUnit.search(
+                        [('compound', '=', compound.id)])],
+                [(u1, building, 1, Decimal('233.75')),
+                    (u2, building, 1, Decimal('120.00'))])
+            by_building, = ArrearsBuilding.search(
+                [('compound', '=', compound.id)])
+            self.assertEqual(
+                (by_building.building, by_building.bill_count,
+                    by_building.amount, by_building.oldest_due_date),
+                (building, 2, Decimal('353.75'), dt.date(2026, 3, 31)))
+            by_compound, = ArrearsCompound.search(
+                [('compound', '=', compound.id)])
+            self.assertEqual(by_compound.amount, Decimal('353.75'))
+
+            # Re-run: no duplicate
+            run2, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            BillRun.process([run2])
+            self.assertEqual(Bill.search(
+                    [('compound', '=', compound.id)], count=True), 2)
+            self.assertEqual(run2.bill_count, 0)
+
+            # The database refuses a duplicate line
+            with self.assertRaises(UserError):
+                Line.create([{
+                            'bill': bill1.id, 'compound': compound.id,
+                            'unit': u1.id, 'fee_item': items['service'].id,
+                            'period_start': dt.date(2026, 3, 1),
+                            'period_end': dt.date(2026, 3, 31),
+                            'amount': Decimal(1)}])
+
+    @with_transaction()
+    def test_metered_water(self):
+        "Metered water with annual tiers; lower readings need a reason"
+        pool = Pool()
+        Party = pool.get('party.party')
+        FeeItem = pool.get('community.fee.item')
+        Meter = pool.get('community.meter')
+        Reading = pool.get('community.meter.reading')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '吴九'}])
+            unit = create_unit(building, '3-3-301', Decimal('80.00'),
+                [(owner, 100)])
+            water, = FeeItem.create([{
+                        'compound': compound.id, 'code': 'SF',
+                        'name': "水费", 'kind': 'metered',
+                        'account': items['chart']['revenue_water'].id,
+                        'tax': items['chart']['vat3'].id,
+                        'tiers': [('create', [
+                                    {'up_to': Decimal(180),
+                                        'unit_price': Decimal('2.80')},
+                                    {'up_to': Decimal(260),
+                                        'unit_price': Decimal('3.90')},
+                                    {'unit_price': Decimal('6.10')}])],
+                        }])
+            meter, = Meter.create([{'compound': compound.id,
+                        'unit': unit.id, 'fee_item': water.id,
+                        'number': 'W-301', 'digits': 4}])
+            Reading.create([
+                    {'meter': meter.id, 'date': dt.date(2026, 1, 1),
+                        'value': Decimal(9000)},
+                    {'meter': meter.id, 'date': dt.date(2026, 2, 28),
+                        'value': Decimal(9170)}])
+            with self.assertRaises(UserError) as cm:
+                Reading.create([{'meter': meter.id,
+                            'date': dt.date(2026, 3, 31),
+                            'value': Decimal(10)}])
+            self.assertIn('W-301', cm.exception.message)
+            # The real March reading is 9190 (20 m³).
+            march, = Reading.create([{'meter': meter.id,
+                        'date': dt.date(2026, 3, 31),
+                        'value': Decimal(9190)}])
+            self.assertEqual(march.consumption, Decimal(20))
+            # In April the 4-digit register passes 9999: 9190 → 0010 is
+            # 10000 - 9190 + 10 = 820 m³, accepted with the reason.
+            rolled, = Reading.create([{'meter': meter.id,
+                        'date': dt.date(2026, 4, 30), 'value': Decimal(10),
+                        'reason': 'rollover'}])
+            self.assertEqual(rolled.consumption, Decimal(820))
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            line, = [l for l in bill.lines if l.fee_item == water]
+            # 170 m³ used before March: 10 × 2.80 + 10 × 3.90
+            self.assertEqual(line.amount, Decimal('67.00'))
+            self.assertEqual(line.description, '10×2.8 + 10×3.9')
+            self.assertEqual(line.quantity, Decimal('20.00'))
+
+    @with_transaction()
+    def test_configuration_per_company(self):
+        "Accounts and journal of the billing configuration per company"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Configuration = pool.get('community.billing.configuration')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        from ..account import create_fiscal_year, create_property_chart
+        company_a = create_company()
+        company_b = create_company()
+        with set_company(company_b):
+            chart_b = create_property_chart(company_b)
+            create_fiscal_year(company_b, 2026)
+        with set_company(company_a):
+            compound, building, items = setup_billing(company_a)
+            owner, = Party.create([{'name': '冯二'}])
+            unit = create_unit(building, '3-2-201', Decimal('100.00'),
+                [(owner, 100)])
+        chart_a = items['chart']
+        config = Configuration(1)
+        for company, chart in [(company_a, chart_a), (company_b, chart_b)]:
+            self.assertEqual(config.get_multivalue(
+                    'receivable_account', company=company.id),
+                chart['receivable'])
+            self.assertEqual(config.get_multivalue(
+                    'prepayment_account', company=company.id),
+                chart['prepayment'])
+            with set_company(company):
+                self.assertEqual(Configuration(1).receivable_account,
+                    chart['receivable'])
+        self.assertNotEqual(chart_a['receivable'], chart_b['receivable'])
+        # A run of company A's compound started in company B's context
+        # posts on company A's accounts.
+        with set_company(company_b):
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 7, 1),
+                        'period_end': dt.date(2026, 7, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('run', '=', run.id)])
+            self.assertEqual(bill.move_line.account, chart_a['receivable'])
+            self.assertEqual(bill.move.company, company_a)
+
+    @with_transaction()
+    def test_zz_two_cashiers(self):
+        "Two cashiers paying the same bill: never a double settlement"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            compound.code = 'CONC'
+            compound.save()
+            owner, = Party.create([{'name': '周八'}])
+            unit = create_unit(building, '9-9-901', Decimal('100.00'),
+                [(owner, 100)])
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertEqual(bill.total_amount, Decimal('260.00'))
+            transaction.commit()
+
+            def pay(amount):
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 5, 3),
+                            'method': 'wechat', 'reference': 'WX%s' % amount,
+                            'amount': amount,
+                            'lines': [('create', [{'bill': bill.id}])]}])
+                Payment.post([payment])
+                return payment
+
+            first = pay(Decimal('260.00'))  # not committed yet
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError) as cm:
+                        pay(Decimal('260.00'))
+                    self.assertIn(bill.number, cm.exception.message)
+                other.rollback()
+            transaction.commit()
+            self.assertTrue(first.receipt_number)
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError):
+                        pay(Decimal('260.00'))
+                other.rollback()
+            bill = Bill(bill.id)
+            self.assertEqual(bill.amount_to_pay, Decimal(0))
+            self.assertIsNotNone(bill.move_line.reconciliation)
+            self.assertEqual(Payment.search(
+                    [('unit', '=', unit.id)], count=True), 1)
+
+    @with_transaction()
+    def test_payments_of_one_bill_in_one_call(self):
+        "Payments of one bill posted together share its open amount"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '吴九'}])
+            unit = create_unit(building, '9-9-902', Decimal('100.00'),
+                [(owner, 100)])
+            bill_month(compound, 2026, 5)
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertEqual(bill.amount_to_pay, Decimal('260.00'))
+
+            def payments(first, second):
+                return Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 6, 1),
+                            'method': 'cash', 'amount': amount,
+                            'lines': [('create', [{'bill': bill.id,
+                                            'amount': line}])]}
+                        for amount, line in [first, second]])
+            # in one slice (moves not saved yet), then in two slices (the
+            # first slice's move saved): the second payment gets the rest
+            # (slice size, second payment's line, its prepayment)
+            for size, rest, kept in [
+                    (100, Decimal('160.00'), Decimal('10.00')),
+                    (1, Decimal('150.00'), Decimal('20.00'))]:
+                Payment._post_slice = size
+                try:
+                    one, two = payments((Decimal('100.00'), Decimal('100.00')),
+                        (Decimal('170.00'), None))
+                    Payment.post([one, two])
+                finally:
+                    del Payment._post_slice
+                self.assertEqual([l.amount for l in two.lines], [rest])
+                self.assertEqual(two.prepayment_amount, kept)
+                bill = Bill(bill.id)
+                self.assertEqual(bill.amount_to_pay, Decimal(0))
+                self.assertIsNotNone(bill.move_line.reconciliation)
+                # a third one finds nothing to pay
+                three, _ = payments((Decimal('1.00'), None),
+                    (Decimal('1.00'), None))
+                with self.assertRaises(UserError):
+                    Payment.post([three])
+                Payment.delete([three, _])
+                if size == 100:
+                    # again on June's bill (the run applies the 10.00
+                    # prepaid: 250.00 left)
+                    bill_month(compound, 2026, 6)
+                    bill, = Bill.search([('unit', '=', unit.id),
+                            ('period_start', '=', dt.date(2026, 6, 1))])
+                    self.assertEqual(bill.amount_to_pay, Decimal('250.00'))
+
+    @with_transaction()
+    def test_zz_two_cashiers_late_fee(self):
+        "Two cashiers paying the same late fee: never a double settlement"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            compound.code = 'CONF'
+            compound.save()
+            Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            owner, = Party.create([{'name': '吴九'}])
+            unit = create_unit(building, '9-9-902', Decimal('100.00'),
+                [(owner, 100)])
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 31)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            # 260.00 × 0.05 % × 10 days (1 to 10 June)
+            fee, = LateFee.charge(compound, dt.date(2026, 6, 10))
+            self.assertEqual(fee.amount, Decimal('1.30'))
+            transaction.commit()
+
+            def pay():
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 6, 11),
+                            'method': 'cash', 'amount': Decimal('1.30'),
+                            'lines': [('create', [{'bill': bill.id,
+                                            'late_fee': fee.id}])]}])
+                Payment.post([payment])
+                return payment
+
+            first = pay()  # not committed yet
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError) as cm:
+                        pay()
+                    self.assertIn(bill.number, cm.exception.message)
+                other.rollback()
+            transaction.commit()
+            self.assertTrue(first.receipt_number)
+            with transaction.new_transaction() as other:
+                with set_company(company):
+                    with self.assertRaises(UserError):
+                        pay()
+                other.rollback()
+            fee = LateFee(fee.id)
+            self.assertEqual(fee.amount_to_pay, Decimal(0))
+            self.assertIsNotNone(fee.move_line.reconciliation)
+            self.assertEqual(Bill(bill.id).amount_to_pay, Decimal('260.00'))
+
+            def pay_bill():
+                payment, = Payment.create([{
+                            'compound': compound.id, 'unit': unit.id,
+                            'party': owner.id, 'date': dt.date(2026, 6, 11),
+                            'method': 'cash', 'amount': Decimal('260.00'),
+                            'lines': [('create', [{'bill': bill.id}])]}])
+                Payment.post([payment])
+
+            # A cashier whose transaction saw the bill open before another
+            # cashier's payment committed: the lock fails to serialize
+            # (trytond retries the request) instead of paying twice
+            # (the user's company is committed: set_company would write the
+            # user in both transactions and wait on itself)
+            company_context = {'company': company.id}
+            with transaction.new_transaction() as stale, \
+                    stale.set_context(company_context):
+                self.assertEqual(Bill(bill.id).amount_to_pay,
+                    Decimal('260.00'))
+                # the receipt sequence locks its table at the start of the
+                # transaction: restarted with the lock (TransactionError)
+                extras = {}
+                while True:
+                    with transaction.new_transaction(**extras) as other, \
+                            other.set_context(company_context):
+                        try:
+                            pay_bill()
+                        except TransactionError as e:
+                            other.rollback()
+                            e.fix(extras)
+                            continue
+                        other.commit()
+                        break
+                with self.assertRaises(DatabaseOperationalError):
+                    try:
+                        pay_bill()
+                    except TransactionError:
+                        # it went on to take a receipt number
+                        self.fail("paid on a stale snapshot")
+                stale.rollback()
+            # paid once, by the other cashier (a fresh snapshot)
+            with transaction.new_transaction():
+                self.assertEqual(Bill(bill.id).amount_to_pay, Decimal(0))
+                self.assertEqual(Payment.search([('lines.bill', '=', bill.id),
+                            ('state', '=', 'posted'),
+                            ('lines.late_fee', '=', None)], count=True), 1)
+
+
+    @with_transaction()
+    def test_zz_bill_run_progress(self):
+        "Other sessions see units done of units grow as batches commit"
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Configuration = pool.get('community.billing.configuration')
+        Wizard = pool.get('community.bill.run.create', type='wizard')
+        transaction = Transaction()
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            compound.code = 'PROG'
+            compound.save()
+            config = Configuration(1)
+            config.batch_size = 2
+            config.save()
+            for i in range(5):
+                owner, = Party.create([{'name': '业主%s' % i}])
+                create_unit(building, '3-1-%s' % (101 + i),
+                    Decimal('80.00'), [(owner, 100)])
+
+            # The wizard only queues the run and shows it.
+            session_id, _, _ = Wizard.create()
+            wizard = Wizard(session_id)
+            wizard.start.compound = compound
+            wizard.start.period_start = dt.date(2026, 6, 1)
+            wizard.start.period_end = dt.date(2026, 6, 30)
+            wizard.start.due_date = None
+            action, _ = wizard.do_run({'views': [(1, 'tree'), (2, 'form')]})
+            run = BillRun(action['res_id'][0])
+            self.assertEqual((run.state, run.unit_done, run.progress),
+                ('draft', 0, 0.0))
+            self.assertEqual(len(transaction.tasks), 1)
+            transaction.tasks.clear()
+            transaction.commit()
+
+            seen = []
+            commit = transaction.commit
+
+            def commit_and_look():
+                commit()
+                with transaction.new_transaction() as other:
+                    cursor = other.connection.cursor()
+                    cursor.execute('SELECT unit_done, unit_total, state '
+                        'FROM community_bill_run WHERE id = %s', (run.id,))
+                    seen.append(cursor.fetchone())
+            transaction.commit = commit_and_look
+            try:
+                BillRun.process_in_batches([run])
+            finally:
+                del transaction.commit
+            self.assertEqual(seen, [(0, 5, 'running'), (2, 5, 'running'),
+                    (4, 5, 'running'), (5, 5, 'running')])
+            transaction.commit()
+            run = BillRun(run.id)
+            self.assertEqual((run.state, run.bill_count, run.progress),
+                ('done', 5, 1.0))
+
+            config.batch_size = None
+            config.save()
+            transaction.commit()
+
+
+class ChineseNumeralsTestCase(unittest.TestCase):
+    "Amounts in Chinese capital numerals (大写)"
+
+    def test_amount_in_words(self):
+        from ..payment import amount_in_words
+        for amount, words in [
+                ('1234.50', '壹仟贰佰叁拾肆元伍角整'),
+                ('1004.05', '壹仟零肆元零伍分'),
+                ('100010', '壹拾万零壹拾元整'),
+                ('1000000', '壹佰万元整'),
+                ('100000001', '壹亿零壹元整'),
+                ('0.5', '伍角整'),
+                ('0.05', '伍分'),
+                ('0', '零元整'),
+                ('10.00', '壹拾元整'),
+                ('260.00', '贰佰陆拾元整'),
+                ('30005.67', '叁万零伍元陆角柒分'),
+                ('120400', '壹拾贰万零肆佰元整'),
+                ('-12.345', '负壹拾贰元叁角伍分'),
+                ]:
+            self.assertEqual(amount_in_words(Decimal(amount)), words, amount)
+
+
+class ApportionmentTestCase(unittest.TestCase):
+    "Common-area apportionment by largest remainder"
+
+    def test_largest_remainder_area(self):
+        "1000.00 CNY of common electricity over three units by area"
+        from ..apportionment import largest_remainder
+        parts = largest_remainder(Decimal('1000.00'), {
+                1: Decimal('89.50'), 2: Decimal('120.25'),
+                3: Decimal('95.00')})
+        # exact 293.6833…, 394.5857…, 311.7309…: floors total 999.99,
+        # the fen left goes to the largest remainder (unit 2)
+        self.assertEqual(parts, {1: Decimal('293.68'),
+                2: Decimal('394.59'), 3: Decimal('311.73')})
+        self.assertEqual(sum(parts.values()), Decimal('1000.00'))
+
+    def test_largest_remainder_households(self):
+        "100.00 over three households: one fen goes to the first"
+        from ..apportionment import largest_remainder
+        parts = largest_remainder(Decimal('100.00'),
+            {1: Decimal(1), 2: Decimal(1), 3: Decimal(1)})
+        self.assertEqual(parts, {1: Decimal('33.34'), 2: Decimal('33.33'),
+                3: Decimal('33.33')})
+        with self.assertRaises(ValueError):
+            largest_remainder(Decimal(1), {1: Decimal(0)})
+
+
+class LateFeeTestCase(unittest.TestCase):
+    "Late fees"
+
+    def test_late_fee_month_boundary(self):
+        "0.05 % a day after 5 grace days, over the end of April"
+        from ..arrears import bucket_of, late_fee
+        # due 31 March, 5 grace days, counted to 3 May: 33 - 5 = 28 days
+        days, fee = late_fee(Decimal('260.00'), dt.date(2026, 3, 31),
+            dt.date(2026, 5, 3), Decimal('0.0005'), grace_days=5)
+        self.assertEqual((days, fee), (28, Decimal('3.64')))
+        self.assertEqual(late_fee(Decimal('260.00'), dt.date(2026, 3, 31),
+                dt.date(2026, 4, 5), Decimal('0.0005'), grace_days=5),
+            (0, Decimal('0.00')))
+        # capped at the principal
+        self.assertEqual(late_fee(Decimal('100.00'), dt.date(2020, 1, 1),
+                dt.date(2026, 1, 1), Decimal('0.01'))[1], Decimal('100.00'))
+        self.assertEqual([bucket_of(d) for d in [0, 30, 31, 90, 91, 180,
+                        181, 365, 366]],
+            ['0-30', '0-30', '31-90', '31-90', '91-180', '91-180',
+                '181-365', '181-365', '>365'])
+
+    def test_late_fee_amount_cap(self):
+        "A run's late fee: half-up, capped with what is already charged"
+        from ..late_fee import late_fee_amount
+        # 131.25 × 0.05 % × 10 = 0.65625 → 0.66 half-up
+        self.assertEqual(late_fee_amount(Decimal('131.25'),
+                Decimal('0.0005'), 10, Decimal(1)), Decimal('0.66'))
+        # cap 10 % of 200.00 = 20.00, 18.50 already charged: 1.50 left
+        self.assertEqual(late_fee_amount(Decimal('200.00'),
+                Decimal('0.01'), 30, Decimal('0.1'), Decimal('18.50')),
+            Decimal('1.50'))
+        # a cap above 1 is never applied above the principal
+        self.assertEqual(late_fee_amount(Decimal('100.00'),
+                Decimal('0.01'), 500, Decimal(5)), Decimal('100.00'))
+        self.assertEqual(late_fee_amount(Decimal('100.00'),
+                Decimal('0.0005'), 0, Decimal(1)), Decimal('0.00'))

@@ -1,0 +1,92 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+import datetime as dt
+from decimal import Decimal
+
+from trytond.modules.community_base.tests.tools import TranslationTestMixin
+from trytond.modules.company.tests import (
+    CompanyTestMixin, create_company, set_company)
+from trytond.pool import Pool
+from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+
+
+class CommunityServiceTestCase(
+        TranslationTestMixin, CompanyTestMixin, ModuleTestCase):
+    "Test community_service module"
+    module = 'community_service'
+    # the chargeable repairs on the bill ([register community_billing])
+    extras = ['community_billing']
+
+    @with_transaction()
+    def test_chargeable_repair_on_next_bill(self):
+        "A done chargeable repair is on the unit's next bill exactly once"
+        pool = Pool()
+        Party = pool.get('party.party')
+        FeeItem = pool.get('community.fee.item')
+        Compound = pool.get('community.compound')
+        Request = pool.get('community.service.request')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        company = create_company()
+        with set_company(company):
+            from trytond.modules.community_billing.tests.tools import (
+                create_unit, setup_billing)
+            compound, building, items = setup_billing(company)
+            repair, = FeeItem.create([{
+                        'compound': compound.id, 'code': 'WXF',
+                        'name': "有偿维修费", 'kind': 'one_off',
+                        'account': items['chart']['revenue_other'].id}])
+            Compound.write([compound], {'repair_fee_item': repair.id})
+            a, = Party.create([{'name': '张三'}])
+            unit = create_unit(building, '3-1-101', Decimal('89.50'),
+                [(a, 100)])
+            tap, lamp, door = Request.create([{
+                        'unit': unit.id, 'title': "换水龙头",
+                        'chargeable': True, 'charge_amount': Decimal('45.00'),
+                        'resolution': "已更换"}, {
+                        'unit': unit.id, 'title': "换灯泡",
+                        'chargeable': True, 'charge_amount': Decimal('12.50'),
+                        'resolution': "已更换"}, {
+                        'unit': unit.id, 'title': "修门锁",
+                        'chargeable': True, 'charge_amount': Decimal('30.00'),
+                        'resolution': "已修"}])
+            Request.write([tap, lamp, door], {'assigned_to': 1})
+            Request.dispatch([tap, lamp, door])
+            Request.start([tap, lamp, door])
+            Request.do([tap, lamp])
+
+            def run(start, end):
+                run, = BillRun.create([{'compound': compound.id,
+                            'period_start': start, 'period_end': end}])
+                BillRun.process([run])
+                bill, = Bill.search([('run', '=', run.id)])
+                return bill
+            march = run(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+            line, = [l for l in march.lines if l.fee_item == repair]
+            self.assertEqual((line.quantity, line.amount),
+                (Decimal('2.00'), Decimal('57.50')))
+            # 89.50 × 2.50 + 10.00 + 57.50
+            self.assertEqual(march.total_amount, Decimal('291.25'))
+            self.assertEqual((tap.charged, lamp.charged, door.charged),
+                (True, True, False))
+            self.assertEqual(tap.charge_origin, str(line))
+
+            # Re-running March adds nothing; the door done later is on
+            # April's bill, the others not again.
+            rerun, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 1),
+                        'period_end': dt.date(2026, 3, 31)}])
+            Request.do([door])
+            BillRun.process([rerun])
+            self.assertEqual(rerun.bill_count, 0)
+            self.assertFalse(door.charged)
+            april = run(dt.date(2026, 4, 1), dt.date(2026, 4, 30))
+            line, = [l for l in april.lines if l.fee_item == repair]
+            self.assertEqual(line.amount, Decimal('30.00'))
+            self.assertEqual(april.total_amount, Decimal('263.75'))
+            self.assertTrue(door.charged)
+            self.assertEqual(Request.pending_charges([unit]), [])
+
+
+del ModuleTestCase
