@@ -294,7 +294,7 @@ def load_billing():
     import calendar
     from decimal import Decimal
     from trytond.pool import Pool
-    from trytond.modules.community_base.account import (
+    from trytond.modules.community_billing.account import (
         create_fiscal_year, create_property_chart)
     pool = Pool()
     Company = pool.get('company.company')
@@ -380,7 +380,7 @@ def load_dunning():
     """The default dunning procedure (物业费催缴) for every payer, and the
     dunnings of the overdue bills as of today (Create Dunnings)."""
     from trytond.pool import Pool
-    from trytond.modules.community_base.dunning import (
+    from trytond.modules.community_billing.dunning import (
         assign_dunning_procedure, create_dunning_procedure)
     pool = Pool()
     Company = pool.get('company.company')

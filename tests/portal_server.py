@@ -3,8 +3,9 @@ portal tests (security, browser) and the portal benchmark.
 
 ``PortalServer().start()``: creates database ``test_portal`` on the
 PostgreSQL of TRYTOND_DATABASE__URI (or the project-local one), activates
-community_base, loads the fixture of ``prepare_data`` through proteus,
-starts ``trytond`` on a free port in 8200-8299 and waits for it.
+the portal's modules (PORTAL_MODULES), loads the fixture of
+``prepare_data`` through proteus, starts ``trytond`` on a free port in
+8200-8299 and waits for it.
 ``stop()`` ends the server's process group.
 """
 import json
@@ -18,6 +19,11 @@ import urllib.error
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# the portal shows bills, payments, service requests and announcements
+# (community_portal: the portal itself, once it is a module of its own)
+PORTAL_MODULES = [m for m in ['community_billing', 'community_service',
+        'community_announcement', 'community_portal']
+    if (ROOT / 'addons' / m / 'tryton.cfg').exists()]
 sys.path.insert(0, str(ROOT / 'scripts'))
 import devdb  # noqa: E402
 
@@ -125,7 +131,7 @@ class PortalServer:
         env['TRYTONPASSFILE'] = str(passfile)
         subprocess.run([str(BIN / 'trytond-admin'), '-c', str(conf),
                 '-d', self.database, '--activate-dependencies',
-                '-u', 'community_base', '-l', 'zh_CN',
+                '-u', *PORTAL_MODULES, '-l', 'zh_CN',
                 '--email', 'admin@example.com'],
             env=env, check=True, stdout=subprocess.DEVNULL)
         out = subprocess.run([sys.executable, __file__, 'prepare',
