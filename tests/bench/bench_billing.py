@@ -4,7 +4,7 @@ Usage: python tests/bench/bench_billing.py [--units 20000] [--sample 200]
                                            [--batch 2000] [--keep]
 
 Creates a fresh database (``bench_billing`` on the project's PostgreSQL,
-see scripts/devdb.py) with community_base and account_invoice, a compound
+see scripts/devdb.py) with community_billing and account_invoice, a compound
 of N units (gross area 60-140 m², one owner each) with three fee items
 (property service per m², garbage fixed, parking fixed), then:
 
@@ -49,7 +49,7 @@ def prepare_database():
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DB)
     from trytond.tests.test_tryton import activate_module
-    activate_module(['community_base', 'account_invoice'])
+    activate_module(['community_billing', 'account_invoice'])
 
 
 def setup_data(n_units):
@@ -57,7 +57,7 @@ def setup_data(n_units):
     from sql.functions import CurrentTimestamp
     from trytond.pool import Pool
     from trytond.transaction import Transaction
-    from trytond.modules.community_base.account import (
+    from trytond.modules.community_billing.account import (
         create_fiscal_year, create_property_chart)
     pool = Pool()
     Party = pool.get('party.party')
