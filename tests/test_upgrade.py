@@ -74,6 +74,30 @@ class UpgradedServer:
                 '-v', 'ON_ERROR_STOP=1', '-d', devdb.dsn(self.uri, DATABASE)],
             input=sql, check=True, capture_output=True)
 
+    def snapshot(self):
+        """The records of the XML ids and the group memberships, read with
+        SQL: {module.fs_id: db id}, {login: [module.fs_id of its
+        groups]}."""
+        import psycopg
+        with psycopg.connect(devdb.dsn(self.uri, DATABASE)) as conn:
+            records = {'%s.%s' % (m, f): i for m, f, i in conn.execute(
+                    "SELECT module, fs_id, db_id FROM ir_model_data "
+                    "WHERE module LIKE 'community_%%' "
+                    "AND model IN ('res.group', 'ir.sequence.type', "
+                    "'ir.ui.menu', 'ir.message', 'ir.action', "
+                    "'ir.cron', 'ir.rule.group')")}
+            members = {}
+            for login, module, fs_id in conn.execute(
+                    'SELECT u.login, d.module, d.fs_id '
+                    'FROM "res_user-res_group" ug '
+                    'JOIN res_user u ON u.id = ug."user" '
+                    "JOIN ir_model_data d ON d.model = 'res.group' "
+                    'AND d.db_id = ug."group" '
+                    "WHERE d.module LIKE 'community_%%'"):
+                members.setdefault(login, []).append(
+                    '%s.%s' % (module, fs_id))
+        return records, {k: sorted(v) for k, v in members.items()}
+
     def config(self):
         from portal_server import free_port
         self.port = free_port()
@@ -136,10 +160,12 @@ def upgraded():
     server = UpgradedServer()
     try:
         server.restore()
+        server.before = server.snapshot()
         conf = server.config()
         server.updated = server.update(conf)
         assert server.updated.returncode == 0, (
             server.updated.stdout[-2000:] + server.updated.stderr[-4000:])
+        server.after = server.snapshot()
         server.result = server.check(conf)
         server.serve(conf)
         yield server
@@ -150,6 +176,38 @@ def upgraded():
 def test_update_succeeds(upgraded):
     "trytond-admin -u of every module on the old database: all activated"
     assert upgraded.result['modules'] == {m: 'activated' for m in modules()}
+
+
+def test_records_and_groups_survive_the_split(upgraded):
+    """The records community_base created from the XML that moved to
+    community_billing, community_service… are the same records (same
+    ids) under their new module; the users keep their groups."""
+    (before, members_before), (after, members_after) = (
+        upgraded.before, upgraded.after)
+    moved = {
+        'community_billing.group_community_cashier',
+        'community_billing.sequence_type_receipt',
+        'community_billing.menu_billing',
+        'community_billing.msg_bill_locked',
+        'community_service.menu_service_request_form',
+        'community_service.msg_service_request_claimed',
+        'community_announcement.menu_announcement_form',
+        }
+    for name in moved:
+        old = 'community_base.' + name.split('.', 1)[1]
+        assert old in before and old not in after, name
+        assert after[name] == before[old], name
+    # the shared groups stay in community_base with their members
+    assert 'community_base.group_community_staff' in members_after['tech_jz']
+    assert 'community_base.group_community_staff' in members_after['tech_bj']
+    renamed = {login: sorted(
+            g.replace('community_base.group_community_cashier',
+                'community_billing.group_community_cashier')
+            for g in groups)
+        for login, groups in members_before.items()}
+    assert members_after == renamed
+    assert 'community_billing.group_community_cashier' in (
+        members_after['admin'])
 
 
 def test_register_survives(upgraded):
