@@ -51,3 +51,7 @@ class PortalError(UserError):
 
 class AnnouncementError(ValidationError):
     "An announcement is inconsistent."
+
+
+class SensitiveSearchError(UserError):
+    "A search on ID or phone numbers other than by the whole number."
