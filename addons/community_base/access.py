@@ -24,10 +24,25 @@ every module, including those written later:
 - **Reports** (``ReportMaskMixin``, registered for every ``Report``): the
   records of a report run by a user are read with masking on.
 """
+import re
+
 from trytond.pool import Pool
 from trytond.transaction import Transaction, without_check_access
 
 MASK_KEY = '_community_masked'
+NO_NUMBER_SEARCH_KEY = '_community_no_number_search'
+# Fields holding ID or phone numbers, by model; a later model holding a
+# number adds itself here (its read masks them, see reveal.py).
+SENSITIVE_FIELDS = {
+    'party.identifier': {'code', 'code_compact', 'rec_name'},
+    'party.contact_mechanism': {
+        'value', 'value_compact', 'rec_name', 'url', 'other_value',
+        'email', 'website', 'skype', 'sip'},
+    'party.party': {'phone', 'mobile', 'fax'},
+    }
+# An ID number (18 or 15 characters) or a phone number, possibly with +86,
+# spaces or dashes: any run of 7 digits or more
+_NUMBER = re.compile(r'(?:\+?86[\s-]?)?\d[\d\s-]{5,}[\dXx]')
 RELATIONS = {'many2one', 'one2one', 'one2many', 'many2many', 'reference'}
 
 
@@ -45,6 +60,64 @@ def _clear_record_caches(transaction):
 
 def _field_name(name):
     return name.split(':lang=')[0].split('.')[0]
+
+
+def mask_numbers(text):
+    "Return text with every ID or phone number in it masked."
+    from .party import mask
+
+    def repl(match):
+        value = re.sub(r'[\s-]', '', match.group(0))
+        if value.startswith('+86'):
+            value = value[3:]
+        elif value.startswith('86') and len(value) == 13:
+            value = value[2:]
+        return mask(value)
+    return _NUMBER.sub(repl, text)
+
+
+def sensitive_path(Model, path):
+    """Tell whether the field path (list of names) of Model ends on a
+    sensitive field or on records holding one (shown by their name)."""
+    for name in path:
+        name = _field_name(name)
+        if name in SENSITIVE_FIELDS.get(Model.__name__, ()):
+            return True
+        field = Model._fields.get(name)
+        if field is None or not hasattr(field, 'get_target'):
+            return False
+        try:
+            Model = field.get_target()
+        except (KeyError, AttributeError):
+            return False
+    return Model.__name__ in {'party.identifier', 'party.contact_mechanism'}
+
+
+def sensitive_leaves(Model, domain):
+    "Yield (Model, leaf) of the leaves of domain on sensitive fields."
+    if not isinstance(domain, (list, tuple)):
+        return
+    if (len(domain) >= 3 and isinstance(domain[0], str)
+            and isinstance(domain[1], str)
+            and domain[0] not in {'AND', 'OR'}):
+        Target = Model
+        names = domain[0].split('.')
+        for i, name in enumerate(names):
+            if name in SENSITIVE_FIELDS.get(Target.__name__, ()):
+                yield Target, (name,) + tuple(domain[1:3])
+                return
+            field = Target._fields.get(name)
+            if field is None or not hasattr(field, 'get_target'):
+                return
+            try:
+                Target = field.get_target()
+            except (KeyError, AttributeError):
+                return
+        if domain[1] in {'where', 'not where'}:
+            yield from sensitive_leaves(Target, domain[2])
+        return
+    for item in domain:
+        yield from sensitive_leaves(Model, item)
 
 
 def check_export_access(Model, records, paths):
@@ -100,10 +173,35 @@ class AccessMixin:
         try:
             with transaction.set_context(masking_context()):
                 records = cls.browse([r.id for r in records])
-                return super().export_data(
+                data = super().export_data(
                     records, fields_names, header=header)
         finally:
             _clear_record_caches(transaction)
+        # Values of sensitive fields reached through other records may come
+        # from caches filled without masking: mask the columns themselves.
+        masked = [i for i, name in enumerate(fields_names)
+            if sensitive_path(cls, name.split('/'))]
+        start = 1 if header else 0
+        for row in data[start:]:
+            for i in masked:
+                if isinstance(row[i], str):
+                    row[i] = mask_numbers(row[i])
+        return data
+
+    @classmethod
+    def search(cls, domain, *args, **kwargs):
+        from .reveal import check_sensitive_search, in_reveal_group
+        transaction = Transaction()
+        if (not transaction.check_access
+                or transaction.context.get(NO_NUMBER_SEARCH_KEY)):
+            return super().search(domain, *args, **kwargs)
+        leaves = list(sensitive_leaves(cls, domain))
+        if leaves:
+            check_sensitive_search(leaves)
+        if in_reveal_group():
+            return super().search(domain, *args, **kwargs)
+        with transaction.set_context({NO_NUMBER_SEARCH_KEY: True}):
+            return super().search(domain, *args, **kwargs)
 
     @classmethod
     def _check_link_access(cls, vlist):

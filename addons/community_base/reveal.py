@@ -21,11 +21,13 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateView, Wizard
 
-from .access import MASK_KEY
+from .access import (
+    MASK_KEY, NO_NUMBER_SEARCH_KEY, SENSITIVE_FIELDS, mask_numbers)
 from .exceptions import MaskedValueError, SensitiveSearchError
 from .party import mask
 
 PHONE_TYPES = {'phone', 'mobile', 'fax'}
+MECHANISM_FIELDS = SENSITIVE_FIELDS['party.contact_mechanism']
 
 
 def may_reveal():
@@ -83,22 +85,20 @@ def log_lookups(entries, kind='lookup', parties=None):
             pool.get('community.reveal.log').create(values)
 
 
-def check_sensitive_search(Model, domain, fields):
-    """Refuse searches on sensitive ``fields`` of ``Model`` other than by
-    the exact value to users outside the reveal group; log the exact ones.
+def check_sensitive_search(leaves):
+    """Refuse searches on sensitive fields other than by the exact value
+    to users outside the reveal group; log the exact ones.
 
-    Searching ``like '5101%'`` would answer on the clear value and let a
-    user recover a number one character at a time.
+    ``leaves`` are (Model, (field, operator, value)) (see
+    ``access.sensitive_leaves``). Searching ``like '5101%'`` would answer
+    on the clear value and let a user recover a number one character at a
+    time.
     """
     transaction = Transaction()
-    if not transaction.check_access or transaction.user == 0:
+    if transaction.user == 0:
         return
     lookups = []
-    for leaf in _leaves(domain):
-        name = leaf[0].split('.', 1)[0]
-        if name not in fields:
-            continue
-        operator, value = leaf[1], leaf[2]
+    for Model, (name, operator, value) in leaves:
         if operator == '=' and isinstance(value, str) and value:
             lookups.append((Model.__name__, mask(value)))
         elif (operator == 'in' and isinstance(value, (list, tuple))
@@ -107,22 +107,9 @@ def check_sensitive_search(Model, domain, fields):
         elif not in_reveal_group():
             raise SensitiveSearchError(gettext(
                     'community_base.msg_sensitive_search',
-                    field=leaf[0], operator=operator))
+                    field=name, operator=operator))
     if lookups:
         log_lookups(lookups)
-
-
-def _leaves(domain):
-    if not isinstance(domain, (list, tuple)):
-        return
-    if (len(domain) >= 3 and isinstance(domain[0], str)
-            and isinstance(domain[1], str) and domain[0] not in {
-                'AND', 'OR'}):
-        yield domain
-        return
-    for item in domain:
-        if isinstance(item, (list, tuple)):
-            yield from _leaves(item)
 
 
 def _keep_masked(cls, args, field, masker):
@@ -170,12 +157,6 @@ class Identifier(metaclass=PoolMeta):
     __name__ = 'party.identifier'
 
     @classmethod
-    def search_domain(cls, domain, active_test=None, tables=None):
-        check_sensitive_search(cls, domain, IDENTIFIER_SEARCH)
-        return super().search_domain(
-            domain, active_test=active_test, tables=tables)
-
-    @classmethod
     def write(cls, *args):
         if not may_reveal():
             args = _keep_masked(cls, args, 'code', mask)
@@ -212,12 +193,6 @@ class ContactMechanism(metaclass=PoolMeta):
     __name__ = 'party.contact_mechanism'
 
     @classmethod
-    def search_domain(cls, domain, active_test=None, tables=None):
-        check_sensitive_search(cls, domain, MECHANISM_SEARCH)
-        return super().search_domain(
-            domain, active_test=active_test, tables=tables)
-
-    @classmethod
     def write(cls, *args):
         if not may_reveal():
             args = _keep_masked(cls, args, 'value', _mask_phone)
@@ -228,8 +203,7 @@ class ContactMechanism(metaclass=PoolMeta):
     @classmethod
     def read(cls, ids, fields_names):
         result = super().read(ids, fields_names)
-        names = {'value', 'value_compact', 'rec_name', 'url'} & set(
-            fields_names)
+        names = MECHANISM_FIELDS & set(fields_names)
         if names and not may_reveal():
             with without_check_access():
                 rows = {r['id']: r for r in super().read(
@@ -239,9 +213,7 @@ class ContactMechanism(metaclass=PoolMeta):
                 if info and info['type'] in PHONE_TYPES:
                     for name in names:
                         if name == 'rec_name':
-                            row[name] = (row[name] or '').replace(
-                                info['value'] or '\0',
-                                _mask_phone(info['value']))
+                            row[name] = mask_numbers(row[name] or '')
                         elif name == 'url':
                             row[name] = None
                         else:
@@ -258,9 +230,8 @@ class Party(metaclass=PoolMeta):
         search numbers: the ID and phone numbers are searched by the exact
         value only (see ``check_sensitive_search``)."""
         domain = super().search_rec_name(name, clause)
-        transaction = Transaction()
-        if (not transaction.check_access or clause[1] == '='
-                or in_reveal_group()):
+        if (not Transaction().context.get(NO_NUMBER_SEARCH_KEY)
+                or clause[1] == '='):
             return domain
         return [d for d in domain if not (
                     isinstance(d, (list, tuple)) and isinstance(d[0], str)
@@ -297,6 +268,7 @@ class RevealLog(ModelSQL, ModelView):
         ondelete='RESTRICT',
         states={'required': Eval('kind') == 'reveal'})
     record = fields.Reference("Record", selection=[
+            (None, ""),
             ('party.identifier', "Identifier"),
             ('party.contact_mechanism', "Contact Mechanism"),
             ], readonly=True)
