@@ -25,7 +25,7 @@ from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import ImportError_
-from .party import check_resident_id, compact_mobile, format_mobile
+from .party import check_resident_id, compact_mobile, format_mobile, mask
 from .vehicle import normalise_plate, plate_kind
 
 # Header (as written in the file) → key; the order is the export order.
@@ -804,6 +804,23 @@ class RegisterImport(Wizard):
         return counts
 
     @classmethod
+    def _register_export_clear(cls, compound, party_ids):
+        """Tell whether the register export may write clear numbers.
+
+        Server-side calls may; a user (a report through RPC) only as a
+        member of the reveal group, and each party's numbers exported in
+        clear are logged; others get them masked, as on screen.
+        """
+        from .reveal import in_reveal_group, log_lookups
+        if not Transaction().check_access:
+            return True
+        if not in_reveal_group():
+            return False
+        log_lookups([('community.register.export', compound.rec_name)],
+            kind='export', parties=party_ids)
+        return True
+
+    @classmethod
     def export_register(cls, compound, date=None):
         """Return the register of compound as .xlsx bytes (xlsxwriter).
 
@@ -847,6 +864,10 @@ class RegisterImport(Wizard):
                 mobiles.setdefault(mechanism.party.id,
                     (compact_mobile(mechanism.value_compact
                             or mechanism.value) or '').replace('+86', ''))
+        clear = cls._register_export_clear(compound, party_ids)
+        if not clear:
+            id_numbers = {k: mask(v) for k, v in id_numbers.items()}
+            mobiles = {k: mask(v) for k, v in mobiles.items()}
         plates = defaultdict(list)
         for link in VehicleUnit.search([
                     ('unit.compound', '=', compound.id),
