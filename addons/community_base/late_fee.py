@@ -43,6 +43,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .arrears import local_today
 from .bill import _chunks
+from .display import format_money
 from .exceptions import BillingError
 from .fee import round_money
 
@@ -379,7 +380,7 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
             if waiver.amount > left:
                 raise BillingError(gettext(
                         'community_base.msg_late_fee_waiver_amount',
-                        waiver=waiver.rec_name, amount=left))
+                        waiver=waiver.rec_name, amount=format_money(left)))
             term, = Term.search([('compound', '=', fee.compound.id)])
             company = fee.compound.company
             receivable = config.get_multivalue(

@@ -27,6 +27,7 @@ from trytond.report import Report
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from .display import format_money
 from .exceptions import BillingError
 from .fee import round_money
 
@@ -378,7 +379,8 @@ class Payment(Workflow, ModelSQL, ModelView):
                 if amount > to_pay or wrong or target.unit != payment.unit:
                     raise BillingError(gettext(
                             'community_base.msg_payment_line_amount',
-                            bill=target.rec_name, amount=to_pay))
+                            bill=target.rec_name,
+                            amount=format_money(to_pay)))
                 line.amount = amount
                 allocated += amount
                 settled[str(target)] += amount
@@ -390,12 +392,13 @@ class Payment(Workflow, ModelSQL, ModelView):
                 raise BillingError(gettext(
                         'community_base.msg_payment_amount',
                         payment=payment.rec_name or payment.unit.rec_name,
-                        amount=allocated))
+                        amount=format_money(allocated)))
             prepayment = payment.amount - allocated
             if prepayment and payment.method == 'prepayment':
                 raise BillingError(gettext(
                         'community_base.msg_payment_amount',
-                        payment=payment.unit.rec_name, amount=allocated))
+                        payment=payment.unit.rec_name,
+                        amount=format_money(allocated)))
             company = payment.compound.company
             if prepayment:
                 if company.id not in prepayment_accounts:
@@ -659,7 +662,7 @@ class Refund(Workflow, ModelSQL, ModelView):
         return Transaction().user
 
     def get_rec_name(self, name):
-        return '%s %s' % (self.party.rec_name, self.amount)
+        return '%s %s' % (self.party.rec_name, format_money(self.amount))
 
     def check_balance(self):
         Payment = Pool().get('community.payment')
@@ -668,7 +671,7 @@ class Refund(Workflow, ModelSQL, ModelView):
         if self.amount <= 0 or self.amount > balance:
             raise BillingError(gettext(
                     'community_base.msg_refund_amount',
-                    refund=self.rec_name, balance=balance))
+                    refund=self.rec_name, balance=format_money(balance)))
 
     @classmethod
     @ModelView.button
@@ -729,4 +732,5 @@ class ReceiptReport(Report):
     def get_context(cls, records, header, data):
         context = super().get_context(records, header, data)
         context['amount_in_words'] = amount_in_words
+        context['format_money'] = format_money
         return context

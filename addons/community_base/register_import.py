@@ -24,6 +24,7 @@ from trytond.report import Report
 from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from .display import format_decimal
 from .exceptions import ImportError_
 from .party import check_resident_id, compact_mobile, format_mobile
 from .vehicle import normalise_plate, plate_kind
@@ -884,7 +885,7 @@ class RegisterImport(Wizard):
                         id_numbers.get(r.party.id, ''),
                         mobiles.get(r.party.id, ''),
                         ROLE_LABELS[r.role],
-                        str(r.share.normalize()) if (
+                        format_decimal(r.share) if (
                             r.role == 'owner' and r.share is not None)
                         else '',
                         ' '.join(plates.get((unit.id, r.party.id), [])),
