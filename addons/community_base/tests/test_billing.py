@@ -249,6 +249,130 @@ class BillingTestCase(unittest.TestCase):
                             'period_end': dt.date(2026, 3, 31),
                             'amount': Decimal(1)}])
 
+    def test_format_decimal(self):
+        "Decimals are shown in fixed point, never in exponent notation"
+        from ..display import format_decimal, format_money
+        self.assertEqual(format_decimal(Decimal('310')), '310')
+        self.assertEqual(format_decimal(Decimal('310.00')), '310')
+        self.assertEqual(format_decimal(Decimal('10.00')), '10')
+        self.assertEqual(format_decimal(Decimal('2.50')), '2.5')
+        self.assertEqual(format_decimal(Decimal('1E+3')), '1000')
+        self.assertEqual(format_decimal(Decimal('-0.00')), '0')
+        self.assertEqual(format_decimal(Decimal('89.50'), strip=False),
+            '89.50')
+        self.assertEqual(format_decimal(Decimal('1E+2'), strip=False), '100')
+        self.assertEqual(format_decimal(None), '')
+        self.assertEqual(format_money(Decimal('310')), '310.00')
+        self.assertEqual(format_money(Decimal('1E+1')), '10.00')
+        self.assertEqual(format_money(Decimal('0.125')), '0.13')
+
+    @with_transaction()
+    def test_bill_line_description_prices(self):
+        "Line descriptions print 310 and 10.00 as 310 and 10"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Bill = pool.get('community.bill')
+        Assignment = pool.get('community.fee.assignment')
+        FeePrice = pool.get('community.fee.price')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '郑十'}])
+            unit = create_unit(building, '3-1-301', Decimal('100.00'),
+                [(owner, 100)])
+            FeePrice.write(list(items['service'].prices), {
+                    'unit_price': Decimal('3.00')})
+            FeePrice.create([{'fee_item': items['parking'].id,
+                        'effective_date': dt.date(2026, 3, 1),
+                        'unit_price': Decimal('310')}])
+            Assignment.create([{'fee_item': items['parking'].id,
+                        'scope': 'unit', 'unit': unit.id,
+                        'start_date': dt.date(2026, 1, 1),
+                        'quantity': Decimal(1)}])
+            bill_month(compound, 2026, 3)
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertEqual(
+                sorted((l.fee_item.code, l.description, l.amount)
+                    for l in bill.lines), [
+                    ('LJF', '1×10×31/31', Decimal('10.00')),
+                    ('TCF', '1×310×31/31', Decimal('310.00')),
+                    ('WYF', '100.00×3×31/31', Decimal('300.00'))])
+
+    @with_transaction()
+    def test_overlapping_periods(self):
+        """A run overlapping billed days bills only the days not yet
+        billed; the database refuses overlapping lines"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Line = pool.get('community.bill.line')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '钱七'}])
+            unit = create_unit(building, '3-2-201', Decimal('89.50'),
+                [(owner, 100)])
+            march = bill_month(compound, 2026, 3)
+            self.assertEqual(march.amount, Decimal('233.75'))
+            # mid-month to mid-month after the calendar month
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 16),
+                        'period_end': dt.date(2026, 4, 15)}])
+            BillRun.process([run])
+            bill, = Bill.search([('run', '=', run.id)])
+            # 1 to 15 April only: 89.50 × 2.50 × 15/30 = 111.875 → 111.88,
+            # 10.00 × 15/30 = 5.00
+            self.assertEqual(
+                sorted((l.fee_item.code, l.period_start, l.period_end,
+                        l.days, l.amount) for l in bill.lines), [
+                    ('LJF', dt.date(2026, 4, 1), dt.date(2026, 4, 15), 15,
+                        Decimal('5.00')),
+                    ('WYF', dt.date(2026, 4, 1), dt.date(2026, 4, 15), 15,
+                        Decimal('111.88'))])
+            self.assertEqual(bill.total_amount, Decimal('116.88'))
+            self.assertEqual(
+                (bill.period_start, bill.period_end),
+                (dt.date(2026, 3, 16), dt.date(2026, 4, 15)))
+            # April afterwards: 16 to 30 April
+            april = bill_month(compound, 2026, 4)
+            self.assertEqual(april.amount, Decimal('116.88'))
+            # a whole year over billed months: nothing billed twice
+            year, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 1, 1),
+                        'period_end': dt.date(2026, 4, 30)}])
+            BillRun.process([year])
+            bill, = Bill.search([('run', '=', year.id)])
+            self.assertEqual(
+                sorted((l.fee_item.code, l.period_start, l.period_end,
+                        l.amount) for l in bill.lines), [
+                    ('LJF', dt.date(2026, 1, 1), dt.date(2026, 2, 28),
+                        Decimal('20.00')),
+                    ('WYF', dt.date(2026, 1, 1), dt.date(2026, 2, 28),
+                        Decimal('447.50'))])
+            # cancelled bills do not count: March billed again
+            Bill.cancel(Bill.search([('run', '=', march.id)]))
+            again = bill_month(compound, 2026, 3)
+            self.assertEqual(again.amount, Decimal('233.75'))
+            # the database accepts a line right after the billed days ...
+            Line.create([{
+                        'bill': bill.id, 'compound': compound.id,
+                        'unit': unit.id, 'fee_item': items['service'].id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 1),
+                        'amount': Decimal(1)}])
+            # ... and refuses a line overlapping a billed one, even with
+            # another start (last: the transaction is aborted)
+            with self.assertRaises(UserError) as cm:
+                Line.create([{
+                            'bill': bill.id, 'compound': compound.id,
+                            'unit': unit.id, 'fee_item': items['service'].id,
+                            'period_start': dt.date(2026, 3, 20),
+                            'period_end': dt.date(2026, 5, 10),
+                            'amount': Decimal(1)}])
+            self.assertEqual(cm.exception.message,
+                "A unit can be billed only once per fee item and day.")
+
     @with_transaction()
     def test_metered_water(self):
         "Metered water with annual tiers; lower readings need a reason"
