@@ -260,7 +260,9 @@ class Payment(Workflow, ModelSQL, ModelView):
     def open_items(cls, unit):
         """What the unit owes, as payment line values: its posted bills
         with something left to pay, by due date, each followed by its open
-        late fees; ``amount`` is what is left to pay."""
+        late fees; ``amount`` is what is left to pay. Late fees are those
+        charged (``pay_open`` and ``post`` charge those due up to the
+        payment's date first)."""
         pool = Pool()
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
@@ -292,6 +294,7 @@ class Payment(Workflow, ModelSQL, ModelView):
         pool = Pool()
         PaymentLine = pool.get('community.payment.line')
         PaymentLine.delete([l for p in payments for l in p.lines])
+        cls.charge_late_fees(payments)
         to_create = []
         for payment in payments:
             items = cls.open_items(payment.unit)
@@ -316,11 +319,32 @@ class Payment(Workflow, ModelSQL, ModelView):
         are created and posted together (Tryton validates them as one
         batch), by slices of 100: Tryton's records of a long list cost
         quadratic time. Raises BillingError when a line pays more than is
-        open, something already paid, or a bill another cashier holds."""
+        open, something already paid, or a bill another cashier holds.
+
+        The late fees due up to each payment's date on the bills of its
+        unit are charged first (``charge_late_fees``)."""
+        cls.charge_late_fees(payments)
         for sub in grouped_slice([p.id for p in payments], cls._post_slice):
             cls._post(cls.browse(list(sub)))
 
     _post_slice = 100
+
+    @classmethod
+    def charge_late_fees(cls, payments):
+        """Charge the late fees due on the bills of the payments' units up
+        to each payment's date (its local calendar day), so that what is
+        due does not depend on when the scheduled action last ran: a bill
+        paid in the first hours of its first overdue day has its late fee
+        for that day. Returns the new late fees."""
+        LateFee = Pool().get('community.late_fee')
+        by_date = defaultdict(list)
+        for payment in payments:
+            if payment.unit and payment.date:
+                by_date[payment.date].append(payment.unit)
+        fees = []
+        for date, units in sorted(by_date.items()):
+            fees.extend(LateFee.charge_units(units, date))
+        return fees
 
     @classmethod
     def _post(cls, payments):

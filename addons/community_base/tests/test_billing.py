@@ -4,6 +4,7 @@
 """Unit tests of fees and bills (loaded by test_module)."""
 import datetime as dt
 import unittest
+import unittest.mock
 from decimal import Decimal
 
 from trytond.backend import DatabaseOperationalError
@@ -372,6 +373,130 @@ class BillingTestCase(unittest.TestCase):
                             'amount': Decimal(1)}])
             self.assertEqual(cm.exception.message,
                 "A unit can be billed only once per fee item and day.")
+
+    @with_transaction()
+    def test_late_fee_as_of_payment_date(self):
+        """Late fees due up to a payment's local day are charged when it is
+        paid, whenever the scheduled action last ran"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        Cron = pool.get('ir.cron')
+        from .. import late_fee as late_fee_module
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            term, = Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            a, b, c = Party.create(
+                [{'name': '孙一'}, {'name': '周二'}, {'name': '吴三'}])
+            u1, u2, u3 = [create_unit(building, code, Decimal('100.00'),
+                    [(party, 100)]) for code, party in (
+                    ('5-1-101', a), ('5-1-102', b), ('5-1-103', c))]
+            bill_month(compound, 2026, 3)  # 260.00 each, due 31 March
+            bill1, bill2, bill3 = [Bill.search([('unit', '=', u.id)])[0]
+                for u in (u1, u2, u3)]
+            self.assertEqual(LateFee.search([]), [])
+
+            # 1 April, the scheduled action has not run: paying all lists
+            # the late fee of the first overdue day, 260.00 × 0.05 % = 0.13
+            payment, = Payment.create([{'compound': compound.id,
+                        'unit': u1.id, 'party': a.id,
+                        'date': dt.date(2026, 4, 1), 'method': 'cash',
+                        'amount': Decimal(0)}])
+            Payment.pay_open([payment])
+            self.assertEqual([(l.bill, bool(l.late_fee), l.amount)
+                    for l in payment.lines], [
+                    (bill1, False, Decimal('260.00')),
+                    (bill1, True, Decimal('0.13'))])
+            self.assertEqual(payment.amount, Decimal('260.13'))
+            Payment.post([payment])
+            fee1, = LateFee.search([('bill', '=', bill1.id)])
+            self.assertEqual(
+                (fee1.date_from, fee1.date, fee1.days, fee1.amount,
+                    fee1.amount_to_pay),
+                (dt.date(2026, 4, 1), dt.date(2026, 4, 1), 1,
+                    Decimal('0.13'), Decimal(0)))
+
+            # the bill alone paid on 1 April: the late fee of the day is
+            # charged on the principal open before the payment
+            cash, = Payment.create([{'compound': compound.id,
+                        'unit': u2.id, 'party': b.id,
+                        'date': dt.date(2026, 4, 1), 'method': 'cash',
+                        'amount': Decimal('260.00'),
+                        'lines': [('create', [{'bill': bill2.id}])]}])
+            Payment.post([cash])
+            fee2, = LateFee.search([('bill', '=', bill2.id)])
+            self.assertEqual(
+                (fee2.date, fee2.principal, fee2.amount, fee2.amount_to_pay),
+                (dt.date(2026, 4, 1), Decimal('260.00'), Decimal('0.13'),
+                    Decimal('0.13')))
+            self.assertEqual(Bill(bill2.id).amount_to_pay, Decimal(0))
+
+            # The scheduled action runs every hour at minute 5 and charges
+            # a compound once a local day, after its local midnight
+            cron, = Cron.search(
+                [('method', '=', 'community.late_fee|charge_due')])
+            self.assertEqual(
+                (cron.interval_number, cron.interval_type, cron.minute),
+                (1, 'hours', 5))
+            with unittest.mock.patch.object(late_fee_module, 'local_today',
+                    lambda tz: dt.date(2026, 4, 3)):
+                fees = [f for f in LateFee.charge_due()
+                    if f.compound == compound]
+                self.assertEqual([(f.bill, f.days, f.amount) for f in fees],
+                    [(bill3, 3, Decimal('0.39'))])
+                self.assertEqual(Term(term.id).charged_until,
+                    dt.date(2026, 4, 3))
+                self.assertEqual([f for f in LateFee.charge_due()
+                        if f.compound == compound], [])
+
+    @with_transaction()
+    def test_portal_late_fee_local_day(self):
+        """A portal payment is dated the compound's local day and charges
+        the late fees due up to that day"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        PortalPayment = pool.get('community.portal.payment')
+        from ..arrears import local_today
+        from ..bill import month_bounds
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            owner, = Party.create([{'name': '冯五'}])
+            unit = create_unit(building, '6-1-101', Decimal('100.00'),
+                [(owner, 100)])
+            today = local_today(compound.timezone)
+            start, end = month_bounds(today)
+            # due yesterday (local): today is its first overdue day
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': start, 'period_end': end,
+                        'due_date': today - dt.timedelta(days=1)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            amount = bill.total_amount
+            payment, = PortalPayment.create([{
+                        'compound': compound.id, 'unit': unit.id,
+                        'party': owner.id, 'kind': 'bill',
+                        'bill': str(bill), 'amount': amount,
+                        'provider': 'sandbox',
+                        'lines': [('create', [{'bill': bill.id,
+                                        'amount': amount}])]}])
+            PortalPayment.confirm(payment, amount, 'WX-LOCAL')
+            counter = payment.settlement
+            self.assertEqual(counter.date, today)
+            fee, = LateFee.search([('bill', '=', bill.id)])
+            self.assertEqual((fee.date, fee.days, fee.amount_to_pay),
+                (today, 1, round_money(amount * Decimal('0.0005'))))
 
     @with_transaction()
     def test_metered_water(self):
