@@ -342,20 +342,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
         """The parts [(first day, last day)] of the period not covered by
         ``ranges`` (inclusive dates), in order: the days a unit × fee
         item is still to be billed for."""
-        start, end = self.period_start, self.period_end
-        if not ranges:
-            return [(start, end)]
-        day = dt.timedelta(days=1)
-        gaps, current = [], start
-        for first, last in sorted(ranges):
-            if first > current:
-                gaps.append((current, min(end, first - day)))
-            current = max(current, last + day)
-            if current > end:
-                break
-        if current <= end:
-            gaps.append((current, end))
-        return gaps
+        return _gaps(self.period_start, self.period_end, ranges)
 
     @staticmethod
     def _payer(residencies, date, kind):
@@ -390,6 +377,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
         (``_load_metered``, ``_load_apportioned``).
         """
         bills = []
+        start, end = self.period_start, self.period_end
         for unit in units:
             by_party = defaultdict(list)
             unit_residencies = residencies.get(unit.id, [])
@@ -401,7 +389,8 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 rank = min(SCOPE_RANK[a.scope] for a in matching)
                 matching = [a for a in matching
                     if SCOPE_RANK[a.scope] == rank]
-                for first, last in self._gaps(billed.get((unit.id, item.id))):
+                for first, last in _gaps(
+                        start, end, billed.get((unit.id, item.id))):
                     computed = self._item_line(unit, item, matching,
                         item_prices, areas, first, last)
                     if computed is None:
@@ -795,6 +784,24 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 & (bill.run == self.id) & (bill.move == Null)))
         Move.validate_move([move])
         Move.post([move])
+
+
+def _gaps(start, end, ranges):
+    """The parts [(first day, last day)] of [start, end] not covered by
+    ``ranges`` [(first day, last day)] (inclusive dates), in order."""
+    if not ranges:
+        return [(start, end)]
+    day = dt.timedelta(days=1)
+    gaps, current = [], start
+    for first, last in sorted(ranges):
+        if first > current:
+            gaps.append((current, min(end, first - day)))
+        current = max(current, last + day)
+        if current > end:
+            break
+    if current <= end:
+        gaps.append((current, end))
+    return gaps
 
 
 def _gap_of(date, gaps):

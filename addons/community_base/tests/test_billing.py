@@ -375,6 +375,54 @@ class BillingTestCase(unittest.TestCase):
                 "A unit can be billed only once per fee item and day.")
 
     @with_transaction()
+    def test_overlap_constraint_migration(self):
+        """A database with the old constraint (equal period starts) gets
+        the overlap constraint on update; overlapping lines are named"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Line = pool.get('community.bill.line')
+        Bill = pool.get('community.bill')
+        cursor = Transaction().connection.cursor()
+        table = Line._table
+
+        def constraints():
+            cursor.execute("SELECT conname FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype = 'x'", (table,))
+            return sorted(r[0] for r in cursor)
+        self.assertEqual(constraints(),
+            ['community_bill_line_unit_fee_days_exclude'])
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '陈八'}])
+            unit = create_unit(building, '7-1-101', Decimal('89.50'),
+                [(owner, 100)])
+            bill_month(compound, 2026, 3)
+            bill, = Bill.search([('unit', '=', unit.id)])
+            # the previous version's constraint, and a line it let in
+            cursor.execute('ALTER TABLE "%s" DROP CONSTRAINT '
+                '"community_bill_line_unit_fee_days_exclude"' % table)
+            cursor.execute('ALTER TABLE "%s" ADD CONSTRAINT '
+                '"community_bill_line_unit_fee_period_exclude" EXCLUDE '
+                'USING btree (unit WITH =, fee_item WITH =, '
+                'period_start WITH =) WHERE (state != \'cancelled\')'
+                % table)
+            line = bill.lines[0]
+            cursor.execute('INSERT INTO "%s" (bill, compound, unit, '
+                'fee_item, period_start, period_end, state, amount) '
+                'VALUES (%%s, %%s, %%s, %%s, %%s, %%s, %%s, %%s)' % table,
+                (bill.id, compound.id, unit.id, line.fee_item.id,
+                    dt.date(2026, 3, 16), dt.date(2026, 4, 15), 'posted', 1))
+            with self.assertRaises(UserError) as cm:
+                Line.__register__('community_base')
+            self.assertIn(bill.number, cm.exception.message)
+            cursor.execute('DELETE FROM "%s" WHERE period_start = %%s'
+                % table, (dt.date(2026, 3, 16),))
+            Line.__register__('community_base')
+            self.assertEqual(constraints(),
+                ['community_bill_line_unit_fee_days_exclude'])
+
+    @with_transaction()
     def test_late_fee_as_of_payment_date(self):
         """Late fees due up to a payment's local day are charged when it is
         paid, whenever the scheduled action last ran"""
