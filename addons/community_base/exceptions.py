@@ -43,3 +43,7 @@ class BindingCodeError(ValidationError):
 
 class PortalRateLimitError(PortalError):
     "Too many sign-ups or binding attempts from one client or account."
+
+
+class SensitiveSearchError(UserError):
+    "A search on ID or phone numbers other than by the whole number."

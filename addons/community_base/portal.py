@@ -26,6 +26,7 @@ from trytond.pool import Pool, PoolMeta
 from trytond.res.user import PASSWORD_HASH
 from trytond.transaction import Transaction, without_check_access
 
+from .arrears import local_today
 from .exceptions import BindingCodeError, PortalError, PortalRateLimitError
 
 # Letters and digits that cannot be confused when read aloud or typed.
@@ -681,7 +682,6 @@ class PortalPayment(ModelSQL, ModelView):
         CounterPayment = pool.get('community.payment')
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
-        Date = pool.get('ir.date')
         wanted = [(l.bill, l.late_fee, l.amount) for l in payment.lines]
         if not wanted and payment.bill:
             # portal payments started before payment lines existed
@@ -701,7 +701,10 @@ class PortalPayment(ModelSQL, ModelView):
         with Transaction().set_context(company=payment.compound.company.id):
             counter = CounterPayment(
                 compound=payment.compound, unit=payment.unit,
-                party=payment.party, date=Date.today(),
+                party=payment.party,
+                # the local day of the compound: its late fees due up to
+                # that day are charged when the payment is posted
+                date=local_today(payment.compound.timezone),
                 method=cls.PROVIDER_METHODS.get(payment.provider, 'wechat'),
                 reference=payment.provider_reference,
                 amount=payment.amount, lines=lines)

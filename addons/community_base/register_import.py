@@ -24,8 +24,9 @@ from trytond.report import Report
 from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from .display import format_decimal
 from .exceptions import ImportError_
-from .party import check_resident_id, compact_mobile, format_mobile
+from .party import check_resident_id, compact_mobile, format_mobile, mask
 from .vehicle import normalise_plate, plate_kind
 
 # Header (as written in the file) → key; the order is the export order.
@@ -45,6 +46,7 @@ COLUMNS = OrderedDict([
         ('身份', 'role'),
         ('产权比例', 'share'),
         ('车牌', 'plates'),
+        ('入住日期', 'start_date'),
         ])
 HEADERS = {v: k for k, v in COLUMNS.items()}
 REQUIRED_COLUMNS = ['楼栋', '房号', '建筑面积', '姓名', '身份']
@@ -233,7 +235,9 @@ def parse_register(headers, rows, today=None):
     {'building', 'entrance', 'room', 'floor', 'gross_area', 'usable_area',
     'type', 'status', 'handover_date', 'people': [person dicts],
     'row': first row}; each person {'row', 'name', 'id_number', 'mobile'
-    (E.164), 'role', 'share' (Decimal or None), 'plates'}. ``errors`` a list
+    (E.164), 'role', 'share' (Decimal or None), 'plates', 'start_date'
+    (入住日期, the start of a new residency; None: the handover date of a
+    new unit, else the import date)}. ``errors`` a list
     of (row number, column header, reason); rows are numbered as in the
     spreadsheet (header = row 1). Missing required columns raise
     ImportError_ at once, listing them by name.
@@ -292,7 +296,12 @@ def parse_register(headers, rows, today=None):
         person = None
         if get['name']:
             person = {'row': n, 'name': get['name'], 'id_number': None,
-                'mobile': None, 'role': None, 'share': None, 'plates': []}
+                'mobile': None, 'role': None, 'share': None, 'plates': [],
+                'start_date': None}
+            if get['start_date']:
+                person['start_date'] = _parse_date(get['start_date'])
+                if not person['start_date']:
+                    errors.add(n, 'start_date', msg('date'))
             if get['id_number']:
                 try:
                     person['id_number'] = check_resident_id(
@@ -335,7 +344,8 @@ def parse_register(headers, rows, today=None):
                     errors.add(n, 'plates', msg('plate', plate=plate))
                 person['plates'].append(plate)
         else:
-            for key in ('id_number', 'mobile', 'role', 'share', 'plates'):
+            for key in ('id_number', 'mobile', 'role', 'share', 'plates',
+                    'start_date'):
                 if get[key]:
                     errors.add(n, 'name', msg('required'))
                     break
@@ -724,8 +734,12 @@ class RegisterImport(Wizard):
                     else:
                         details['residency']['unchanged'] += 1
                 else:
+                    # 入住日期, else the handover of a unit this import
+                    # creates, else the import date
                     start = date
-                    if unit.get('new') and unit['handover_date']:
+                    if person['start_date']:
+                        start = person['start_date']
+                    elif unit.get('new') and unit['handover_date']:
                         start = min(unit['handover_date'], date)
                     values.update({'unit': unit['id'], 'compound': cid,
                             'party': person['party'],
@@ -804,6 +818,23 @@ class RegisterImport(Wizard):
         return counts
 
     @classmethod
+    def _register_export_clear(cls, compound, party_ids):
+        """Tell whether the register export may write clear numbers.
+
+        Server-side calls may; a user (a report through RPC) only as a
+        member of the reveal group, and each party's numbers exported in
+        clear are logged; others get them masked, as on screen.
+        """
+        from .reveal import in_reveal_group, log_lookups
+        if not Transaction().check_access:
+            return True
+        if not in_reveal_group():
+            return False
+        log_lookups([('community.register.export', compound.rec_name)],
+            kind='export', parties=party_ids)
+        return True
+
+    @classmethod
     def export_register(cls, compound, date=None):
         """Return the register of compound as .xlsx bytes (xlsxwriter).
 
@@ -847,6 +878,10 @@ class RegisterImport(Wizard):
                 mobiles.setdefault(mechanism.party.id,
                     (compact_mobile(mechanism.value_compact
                             or mechanism.value) or '').replace('+86', ''))
+        clear = cls._register_export_clear(compound, party_ids)
+        if not clear:
+            id_numbers = {k: mask(v) for k, v in id_numbers.items()}
+            mobiles = {k: mask(v) for k, v in mobiles.items()}
         plates = defaultdict(list)
         for link in VehicleUnit.search([
                     ('unit.compound', '=', compound.id),
@@ -877,17 +912,18 @@ class RegisterImport(Wizard):
             people = residencies.get(unit.id) or [None]
             for r in people:
                 if r is None:
-                    person = [''] * 6
+                    person = [''] * 7
                 else:
                     person = [
                         r.party.name,
                         id_numbers.get(r.party.id, ''),
                         mobiles.get(r.party.id, ''),
                         ROLE_LABELS[r.role],
-                        str(r.share.normalize()) if (
+                        format_decimal(r.share) if (
                             r.role == 'owner' and r.share is not None)
                         else '',
                         ' '.join(plates.get((unit.id, r.party.id), [])),
+                        r.start_date.isoformat(),
                         ]
                 sheet.write_row(line, 0, base + person)
                 line += 1
@@ -903,7 +939,7 @@ class RegisterImportStart(ModelView):
     file = fields.Binary("File", required=True, filename='filename',
         help="An .xlsx or .csv file (UTF-8 or GBK) with one row per unit "
         "and person; columns 楼栋 单元 房号 楼层 建筑面积 套内面积 房屋类型 "
-        "状态 交房日期 姓名 证件号码 手机 身份 产权比例 车牌.")
+        "状态 交房日期 姓名 证件号码 手机 身份 产权比例 车牌 入住日期.")
     filename = fields.Char("File Name", required=True)
 
 

@@ -118,6 +118,20 @@ class Residency(ModelSQL, ModelView):
         return super().create(vlist)
 
     @classmethod
+    def write(cls, *args):
+        # The compound the record rules use follows the unit: moved to a
+        # unit of another compound, the residency belongs to that compound
+        # (and Tryton's check after the write refuses it to a user who is
+        # not assigned to it).
+        Unit = Pool().get('community.unit')
+        args = list(args)
+        for i in range(1, len(args), 2):
+            if args[i].get('unit'):
+                args[i] = dict(args[i],
+                    compound=Unit(args[i]['unit']).compound.id)
+        super().write(*args)
+
+    @classmethod
     def validate(cls, residencies):
         super().validate(residencies)
         # The register import checks the shares of the file in Python.

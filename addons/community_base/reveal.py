@@ -17,13 +17,17 @@ from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.pool import Pool, PoolMeta
+from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateView, Wizard
 
-from .exceptions import MaskedValueError
+from .access import (
+    MASK_KEY, NO_NUMBER_SEARCH_KEY, SENSITIVE_FIELDS, mask_numbers)
+from .exceptions import MaskedValueError, SensitiveSearchError
 from .party import mask
 
 PHONE_TYPES = {'phone', 'mobile', 'fax'}
+MECHANISM_FIELDS = SENSITIVE_FIELDS['party.contact_mechanism']
 
 
 def may_reveal():
@@ -32,9 +36,80 @@ def may_reveal():
     Only calls that do not check access (server-side code, buttons and
     wizards, the root user) get clear values; every RPC read gets them
     masked, whatever the groups of the user: members of the reveal group
-    see them in clear only through the logged "Reveal" wizard.
+    see them in clear only through the logged "Reveal" wizard. Exports
+    read under ``access.masking_context()`` and get them masked too.
     """
-    return not Transaction().check_access
+    transaction = Transaction()
+    return (not transaction.check_access
+        and not transaction.context.get(MASK_KEY))
+
+
+def in_reveal_group():
+    "Tell whether the current user belongs to the reveal group (or is root)."
+    pool = Pool()
+    ModelData = pool.get('ir.model.data')
+    User = pool.get('res.user')
+    transaction = Transaction()
+    if transaction.user == 0:
+        return True
+    group = ModelData.get_id('community_base', 'group_community_reveal')
+    return group in User.get_groups()
+
+
+def log_lookups(entries, kind='lookup', parties=None):
+    """Log exact look-ups of sensitive numbers: [(model, masked value)],
+    or, with ``parties``, an export of their numbers (one line a party).
+
+    Written in a transaction of its own when the current one is read-only
+    (a search or a report through RPC)."""
+    pool = Pool()
+    transaction = Transaction()
+    now = datetime.datetime.now()
+    values = [{
+            'user': transaction.user,
+            'date': now,
+            'kind': kind,
+            'lookup': '%s: %s' % (model, value),
+            } for model, value in entries]
+    if parties is not None:
+        values = [dict(v, party=p) for v in values for p in parties]
+    if not values:
+        return
+    if transaction.readonly:
+        with transaction.new_transaction() as new, \
+                without_check_access():
+            pool.get('community.reveal.log').create(values)
+            new.commit()
+    else:
+        with without_check_access():
+            pool.get('community.reveal.log').create(values)
+
+
+def check_sensitive_search(leaves):
+    """Refuse searches on sensitive fields other than by the exact value
+    to users outside the reveal group; log the exact ones.
+
+    ``leaves`` are (Model, (field, operator, value)) (see
+    ``access.sensitive_leaves``). Searching ``like '5101%'`` would answer
+    on the clear value and let a user recover a number one character at a
+    time.
+    """
+    transaction = Transaction()
+    if transaction.user == 0:
+        return
+    lookups = []
+    for Model, (name, operator, value) in leaves:
+        if operator == '=' and isinstance(value, str) and value:
+            lookups.append((Model.__name__, mask(value)))
+        elif (operator == 'in' and isinstance(value, (list, tuple))
+                and all(isinstance(v, str) and v for v in value)):
+            lookups.extend((Model.__name__, mask(v)) for v in value)
+        elif not in_reveal_group():
+            raise SensitiveSearchError(gettext(
+                    'community_base.msg_sensitive_search',
+                    field=name, operator=operator))
+    if lookups:
+        log_lookups(lookups)
 
 
 def _keep_masked(cls, args, field, masker):
@@ -72,6 +147,10 @@ def _mask_phone(value):
     if digits.startswith('+86'):
         digits = digits[3:]
     return mask(digits)
+
+
+IDENTIFIER_SEARCH = {'code', 'code_compact', 'rec_name'}
+MECHANISM_SEARCH = {'value', 'value_compact', 'rec_name', 'url'}
 
 
 class Identifier(metaclass=PoolMeta):
@@ -124,8 +203,7 @@ class ContactMechanism(metaclass=PoolMeta):
     @classmethod
     def read(cls, ids, fields_names):
         result = super().read(ids, fields_names)
-        names = {'value', 'value_compact', 'rec_name', 'url'} & set(
-            fields_names)
+        names = MECHANISM_FIELDS & set(fields_names)
         if names and not may_reveal():
             with without_check_access():
                 rows = {r['id']: r for r in super().read(
@@ -135,9 +213,7 @@ class ContactMechanism(metaclass=PoolMeta):
                 if info and info['type'] in PHONE_TYPES:
                     for name in names:
                         if name == 'rec_name':
-                            row[name] = (row[name] or '').replace(
-                                info['value'] or '\0',
-                                _mask_phone(info['value']))
+                            row[name] = mask_numbers(row[name] or '')
                         elif name == 'url':
                             row[name] = None
                         else:
@@ -147,6 +223,20 @@ class ContactMechanism(metaclass=PoolMeta):
 
 class Party(metaclass=PoolMeta):
     __name__ = 'party.party'
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        """Search parties by name (and code) only, for users who may not
+        search numbers: the ID and phone numbers are searched by the exact
+        value only (see ``check_sensitive_search``)."""
+        domain = super().search_rec_name(name, clause)
+        if (not Transaction().context.get(NO_NUMBER_SEARCH_KEY)
+                or clause[1] == '='):
+            return domain
+        return [d for d in domain if not (
+                    isinstance(d, (list, tuple)) and isinstance(d[0], str)
+                    and d[0].split('.', 1)[0] in {
+                        'identifiers', 'contact_mechanisms'})]
 
     @classmethod
     def read(cls, ids, fields_names):
@@ -167,13 +257,28 @@ class RevealLog(ModelSQL, ModelView):
     __name__ = 'community.reveal.log'
     user = fields.Many2One('res.user', "User", readonly=True, required=True)
     date = fields.DateTime("Date", readonly=True, required=True)
+    kind = fields.Selection([
+            ('reveal', "Reveal"),
+            ('lookup', "Exact Look-up"),
+            ('export', "Export"),
+            ], "Kind", readonly=True, required=True,
+        help="Reveal: the Reveal wizard; exact look-up: a search by the "
+        "whole number; export: a file with clear numbers.")
     party = fields.Many2One('party.party', "Party", readonly=True,
-        required=True, ondelete='RESTRICT')
+        ondelete='RESTRICT',
+        states={'required': Eval('kind') == 'reveal'})
     record = fields.Reference("Record", selection=[
+            (None, ""),
             ('party.identifier', "Identifier"),
             ('party.contact_mechanism', "Contact Mechanism"),
             ], readonly=True)
+    lookup = fields.Char("Searched Value", readonly=True,
+        help="The model and the number searched or exported, masked.")
     reason = fields.Char("Reason", readonly=True)
+
+    @classmethod
+    def default_kind(cls):
+        return 'reveal'
 
     @classmethod
     def __setup__(cls):

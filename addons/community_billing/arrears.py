@@ -166,6 +166,15 @@ class ArrearsReport(Report):
     def execute(cls, ids, data):
         pool = Pool()
         Compound = pool.get('community.compound')
+        ActionReport = pool.get('ir.action.report')
+        # execute is replaced: check the report's groups and the read
+        # access to the compounds as Report.execute does
+        if data.get('action_id'):
+            action = ActionReport(data['action_id'])
+        else:
+            action, = ActionReport.search(
+                [('report_name', '=', cls.__name__)], limit=1)
+        cls.check_access(action, Compound.__name__, ids)
         compounds = Compound.browse(ids)
         as_of = max((local_today(c.timezone) for c in compounds),
             default=dt.date.today())

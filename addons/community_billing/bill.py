@@ -8,29 +8,37 @@ bills every unit of a compound for a period, by batches: each batch
 inserts its bills and bill lines with set-based SQL and posts one
 ``account.move`` with one receivable line per bill (party = payer,
 maturity = due date) and the revenue and output VAT aggregated per fee
-item. The database refuses a second non-cancelled bill line for the same
-unit, fee item and period start (exclusion constraint), so re-running,
-concurrent runs or resuming a crashed run never bill twice.
+item. A run bills each unit × fee item only for the days of its period
+not yet billed (a mid-month to mid-month run after a calendar month bills
+the days after that month), and the database refuses two bill lines not
+cancelled of a unit and fee item sharing a day (exclusion constraint on
+overlapping date ranges), so re-running, overlapping or concurrent runs
+or resuming a crashed run never bill a day twice.
 """
 import calendar
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from itertools import groupby
+from typing import NamedTuple, Optional
 
 from sql import Literal, Null
 from sql.conditionals import Coalesce
 from sql.aggregate import Count, Sum
 from sql.functions import CurrentTimestamp
-from sql.operators import Concat, Equal
+from sql.operators import Concat
 
 from trytond.i18n import gettext
 from trytond.model import (
     Exclude, Index, ModelSQL, ModelView, Workflow, fields)
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, If
+from trytond.sql.functions import DateRange, Range
+from trytond.sql.operators import RangeOverlap
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateAction, StateView, Wizard
+
+from trytond.modules.community_base.display import format_decimal
 
 from .exceptions import BillingError
 from .fee import (
@@ -43,10 +51,28 @@ STATES = [
     ]
 
 
+class Int4Range(Range):
+    "PostgreSQL int4range(lower, upper, bounds)."
+    __slots__ = ()
+    _function = 'INT4RANGE'
+
+
 def month_bounds(date):
     "Return the first and last day of the month of date."
     return (date.replace(day=1),
         date.replace(day=calendar.monthrange(date.year, date.month)[1]))
+
+
+class _Line(NamedTuple):
+    "A bill line computed by the bill run, before it is inserted."
+    item: object  # community.fee.item
+    quantity: Decimal
+    unit_price: Decimal
+    days: Optional[int]
+    description: str
+    amount: Decimal
+    period_start: dt.date  # the days billed, inclusive
+    period_end: dt.date
 
 
 class _Unit:
@@ -296,16 +322,28 @@ class BillRun(Workflow, ModelSQL, ModelView):
         return result
 
     def _load_billed(self):
-        "Return the set of (unit, fee item) already billed for the period."
+        """Return {(unit, fee item): [(first day, last day)]} of the bill
+        lines not cancelled that overlap the period."""
         pool = Pool()
         Line = pool.get('community.bill.line')
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
-        cursor.execute(*line.select(line.unit, line.fee_item,
+        cursor.execute(*line.select(
+                line.unit, line.fee_item, line.period_start, line.period_end,
                 where=(line.compound == self.compound.id)
-                & (line.period_start == self.period_start)
+                & (line.period_start <= self.period_end)
+                & (line.period_end >= self.period_start)
                 & (line.state != 'cancelled')))
-        return set(cursor)
+        billed = defaultdict(list)
+        for unit, item, first, last in cursor:
+            billed[unit, item].append((first, last))
+        return billed
+
+    def _gaps(self, ranges):
+        """The parts [(first day, last day)] of the period not covered by
+        ``ranges`` (inclusive dates), in order: the days a unit × fee
+        item is still to be billed for."""
+        return _gaps(self.period_start, self.period_end, ranges)
 
     @staticmethod
     def _payer(residencies, date, kind):
@@ -332,111 +370,127 @@ class BillRun(Workflow, ModelSQL, ModelView):
             billed, metered=None, apportioned=None):
         """Compute the bills of units.
 
-        Returns a list of (unit, party, lines) with lines
-        [(fee item, quantity, unit price, days, description, amount)];
-        only lines with a non-zero amount and a payer, not yet billed.
+        Returns a list of (unit, party, lines) with lines ``_Line``; only
+        lines with a non-zero amount and a payer, for the days of the
+        period not yet billed (``billed``, see ``_gaps``): a line covers
+        one gap, so a unit × fee item is never billed twice for a day.
+        ``metered`` and ``apportioned`` are computed per gap already
+        (``_load_metered``, ``_load_apportioned``).
         """
         bills = []
         start, end = self.period_start, self.period_end
         for unit in units:
             by_party = defaultdict(list)
+            unit_residencies = residencies.get(unit.id, [])
             for item, item_assignments in assignments:
-                if (unit.id, item.id) in billed:
-                    continue
+                item_prices = prices[item.id]
                 matching = [a for a in item_assignments if a.matches(unit)]
-                if not matching:
+                if not matching or not item_prices:
                     continue
                 rank = min(SCOPE_RANK[a.scope] for a in matching)
                 matching = [a for a in matching
                     if SCOPE_RANK[a.scope] == rank]
-                item_prices = prices[item.id]
-                if not item_prices:
-                    continue
-                segments, total = [], Decimal(0)
-                first = None
-                covered = start - dt.timedelta(days=1)
-                payer_kind = None
-                for assignment in matching:
-                    if item.kind == 'one_off':
-                        if not (start <= assignment.start_date <= end):
-                            continue
-                        price = _price_at(item_prices, assignment.start_date)
-                        if price is None:
-                            continue
-                        segments.append((assignment.start_date,
-                                assignment.start_date, assignment.quantity,
-                                price, None, None))
-                        total += assignment.quantity * price
-                        first = first or assignment.start_date
-                        payer_kind = payer_kind or assignment.payer
+                for first, last in _gaps(
+                        start, end, billed.get((unit.id, item.id))):
+                    computed = self._item_line(unit, item, matching,
+                        item_prices, areas, first, last)
+                    if computed is None:
                         continue
-                    frm = max(start, assignment.start_date,
-                        covered + dt.timedelta(days=1))
-                    if unit.handover_date:
-                        frm = max(frm, unit.handover_date)
-                    to = min(end, assignment.end_date or end)
-                    if frm > to:
-                        continue
-                    covered = to
-                    if item.kind == 'area':
-                        quantities = areas.get(unit.id, [])
-                    else:
-                        quantities = [(frm, assignment.quantity)]
-                    segs, amount = prorate(frm, to, quantities, item_prices)
-                    if not segs:
-                        continue
-                    segments.extend(segs)
-                    total += amount
-                    first = first or segs[0][0]
-                    payer_kind = payer_kind or assignment.payer
-                amount = round_money(total)
-                if not segments or not amount:
-                    continue
-                party = self._payer(
-                    residencies.get(unit.id, []), first, payer_kind)
-                if party is None:
-                    continue
-                last = segments[-1]
-                if item.kind == 'one_off':
-                    days = None
-                    description = ' + '.join('%s×%s' % (
-                            s[2], _fmt(s[3])) for s in segments)
-                else:
-                    days = sum(s[4] for s in segments)
-                    description = describe_segments(segments)
-                by_party[party].append(
-                    (item, last[2], last[3], days, description, amount))
-            for item, consumption, before, tiers in (
+                    line, date, payer_kind = computed
+                    party = self._payer(unit_residencies, date, payer_kind)
+                    if party is not None:
+                        by_party[party].append(line)
+            for item, first, last, consumption, before, tiers in (
                     metered or {}).get(unit.id, []):
-                if (unit.id, item.id) in billed or not consumption:
+                if not consumption:
                     continue
                 amount, parts = tiered_amount(tiers, before, consumption)
-                party = self._payer(
-                    residencies.get(unit.id, []), end, 'owner')
+                party = self._payer(unit_residencies, last, 'owner')
                 if party is None or not amount:
                     continue
                 description = ' + '.join(
-                    '%s×%s' % (_fmt(q), _fmt(p)) for q, p in parts)
-                by_party[party].append((item, consumption,
+                    '%s×%s' % (format_decimal(q), format_decimal(p))
+                    for q, p in parts)
+                by_party[party].append(_Line(item, consumption,
                         round_money(amount / consumption), None,
-                        description, amount))
-            for item, weight, amount, description in (
+                        description, amount, first, last))
+            for item, first, last, weight, amount, description in (
                     apportioned or {}).get(unit.id, []):
-                if (unit.id, item.id) in billed or not amount:
+                if not amount:
                     continue
-                party = self._payer(
-                    residencies.get(unit.id, []), end, 'owner')
+                party = self._payer(unit_residencies, last, 'owner')
                 if party is None:
                     continue
-                by_party[party].append((item, weight,
+                by_party[party].append(_Line(item, weight,
                         (amount / weight).quantize(Decimal('0.0001'))
-                        if weight else amount, None, description, amount))
+                        if weight else amount, None, description, amount,
+                        first, last))
             for party, lines in by_party.items():
                 bills.append((unit, party, lines))
         return bills
 
+    @staticmethod
+    def _item_line(unit, item, assignments, item_prices, areas, start, end):
+        """The line of a monthly or one-off fee item over [start, end].
+
+        ``assignments``: the unit's assignments of the item of the best
+        scope. Returns (``_Line``, the day whose payer pays, the kind of
+        payer 'owner' or 'tenant') or None when nothing is due."""
+        segments, total = [], Decimal(0)
+        first = None
+        covered = start - dt.timedelta(days=1)
+        payer_kind = None
+        for assignment in assignments:
+            if item.kind == 'one_off':
+                if not (start <= assignment.start_date <= end):
+                    continue
+                price = _price_at(item_prices, assignment.start_date)
+                if price is None:
+                    continue
+                segments.append((assignment.start_date,
+                        assignment.start_date, assignment.quantity,
+                        price, None, None))
+                total += assignment.quantity * price
+                first = first or assignment.start_date
+                payer_kind = payer_kind or assignment.payer
+                continue
+            frm = max(start, assignment.start_date,
+                covered + dt.timedelta(days=1))
+            if unit.handover_date:
+                frm = max(frm, unit.handover_date)
+            to = min(end, assignment.end_date or end)
+            if frm > to:
+                continue
+            covered = to
+            if item.kind == 'area':
+                quantities = areas.get(unit.id, [])
+            else:
+                quantities = [(frm, assignment.quantity)]
+            segs, amount = prorate(frm, to, quantities, item_prices)
+            if not segs:
+                continue
+            segments.extend(segs)
+            total += amount
+            first = first or segs[0][0]
+            payer_kind = payer_kind or assignment.payer
+        amount = round_money(total)
+        if not segments or not amount:
+            return None
+        last = segments[-1]
+        if item.kind == 'one_off':
+            days = None
+            description = ' + '.join('%s×%s' % (
+                    format_decimal(s[2], strip=False),
+                    format_decimal(s[3])) for s in segments)
+        else:
+            days = sum(s[4] for s in segments)
+            description = describe_segments(segments)
+        return (_Line(item, last[2], last[3], days, description, amount,
+                start, end), first, payer_kind)
+
     def _load_charges(self, units, billed):
-        """Return ({unit id: [(fee item, quantity, amount, description)]},
+        """Return ({unit id: [(fee item, first day, last day, quantity,
+        amount, description)]},
         marks) for the charges of other modules to add to the bills of
         ``units`` (e.g. the chargeable repairs of community_service);
         ``marks`` is passed to ``_mark_charges`` once the batch is
@@ -448,10 +502,11 @@ class BillRun(Workflow, ModelSQL, ModelView):
         "Record that the charges of ``_load_charges`` are on a bill."
         pass
 
-    def _load_apportioned(self):
-        """Return {unit id: [(fee item, weight, amount, description)]}
-        from the confirmed apportionments of the compound whose period
-        starts in the period, summed per unit and fee item."""
+    def _load_apportioned(self, billed):
+        """Return {unit id: [(fee item, first day, last day, weight, amount,
+        description)]} from the confirmed apportionments of the compound
+        whose period starts in the period on days not yet billed for the
+        unit × fee item (``_gaps``), summed per unit, fee item and gap."""
         pool = Pool()
         Line = pool.get('community.apportionment.line')
         lines = Line.search([
@@ -463,23 +518,30 @@ class BillRun(Workflow, ModelSQL, ModelView):
         totals = {}
         for line in lines:
             record = line.apportionment
-            key = (line.unit.id, record.fee_item)
+            gap = _gap_of(record.period_start, self._gaps(
+                    billed.get((line.unit.id, record.fee_item.id))))
+            if gap is None:
+                continue
+            key = (line.unit.id, record.fee_item, gap)
             weight, amount, names = totals.get(
                 key, (Decimal(0), Decimal(0), []))
-            names.append('%s %s' % (record.name, _fmt(record.amount)))
+            names.append(
+                '%s %s' % (record.name, format_decimal(record.amount)))
             totals[key] = (weight + (line.weight or 0), amount + line.amount,
                 names)
         result = defaultdict(list)
-        for (unit_id, item), (weight, amount, names) in sorted(
-                totals.items(),
-                key=lambda t: (t[0][0], t[0][1].sequence or 0, t[0][1].id)):
-            result[unit_id].append((item, weight, amount, ' + '.join(names)))
+        for (unit_id, item, gap), (weight, amount, names) in sorted(
+                totals.items(), key=lambda t: (
+                    t[0][0], t[0][1].sequence or 0, t[0][1].id, t[0][2])):
+            result[unit_id].append(
+                (item, *gap, weight, amount, ' + '.join(names)))
         return result
 
-    def _load_metered(self):
-        """Return {unit id: [(fee item, consumption in the period,
-        consumption earlier in the calendar year, tiers)]} from the meter
-        readings dated in the period."""
+    def _load_metered(self, billed):
+        """Return {unit id: [(fee item, first day, last day, consumption
+        from first to last day, consumption earlier in that calendar year,
+        tiers)]} from the meter readings, for each part of the period not
+        yet billed for the unit × fee item (``_gaps``)."""
         pool = Pool()
         Reading = pool.get('community.meter.reading')
         Tier = pool.get('community.fee.tier')
@@ -492,24 +554,26 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 ('date', '<=', end),
                 ('consumption', '!=', None),
                 ])
-        totals = {}
+        by_meter = defaultdict(list)
         for reading in readings:
             key = (reading.meter.unit.id, reading.meter.fee_item)
-            now, before = totals.get(key, (Decimal(0), Decimal(0)))
-            if reading.date >= start:
-                now += reading.consumption
-            else:
-                before += reading.consumption
-            totals[key] = (now, before)
+            by_meter[key].append((reading.date, reading.consumption))
         tiers = {}
         result = defaultdict(list)
-        for (unit_id, item), (now, before) in totals.items():
+        for (unit_id, item), dated in by_meter.items():
             if item.id not in tiers:
                 tiers[item.id] = sorted(
                     [(t.up_to, t.unit_price) for t in Tier.search([
                                 ('fee_item', '=', item.id)])],
                     key=lambda t: (t[0] is None, t[0] or 0))
-            result[unit_id].append((item, now, before, tiers[item.id]))
+            for first, last in self._gaps(billed.get((unit_id, item.id))):
+                year = first.replace(month=1, day=1)
+                now = sum((c for d, c in dated if first <= d <= last),
+                    Decimal(0))
+                before = sum((c for d, c in dated if year <= d < first),
+                    Decimal(0))
+                result[unit_id].append(
+                    (item, first, last, now, before, tiers[item.id]))
         return result
 
     def _fee_data(self):
@@ -545,8 +609,8 @@ class BillRun(Workflow, ModelSQL, ModelView):
         areas = self._load_areas(unit_ids)
         residencies = self._load_residencies(unit_ids)
         billed = self._load_billed()
-        metered = self._load_metered()
-        apportioned = self._load_apportioned()
+        metered = self._load_metered(billed)
+        apportioned = self._load_apportioned(billed)
         self.__class__.write([self], {
                 'unit_total': len(units), 'unit_done': 0})
         if commit:
@@ -617,7 +681,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
             number = '%s-%s-%s' % (compound.code, period_code, unit.code)
             if seen[unit.id] > 1:
                 number += '-%s' % seen[unit.id]
-            total = sum(l[5] for l in lines)
+            total = sum(l.amount for l in lines)
             values.append([user, now, number, self.id, compound.id, unit.id,
                     party, self.period_start, self.period_end, due_date,
                     'posted', total])
@@ -636,15 +700,14 @@ class BillRun(Workflow, ModelSQL, ModelView):
         per_item = defaultdict(Decimal)
         items = {}
         for bill_id, (unit, party, lines) in zip(ids, bills):
-            for seq, (item, quantity, price, days, description, amount) in (
-                    enumerate(lines, 1)):
+            for seq, l in enumerate(lines, 1):
                 values.append([user, now, bill_id, seq, compound.id, unit.id,
-                        item.id, self.period_start, self.period_end,
-                        'posted', quantity.quantize(Decimal('0.01')),
-                        price.quantize(Decimal('0.0001')), days, description,
-                        amount])
-                per_item[item.id] += amount
-                items[item.id] = item
+                        l.item.id, l.period_start, l.period_end,
+                        'posted', l.quantity.quantize(Decimal('0.01')),
+                        l.unit_price.quantize(Decimal('0.0001')), l.days,
+                        l.description, l.amount])
+                per_item[l.item.id] += l.amount
+                items[l.item.id] = l.item
         for sub in _chunks(values, 2000):
             cursor.execute(*line.insert(
                     [line.create_uid, line.create_date, line.bill,
@@ -671,7 +734,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     }])
         # ... and one receivable line per bill (SQL).
         values = [[user, now, move.id, receivable.id, party,
-                sum(l[5] for l in lines), Decimal(0), due_date, 'valid',
+                sum(l.amount for l in lines), Decimal(0), due_date, 'valid',
                 'community.bill,%s' % bill_id]
             for bill_id, (unit, party, lines) in zip(ids, bills)]
         for sub in _chunks(values, 2000):
@@ -693,9 +756,30 @@ class BillRun(Workflow, ModelSQL, ModelView):
         Move.post([move])
 
 
-def _fmt(value):
-    "Format a Decimal without trailing zeros nor exponent."
-    return '{:f}'.format(value.normalize())
+def _gaps(start, end, ranges):
+    """The parts [(first day, last day)] of [start, end] not covered by
+    ``ranges`` [(first day, last day)] (inclusive dates), in order."""
+    if not ranges:
+        return [(start, end)]
+    day = dt.timedelta(days=1)
+    gaps, current = [], start
+    for first, last in sorted(ranges):
+        if first > current:
+            gaps.append((current, min(end, first - day)))
+        current = max(current, last + day)
+        if current > end:
+            break
+    if current <= end:
+        gaps.append((current, end))
+    return gaps
+
+
+def _gap_of(date, gaps):
+    "The gap (first day, last day) of ``gaps`` holding ``date``, or None."
+    for first, last in gaps:
+        if first <= date <= last:
+            return (first, last)
+    return None
 
 
 def _price_at(changes, date):
@@ -944,16 +1028,57 @@ class BillLine(ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         t = cls.__table__()
+        # No two lines not cancelled of a unit × fee item share a day:
+        # the inclusive [period_start, period_end] is the half-open
+        # daterange [period_start, period_end + 1) in PostgreSQL, and
+        # overlapping ranges are refused by a GiST exclusion constraint.
+        # The equalities on unit and fee item are overlaps of one-value
+        # ranges: GiST needs no btree_gist extension for them (the
+        # PostgreSQL of pgserver ships without it, and trytond silently
+        # skips a constraint whose extension is missing).
         cls._sql_constraints += [
-            ('unit_fee_period_exclude',
-                Exclude(t, (t.unit, Equal), (t.fee_item, Equal),
-                    (t.period_start, Equal),
+            ('unit_fee_days_exclude',
+                Exclude(t,
+                    (Int4Range(t.unit, t.unit, '[]'), RangeOverlap),
+                    (Int4Range(t.fee_item, t.fee_item, '[]'), RangeOverlap),
+                    (DateRange(t.period_start, t.period_end, '[]'),
+                        RangeOverlap),
                     where=t.state != 'cancelled'),
-                'community_billing.msg_bill_line_unique'),
+                'community_billing.msg_bill_line_overlap'),
             ]
         cls._sql_indexes.add(Index(t, (t.bill, Index.Equality())))
         cls._order[0:0] = [('bill', 'ASC'), ('sequence', 'ASC')]
         cls.__access__.add('bill')
+
+    @classmethod
+    def __register__(cls, module):
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        transaction = Transaction()
+        table_h = cls.__table_handler__(module)
+        # Migration from equal period starts to overlapping days
+        old = table_h.convert_name(cls._table + '_unit_fee_period_exclude')
+        if old in table_h._constraints:
+            line, other_ = cls.__table__(), cls.__table__()
+            bill = Bill.__table__()
+            cursor = transaction.connection.cursor()
+            cursor.execute(*line.join(other_, condition=(
+                        (line.unit == other_.unit)
+                        & (line.fee_item == other_.fee_item)
+                        & (line.id < other_.id)
+                        & (line.period_start <= other_.period_end)
+                        & (other_.period_start <= line.period_end)
+                        & (line.state != 'cancelled')
+                        & (other_.state != 'cancelled'))
+                    ).join(bill, condition=bill.id == line.bill).select(
+                    bill.number, limit=20))
+            numbers = sorted({n for n, in cursor})
+            if numbers:
+                raise BillingError(
+                    "Bills overlap days already billed (cancel them, then "
+                    "update again): %s" % ', '.join(numbers))
+            table_h.drop_constraint('unit_fee_period_exclude')
+        super().__register__(module)
 
     @staticmethod
     def default_state():

@@ -12,6 +12,7 @@ from trytond.pool import Pool
 from trytond.pyson import Eval, If
 
 from trytond.modules.community_base.compound import SERVICE_GRADES
+from trytond.modules.community_base.display import format_decimal
 from trytond.modules.community_base.unit import UNIT_TYPES
 
 from .exceptions import BillingValidationError
@@ -122,7 +123,8 @@ def describe_segments(segments):
     """Human text of segments: quantity×price×days/days of month, e.g.
     '89.50×2.5×15/31 + 91.20×2.5×16/31'."""
     return ' + '.join('%s×%s×%s/%s' % (
-            quantity, price.normalize(), days, dim)
+            format_decimal(quantity, strip=False), format_decimal(price),
+            days, dim)
         for _, _, quantity, price, days, dim in merge_segments(segments))
 
 

@@ -16,9 +16,14 @@ move (receivable of the payer / 6051 other revenue). The database refuses
 two late fees of a bill starting the same day, so a re-run never charges
 a day twice.
 
-The scheduled action ``community.late_fee|charge_due`` runs the same
-charge every day for every compound whose terms are enabled, as of the
-compound's local today. A late fee is paid at the counter like a bill
+The scheduled action ``community.late_fee|charge_due`` runs every hour
+at minute 5 and charges each compound whose terms are enabled once a day,
+as of its local day, at the first run after its local midnight (00:05
+Asia/Shanghai); ``charged_until`` on the terms records the day. Late fees
+never wait for it: a counter payment (and so a portal payment, posted as
+one) first charges what is due on the bills of its unit up to the
+payment's date (``charge_units``), and the cashier's "pay all" lists them.
+A late fee is paid at the counter like a bill
 (``community.payment.line.late_fee``); ``amount_to_pay`` is what is left
 after payments and waivers.
 
@@ -40,6 +45,8 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from trytond.modules.community_base.display import format_money
 
 from .arrears import local_today
 from .bill import _chunks
@@ -82,6 +89,9 @@ class LateFeeTerm(ModelSQL, ModelView):
     account = fields.Many2One('account.account', "Revenue Account",
         required=True, ondelete='RESTRICT',
         help="Other revenue (6051) credited with late fees.")
+    charged_until = fields.Date("Charged Until", readonly=True,
+        help="The local day up to which the scheduled action charged the "
+        "late fees of the compound.")
 
     @classmethod
     def __setup__(cls):
@@ -209,36 +219,72 @@ class LateFee(ModelSQL, ModelView):
 
     @classmethod
     def charge_due(cls):
-        """Scheduled action: charge the late fees of every compound whose
-        terms are enabled, as of the compound's local today. Idempotent
-        within a day (see ``charge``). Returns the new late fees."""
+        """Scheduled action, every hour at minute 5: charge the late fees
+        of every compound whose terms are enabled and whose local day has
+        begun since its last charge (``charged_until``), as of that local
+        day; so each compound is charged just after its local midnight,
+        whatever its time zone. Idempotent (see ``charge``). Returns the
+        new late fees."""
         pool = Pool()
         Term = pool.get('community.late_fee.term')
         fees = []
         for term in Term.search([('enabled', '=', True)]):
             compound = term.compound
+            today = local_today(compound.timezone)
+            if term.charged_until and term.charged_until >= today:
+                continue
             with Transaction().set_context(company=compound.company.id):
-                fees.extend(cls.charge(
-                        compound, local_today(compound.timezone)))
+                fees.extend(cls.charge(compound, today))
+            term.charged_until = today
+            term.save()
         return fees
 
     @classmethod
-    def charge(cls, compound, date):
-        """Charge the late fees of the overdue bills of ``compound`` as of
-        the local calendar day ``date``; return the new late fees."""
+    def charge_units(cls, units, date):
+        """Charge the late fees due up to the local day ``date`` on the
+        bills of ``units`` (before a payment of that day settles them:
+        what is due does not wait for the scheduled action). The bills are
+        locked first (``community.payment.lock_bills``): a bill another
+        cashier is settling raises BillingError. Returns the new late
+        fees."""
+        by_compound = defaultdict(set)
+        for unit in units:
+            by_compound[unit.compound].add(unit.id)
+        fees = []
+        for compound, unit_ids in by_compound.items():
+            with Transaction().set_context(company=compound.company.id):
+                fees.extend(cls.charge(
+                        compound, date, units=sorted(unit_ids), lock=True))
+        return fees
+
+    @classmethod
+    def charge(cls, compound, date, units=None, lock=False):
+        """Charge the late fees of the overdue bills of ``compound`` (of
+        the unit ids ``units`` only, when given) as of the local calendar
+        day ``date``; return the new late fees. ``lock``: lock the
+        overdue bills first."""
         pool = Pool()
         Term = pool.get('community.late_fee.term')
         Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
         terms = Term.search([('compound', '=', compound.id)])
         if not terms or not terms[0].enabled:
             return []
         term, = terms
         grace = dt.timedelta(days=term.grace_days)
-        bills = Bill.search([
-                ('compound', '=', compound.id),
-                ('state', '=', 'posted'),
-                ('due_date', '<', date - grace),
-                ], order=[('due_date', 'ASC'), ('id', 'ASC')])
+        domain = [
+            ('compound', '=', compound.id),
+            ('state', '=', 'posted'),
+            ('due_date', '<', date - grace),
+            ]
+        if units is not None:
+            domain.append(('unit', 'in', units))
+        bills = Bill.search(
+            domain, order=[('due_date', 'ASC'), ('id', 'ASC')])
+        if lock and bills:
+            Payment.lock_bills(bills)
+            Transaction().counter += 1  # read the amounts after the lock
+            bills = Bill.browse(bills)
         previous = {}
         for sub in _chunks([b.id for b in bills], 1000):
             for fee in cls.search([('bill', 'in', sub)]):
@@ -379,7 +425,7 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
             if waiver.amount > left:
                 raise BillingError(gettext(
                         'community_billing.msg_late_fee_waiver_amount',
-                        waiver=waiver.rec_name, amount=left))
+                        waiver=waiver.rec_name, amount=format_money(left)))
             term, = Term.search([('compound', '=', fee.compound.id)])
             company = fee.compound.company
             receivable = config.get_multivalue(

@@ -18,6 +18,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from trytond.modules.community_base.display import format_decimal
 from trytond.modules.community_base.register_import import (
     _create, _Errors, _parse_date, _parse_decimal, _write, index_columns,
     raise_errors, read_rows)
@@ -50,10 +51,7 @@ REASONS = {
 
 def _fmt(value):
     "Decimal without trailing zeros: 1234.50 → '1234.5'."
-    if value is None:
-        return ''
-    value = value.normalize()
-    return '{:f}'.format(value)
+    return format_decimal(value)
 
 
 class MeterReadingImport(Wizard):

@@ -27,6 +27,8 @@ from trytond.report import Report
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
+from trytond.modules.community_base.display import format_money
+
 from .exceptions import BillingError
 from .fee import round_money
 
@@ -254,7 +256,9 @@ class Payment(Workflow, ModelSQL, ModelView):
     def open_items(cls, unit):
         """What the unit owes, as payment line values: its posted bills
         with something left to pay, by due date, each followed by its open
-        late fees; ``amount`` is what is left to pay."""
+        late fees; ``amount`` is what is left to pay. Late fees are those
+        charged (``pay_open`` and ``post`` charge those due up to the
+        payment's date first)."""
         pool = Pool()
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
@@ -286,6 +290,7 @@ class Payment(Workflow, ModelSQL, ModelView):
         pool = Pool()
         PaymentLine = pool.get('community.payment.line')
         PaymentLine.delete([l for p in payments for l in p.lines])
+        cls.charge_late_fees(payments)
         to_create = []
         for payment in payments:
             items = cls.open_items(payment.unit)
@@ -310,11 +315,32 @@ class Payment(Workflow, ModelSQL, ModelView):
         are created and posted together (Tryton validates them as one
         batch), by slices of 100: Tryton's records of a long list cost
         quadratic time. Raises BillingError when a line pays more than is
-        open, something already paid, or a bill another cashier holds."""
+        open, something already paid, or a bill another cashier holds.
+
+        The late fees due up to each payment's date on the bills of its
+        unit are charged first (``charge_late_fees``)."""
+        cls.charge_late_fees(payments)
         for sub in grouped_slice([p.id for p in payments], cls._post_slice):
             cls._post(cls.browse(list(sub)))
 
     _post_slice = 100
+
+    @classmethod
+    def charge_late_fees(cls, payments):
+        """Charge the late fees due on the bills of the payments' units up
+        to each payment's date (its local calendar day), so that what is
+        due does not depend on when the scheduled action last ran: a bill
+        paid in the first hours of its first overdue day has its late fee
+        for that day. Returns the new late fees."""
+        LateFee = Pool().get('community.late_fee')
+        by_date = defaultdict(list)
+        for payment in payments:
+            if payment.unit and payment.date:
+                by_date[payment.date].append(payment.unit)
+        fees = []
+        for date, units in sorted(by_date.items()):
+            fees.extend(LateFee.charge_units(units, date))
+        return fees
 
     @classmethod
     def _post(cls, payments):
@@ -373,7 +399,8 @@ class Payment(Workflow, ModelSQL, ModelView):
                 if amount > to_pay or wrong or target.unit != payment.unit:
                     raise BillingError(gettext(
                             'community_billing.msg_payment_line_amount',
-                            bill=target.rec_name, amount=to_pay))
+                            bill=target.rec_name,
+                            amount=format_money(to_pay)))
                 line.amount = amount
                 allocated += amount
                 settled[str(target)] += amount
@@ -385,12 +412,13 @@ class Payment(Workflow, ModelSQL, ModelView):
                 raise BillingError(gettext(
                         'community_billing.msg_payment_amount',
                         payment=payment.rec_name or payment.unit.rec_name,
-                        amount=allocated))
+                        amount=format_money(allocated)))
             prepayment = payment.amount - allocated
             if prepayment and payment.method == 'prepayment':
                 raise BillingError(gettext(
                         'community_billing.msg_payment_amount',
-                        payment=payment.unit.rec_name, amount=allocated))
+                        payment=payment.unit.rec_name,
+                        amount=format_money(allocated)))
             company = payment.compound.company
             if prepayment:
                 if company.id not in prepayment_accounts:
@@ -654,7 +682,7 @@ class Refund(Workflow, ModelSQL, ModelView):
         return Transaction().user
 
     def get_rec_name(self, name):
-        return '%s %s' % (self.party.rec_name, self.amount)
+        return '%s %s' % (self.party.rec_name, format_money(self.amount))
 
     def check_balance(self):
         Payment = Pool().get('community.payment')
@@ -663,7 +691,7 @@ class Refund(Workflow, ModelSQL, ModelView):
         if self.amount <= 0 or self.amount > balance:
             raise BillingError(gettext(
                     'community_billing.msg_refund_amount',
-                    refund=self.rec_name, balance=balance))
+                    refund=self.rec_name, balance=format_money(balance)))
 
     @classmethod
     @ModelView.button
@@ -724,4 +752,5 @@ class ReceiptReport(Report):
     def get_context(cls, records, header, data):
         context = super().get_context(records, header, data)
         context['amount_in_words'] = amount_in_words
+        context['format_money'] = format_money
         return context

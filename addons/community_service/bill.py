@@ -12,7 +12,7 @@ from trytond.model import fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 
-from trytond.modules.community_billing.bill import _fmt
+from trytond.modules.community_base.display import format_decimal
 
 
 class Compound(metaclass=PoolMeta):
@@ -42,24 +42,31 @@ class BillRun(metaclass=PoolMeta):
             self._mark_repairs(marks['repairs'])
 
     def _load_repairs(self, units, billed):
-        """Return ({unit id: [(fee item, count, amount, description)]},
-        {unit id: [requests]}) for the done chargeable repairs of ``units``
-        not yet on a bill (``community.service.request.pending_charges``),
-        summed per unit on the compound's repair fee item."""
+        """Return ({unit id: [(fee item, first day, last day, count, amount,
+        description)]}, {unit id: [requests]}) for the done chargeable
+        repairs of ``units`` not yet on a bill
+        (``community.service.request.pending_charges``), summed per unit on
+        the compound's repair fee item, on the first days of the period
+        not yet billed for that item (none: they wait for a later run)."""
         Request = Pool().get('community.service.request')
         item = self.compound.repair_fee_item
         if not item:
             return {}, {}
-        by_unit = defaultdict(list)
+        by_unit, gaps = defaultdict(list), {}
         for request in Request.pending_charges(units):
-            if (request.unit.id, item.id) not in billed:
-                by_unit[request.unit.id].append(request)
+            unit_id = request.unit.id
+            if unit_id not in gaps:
+                gaps[unit_id] = self._gaps(billed.get((unit_id, item.id)))
+            if gaps[unit_id]:
+                by_unit[unit_id].append(request)
         extra = {}
         for unit_id, requests in by_unit.items():
             requests.sort(key=lambda r: r.id)
-            extra[unit_id] = [(item, Decimal(len(requests)),
+            first, last = gaps[unit_id][0]
+            extra[unit_id] = [(item, first, last, Decimal(len(requests)),
                     sum(r.charge_amount for r in requests),
-                    ' + '.join('%s %s' % (r.rec_name, _fmt(r.charge_amount))
+                    ' + '.join('%s %s' % (
+                            r.rec_name, format_decimal(r.charge_amount))
                         for r in requests))]
         return extra, by_unit
 

@@ -322,6 +322,18 @@ class ServiceRequest(Workflow, ModelSQL, ModelView):
         return result
 
     @classmethod
+    def write(cls, *args):
+        # The compound of the record rules follows the unit (see
+        # community.residency's write).
+        Unit = Pool().get('community.unit')
+        args = list(args)
+        for i in range(1, len(args), 2):
+            if args[i].get('unit'):
+                args[i] = dict(args[i],
+                    compound=Unit(args[i]['unit']).compound.id)
+        super().write(*args)
+
+    @classmethod
     def create(cls, vlist):
         vlist = [v.copy() for v in vlist]
         Unit = Pool().get('community.unit')

@@ -6,6 +6,7 @@ service-request charges."""
 import datetime as dt
 import json
 import unittest
+import unittest.mock
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -227,6 +228,11 @@ class PortalTestCase(unittest.TestCase):
             self.assertEqual(payment.provider_reference, 'X1')
             self.assertEqual(payment.settlement, counter)
 
+    # the portal's payments are dated the compound's local today: late
+    # fees due up to that day are charged when they are posted
+    @unittest.mock.patch(
+        'trytond.modules.community_base.portal.local_today',
+        lambda tz: dt.date(2026, 6, 10))
     @with_transaction()
     def test_payment_bill_and_late_fees(self):
         "The portal pays a bill with its late fees, or all a unit owes"
@@ -307,6 +313,7 @@ class PortalTestCase(unittest.TestCase):
             cash, = Counter.create([{
                         'compound': compound.id, 'unit': unit.id,
                         'party': owner.id, 'method': 'cash',
+                        'date': dt.date(2026, 6, 10),
                         'amount': Decimal('260.00'),
                         'lines': [('create', [{'bill': may.id}])]}])
             Counter.post([cash])

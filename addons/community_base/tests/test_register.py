@@ -174,6 +174,61 @@ class RegisterImportTestCase(unittest.TestCase):
                     counts['ended']), (0, 0, 0))
 
     @with_transaction()
+    def test_import_residency_start(self):
+        """Residencies start on 入住日期, else 交房日期 of a new unit, else
+        the import date: a register imported in June bills January"""
+        pool = Pool()
+        Import = pool.get('community.register.import', type='wizard')
+        Residency = pool.get('community.residency')
+        company, compound = self._compound()
+        header = '楼栋,房号,建筑面积,交房日期,姓名,身份,入住日期'
+        data = '\n'.join([header,
+                '3,101,89.50,2019-05-01,张伟,业主,2020-03-15',
+                '3,101,89.50,2019-05-01,张小明,家庭成员,',
+                '3,102,90.00,,李娜,业主,2021/7/1',
+                '3,103,90.00,,王芳,业主,',
+                ]).encode()
+        with set_company(company):
+            Import.import_register(compound, data, 'r.csv',
+                date=dt.date(2026, 6, 15))
+            self.assertEqual(sorted((r.unit.code, r.party.name, r.start_date)
+                    for r in Residency.search([])), [
+                    ('3-101', '张伟', dt.date(2020, 3, 15)),
+                    ('3-101', '张小明', dt.date(2019, 5, 1)),
+                    ('3-102', '李娜', dt.date(2021, 7, 1)),
+                    ('3-103', '王芳', dt.date(2026, 6, 15))])
+            # a person added later to a unit already registered starts on
+            # the import date, not on the unit's handover
+            data = '\n'.join([header,
+                    '3,101,89.50,2019-05-01,张伟,业主,2020-03-15',
+                    '3,101,89.50,2019-05-01,张小明,家庭成员,',
+                    '3,101,89.50,2019-05-01,赵六,租户,',
+                    ]).encode()
+            Import.import_register(compound, data, 'r.csv',
+                date=dt.date(2026, 7, 1))
+            tenant, = Residency.search([('role', '=', 'tenant')])
+            self.assertEqual(tenant.start_date, dt.date(2026, 7, 1))
+            # export: the column is written, the round trip changes nothing
+            content = Import.export_register(compound, date=dt.date(2026, 7, 1))
+            import openpyxl, io
+            sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+            header_row = [c.value for c in sheet[1]]
+            self.assertIn('入住日期', header_row)
+            starts = {row[header_row.index('姓名')]:
+                row[header_row.index('入住日期')]
+                for row in sheet.iter_rows(min_row=2, values_only=True)}
+            self.assertEqual(starts['张伟'], '2020-03-15')
+            counts = Import.import_register(compound, content, 'e.xlsx',
+                date=dt.date(2026, 7, 1))
+            self.assertEqual((counts['created'], counts['updated'],
+                    counts['ended']), (0, 0, 0))
+            with self.assertRaises(UserError) as cm:
+                Import.import_register(compound, '\n'.join([header,
+                            '3,104,90.00,,钱七,业主,2021-13-01']).encode(),
+                    'r.csv')
+            self.assertIn('Row 2, column 入住日期', cm.exception.description)
+
+    @with_transaction()
     def test_import_errors(self):
         "Bad rows abort the import and are listed; missing columns named"
         pool = Pool()

@@ -4,6 +4,7 @@
 """Unit tests of fees and bills (loaded by test_module)."""
 import datetime as dt
 import unittest
+import unittest.mock
 from decimal import Decimal
 
 from trytond.backend import DatabaseOperationalError
@@ -161,6 +162,302 @@ class BillingTestCase(unittest.TestCase):
                             'period_start': dt.date(2026, 3, 1),
                             'period_end': dt.date(2026, 3, 31),
                             'amount': Decimal(1)}])
+
+    def test_format_decimal(self):
+        "Decimals are shown in fixed point, never in exponent notation"
+        from ..display import format_decimal, format_money
+        self.assertEqual(format_decimal(Decimal('310')), '310')
+        self.assertEqual(format_decimal(Decimal('310.00')), '310')
+        self.assertEqual(format_decimal(Decimal('10.00')), '10')
+        self.assertEqual(format_decimal(Decimal('2.50')), '2.5')
+        self.assertEqual(format_decimal(Decimal('1E+3')), '1000')
+        self.assertEqual(format_decimal(Decimal('-0.00')), '0')
+        self.assertEqual(format_decimal(Decimal('89.50'), strip=False),
+            '89.50')
+        self.assertEqual(format_decimal(Decimal('1E+2'), strip=False), '100')
+        self.assertEqual(format_decimal(None), '')
+        self.assertEqual(format_money(Decimal('310')), '310.00')
+        self.assertEqual(format_money(Decimal('1E+1')), '10.00')
+        self.assertEqual(format_money(Decimal('0.125')), '0.13')
+
+    @with_transaction()
+    def test_bill_line_description_prices(self):
+        "Line descriptions print 310 and 10.00 as 310 and 10"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Bill = pool.get('community.bill')
+        Assignment = pool.get('community.fee.assignment')
+        FeePrice = pool.get('community.fee.price')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '郑十'}])
+            unit = create_unit(building, '3-1-301', Decimal('100.00'),
+                [(owner, 100)])
+            FeePrice.write(list(items['service'].prices), {
+                    'unit_price': Decimal('3.00')})
+            FeePrice.create([{'fee_item': items['parking'].id,
+                        'effective_date': dt.date(2026, 3, 1),
+                        'unit_price': Decimal('310')}])
+            Assignment.create([{'fee_item': items['parking'].id,
+                        'scope': 'unit', 'unit': unit.id,
+                        'start_date': dt.date(2026, 1, 1),
+                        'quantity': Decimal(1)}])
+            bill_month(compound, 2026, 3)
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertEqual(
+                sorted((l.fee_item.code, l.description, l.amount)
+                    for l in bill.lines), [
+                    ('LJF', '1×10×31/31', Decimal('10.00')),
+                    ('TCF', '1×310×31/31', Decimal('310.00')),
+                    ('WYF', '100.00×3×31/31', Decimal('300.00'))])
+
+    @with_transaction()
+    def test_overlapping_periods(self):
+        """A run overlapping billed days bills only the days not yet
+        billed; the database refuses overlapping lines"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        Line = pool.get('community.bill.line')
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '钱七'}])
+            unit = create_unit(building, '3-2-201', Decimal('89.50'),
+                [(owner, 100)])
+            march = bill_month(compound, 2026, 3)
+            self.assertEqual(march.amount, Decimal('233.75'))
+            # mid-month to mid-month after the calendar month
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 3, 16),
+                        'period_end': dt.date(2026, 4, 15)}])
+            BillRun.process([run])
+            bill, = Bill.search([('run', '=', run.id)])
+            # 1 to 15 April only: 89.50 × 2.50 × 15/30 = 111.875 → 111.88,
+            # 10.00 × 15/30 = 5.00
+            self.assertEqual(
+                sorted((l.fee_item.code, l.period_start, l.period_end,
+                        l.days, l.amount) for l in bill.lines), [
+                    ('LJF', dt.date(2026, 4, 1), dt.date(2026, 4, 15), 15,
+                        Decimal('5.00')),
+                    ('WYF', dt.date(2026, 4, 1), dt.date(2026, 4, 15), 15,
+                        Decimal('111.88'))])
+            self.assertEqual(bill.total_amount, Decimal('116.88'))
+            self.assertEqual(
+                (bill.period_start, bill.period_end),
+                (dt.date(2026, 3, 16), dt.date(2026, 4, 15)))
+            # April afterwards: 16 to 30 April
+            april = bill_month(compound, 2026, 4)
+            self.assertEqual(april.amount, Decimal('116.88'))
+            # a whole year over billed months: nothing billed twice
+            year, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 1, 1),
+                        'period_end': dt.date(2026, 4, 30)}])
+            BillRun.process([year])
+            bill, = Bill.search([('run', '=', year.id)])
+            self.assertEqual(
+                sorted((l.fee_item.code, l.period_start, l.period_end,
+                        l.amount) for l in bill.lines), [
+                    ('LJF', dt.date(2026, 1, 1), dt.date(2026, 2, 28),
+                        Decimal('20.00')),
+                    ('WYF', dt.date(2026, 1, 1), dt.date(2026, 2, 28),
+                        Decimal('447.50'))])
+            # cancelled bills do not count: March billed again
+            Bill.cancel(Bill.search([('run', '=', march.id)]))
+            again = bill_month(compound, 2026, 3)
+            self.assertEqual(again.amount, Decimal('233.75'))
+            # the database accepts a line right after the billed days ...
+            Line.create([{
+                        'bill': bill.id, 'compound': compound.id,
+                        'unit': unit.id, 'fee_item': items['service'].id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 1),
+                        'amount': Decimal(1)}])
+            # ... and refuses a line overlapping a billed one, even with
+            # another start (last: the transaction is aborted)
+            with self.assertRaises(UserError) as cm:
+                Line.create([{
+                            'bill': bill.id, 'compound': compound.id,
+                            'unit': unit.id, 'fee_item': items['service'].id,
+                            'period_start': dt.date(2026, 3, 20),
+                            'period_end': dt.date(2026, 5, 10),
+                            'amount': Decimal(1)}])
+            self.assertEqual(cm.exception.message,
+                "A unit can be billed only once per fee item and day.")
+
+    @with_transaction()
+    def test_overlap_constraint_migration(self):
+        """A database with the old constraint (equal period starts) gets
+        the overlap constraint on update; overlapping lines are named"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Line = pool.get('community.bill.line')
+        Bill = pool.get('community.bill')
+        cursor = Transaction().connection.cursor()
+        table = Line._table
+
+        def constraints():
+            cursor.execute("SELECT conname FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype = 'x'", (table,))
+            return sorted(r[0] for r in cursor)
+        self.assertEqual(constraints(),
+            ['community_bill_line_unit_fee_days_exclude'])
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            owner, = Party.create([{'name': '陈八'}])
+            unit = create_unit(building, '7-1-101', Decimal('89.50'),
+                [(owner, 100)])
+            bill_month(compound, 2026, 3)
+            bill, = Bill.search([('unit', '=', unit.id)])
+            # the previous version's constraint, and a line it let in
+            cursor.execute('ALTER TABLE "%s" DROP CONSTRAINT '
+                '"community_bill_line_unit_fee_days_exclude"' % table)
+            cursor.execute('ALTER TABLE "%s" ADD CONSTRAINT '
+                '"community_bill_line_unit_fee_period_exclude" EXCLUDE '
+                'USING btree (unit WITH =, fee_item WITH =, '
+                'period_start WITH =) WHERE (state != \'cancelled\')'
+                % table)
+            line = bill.lines[0]
+            cursor.execute('INSERT INTO "%s" (bill, compound, unit, '
+                'fee_item, period_start, period_end, state, amount) '
+                'VALUES (%%s, %%s, %%s, %%s, %%s, %%s, %%s, %%s)' % table,
+                (bill.id, compound.id, unit.id, line.fee_item.id,
+                    dt.date(2026, 3, 16), dt.date(2026, 4, 15), 'posted', 1))
+            with self.assertRaises(UserError) as cm:
+                Line.__register__('community_base')
+            self.assertIn(bill.number, cm.exception.message)
+            cursor.execute('DELETE FROM "%s" WHERE period_start = %%s'
+                % table, (dt.date(2026, 3, 16),))
+            Line.__register__('community_base')
+            self.assertEqual(constraints(),
+                ['community_bill_line_unit_fee_days_exclude'])
+
+    @with_transaction()
+    def test_late_fee_as_of_payment_date(self):
+        """Late fees due up to a payment's local day are charged when it is
+        paid, whenever the scheduled action last ran"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Bill = pool.get('community.bill')
+        Payment = pool.get('community.payment')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        Cron = pool.get('ir.cron')
+        from .. import late_fee as late_fee_module
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            term, = Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            a, b, c = Party.create(
+                [{'name': '孙一'}, {'name': '周二'}, {'name': '吴三'}])
+            u1, u2, u3 = [create_unit(building, code, Decimal('100.00'),
+                    [(party, 100)]) for code, party in (
+                    ('5-1-101', a), ('5-1-102', b), ('5-1-103', c))]
+            bill_month(compound, 2026, 3)  # 260.00 each, due 31 March
+            bill1, bill2, bill3 = [Bill.search([('unit', '=', u.id)])[0]
+                for u in (u1, u2, u3)]
+            self.assertEqual(LateFee.search([]), [])
+
+            # 1 April, the scheduled action has not run: paying all lists
+            # the late fee of the first overdue day, 260.00 × 0.05 % = 0.13
+            payment, = Payment.create([{'compound': compound.id,
+                        'unit': u1.id, 'party': a.id,
+                        'date': dt.date(2026, 4, 1), 'method': 'cash',
+                        'amount': Decimal(0)}])
+            Payment.pay_open([payment])
+            self.assertEqual([(l.bill, bool(l.late_fee), l.amount)
+                    for l in payment.lines], [
+                    (bill1, False, Decimal('260.00')),
+                    (bill1, True, Decimal('0.13'))])
+            self.assertEqual(payment.amount, Decimal('260.13'))
+            Payment.post([payment])
+            fee1, = LateFee.search([('bill', '=', bill1.id)])
+            self.assertEqual(
+                (fee1.date_from, fee1.date, fee1.days, fee1.amount,
+                    fee1.amount_to_pay),
+                (dt.date(2026, 4, 1), dt.date(2026, 4, 1), 1,
+                    Decimal('0.13'), Decimal(0)))
+
+            # the bill alone paid on 1 April: the late fee of the day is
+            # charged on the principal open before the payment
+            cash, = Payment.create([{'compound': compound.id,
+                        'unit': u2.id, 'party': b.id,
+                        'date': dt.date(2026, 4, 1), 'method': 'cash',
+                        'amount': Decimal('260.00'),
+                        'lines': [('create', [{'bill': bill2.id}])]}])
+            Payment.post([cash])
+            fee2, = LateFee.search([('bill', '=', bill2.id)])
+            self.assertEqual(
+                (fee2.date, fee2.principal, fee2.amount, fee2.amount_to_pay),
+                (dt.date(2026, 4, 1), Decimal('260.00'), Decimal('0.13'),
+                    Decimal('0.13')))
+            self.assertEqual(Bill(bill2.id).amount_to_pay, Decimal(0))
+
+            # The scheduled action runs every hour at minute 5 and charges
+            # a compound once a local day, after its local midnight
+            cron, = Cron.search(
+                [('method', '=', 'community.late_fee|charge_due')])
+            self.assertEqual(
+                (cron.interval_number, cron.interval_type, cron.minute),
+                (1, 'hours', 5))
+            with unittest.mock.patch.object(late_fee_module, 'local_today',
+                    lambda tz: dt.date(2026, 4, 3)):
+                fees = [f for f in LateFee.charge_due()
+                    if f.compound == compound]
+                self.assertEqual([(f.bill, f.days, f.amount) for f in fees],
+                    [(bill3, 3, Decimal('0.39'))])
+                self.assertEqual(Term(term.id).charged_until,
+                    dt.date(2026, 4, 3))
+                self.assertEqual([f for f in LateFee.charge_due()
+                        if f.compound == compound], [])
+
+    @with_transaction()
+    def test_portal_late_fee_local_day(self):
+        """A portal payment is dated the compound's local day and charges
+        the late fees due up to that day"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        PortalPayment = pool.get('community.portal.payment')
+        from ..arrears import local_today
+        from ..bill import month_bounds
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            owner, = Party.create([{'name': '冯五'}])
+            unit = create_unit(building, '6-1-101', Decimal('100.00'),
+                [(owner, 100)])
+            today = local_today(compound.timezone)
+            start, end = month_bounds(today)
+            # due yesterday (local): today is its first overdue day
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': start, 'period_end': end,
+                        'due_date': today - dt.timedelta(days=1)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            amount = bill.total_amount
+            payment, = PortalPayment.create([{
+                        'compound': compound.id, 'unit': unit.id,
+                        'party': owner.id, 'kind': 'bill',
+                        'bill': str(bill), 'amount': amount,
+                        'provider': 'sandbox',
+                        'lines': [('create', [{'bill': bill.id,
+                                        'amount': amount}])]}])
+            PortalPayment.confirm(payment, amount, 'WX-LOCAL')
+            counter = payment.settlement
+            self.assertEqual(counter.date, today)
+            fee, = LateFee.search([('bill', '=', bill.id)])
+            self.assertEqual((fee.date, fee.days, fee.amount_to_pay),
+                (today, 1, round_money(amount * Decimal('0.0005'))))
 
     @with_transaction()
     def test_metered_water(self):
