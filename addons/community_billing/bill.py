@@ -933,7 +933,8 @@ class Bill(Workflow, ModelSQL, ModelView):
         if mode == 'delete':
             for bill in bills:
                 raise BillingError(gettext(
-                        'community_billing.msg_bill_delete', bill=bill.rec_name))
+                        'community_billing.msg_bill_delete',
+                        bill=bill.rec_name))
 
     @classmethod
     @ModelView.button

@@ -247,7 +247,8 @@ class Payment(Workflow, ModelSQL, ModelView):
                     raise
                 cursor.execute('ROLLBACK TO SAVEPOINT community_lock_bill')
                 raise BillingError(gettext(
-                        'community_billing.msg_bill_locked', bill=bill.rec_name))
+                        'community_billing.msg_bill_locked',
+                        bill=bill.rec_name))
             cursor.execute('RELEASE SAVEPOINT community_lock_bill')
             cursor.execute('UPDATE "%s" SET write_date = write_date '
                 'WHERE id = %%s' % table, (bill.id,))

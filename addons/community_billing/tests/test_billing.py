@@ -165,7 +165,8 @@ class BillingTestCase(unittest.TestCase):
 
     def test_format_decimal(self):
         "Decimals are shown in fixed point, never in exponent notation"
-        from ..display import format_decimal, format_money
+        from trytond.modules.community_base.display import (
+            format_decimal, format_money)
         self.assertEqual(format_decimal(Decimal('310')), '310')
         self.assertEqual(format_decimal(Decimal('310.00')), '310')
         self.assertEqual(format_decimal(Decimal('10.00')), '10')
@@ -425,7 +426,11 @@ class BillingTestCase(unittest.TestCase):
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
         Term = pool.get('community.late_fee.term')
-        PortalPayment = pool.get('community.portal.payment')
+        try:
+            PortalPayment = pool.get('community.portal.payment')
+        except KeyError:
+            # TODO: belongs to the tests of community_portal
+            self.skipTest("the portal is a module of its own")
         from ..arrears import local_today
         from ..bill import month_bounds
         company = create_company()
