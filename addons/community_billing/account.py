@@ -3,15 +3,16 @@
 # license terms.
 """Extensions of Tryton accounting and the chart of a property company.
 
-``create_property_chart(company)`` builds a small chart of accounts for a
-Chinese property-management company following the account codes of the
-Accounting Standards for Business Enterprises (企业会计准则 应用指南,
-财政部 2006): 1001 cash, 1002 bank, 1012 other monetary funds, 1122
-receivables, 2203 advance receipts, 2241 other payables (deposits), 2221
-output VAT, 6001 revenue by fee type, 6051 other revenue. Output VAT on
-property services is 6 % (财税〔2016〕36号); 3 % is the simple-method rate
-of small-scale taxpayers. It is used by the tests, the benchmark and the
-demo, and returns the created records by key.
+``create_property_chart(company)`` creates, from the account templates
+of ``account_chart.xml`` (as Tryton's create chart wizard does), the small
+chart of accounts of a Chinese property-management company following the
+account codes of the Accounting Standards for Business Enterprises
+(企业会计准则 应用指南, 财政部 2006): 1001 cash, 1002 bank, 1012 other
+monetary funds, 1122 receivables, 2203 advance receipts, 2241 other
+payables (deposits), 2221 output VAT, 6001 revenue by fee type, 6051
+other revenue. Output VAT on property services is 6 % (财税〔2016〕36号);
+3 % is the simple-method rate of small-scale taxpayers. It is used by the
+tests, the benchmark and the demo, and returns the created records by key.
 """
 import datetime as dt
 from decimal import Decimal
@@ -23,36 +24,26 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .dunning import create_dunning_procedure
 
-# key, code, name, type key, reconcile/party required
+# key of create_property_chart's result → code of the account; the
+# accounts themselves are the templates of account_chart.xml
+# (account_template_property_<key>)
 ACCOUNTS = [
-    ('cash', '1001', "库存现金", 'cash', False),
-    ('bank', '1002', "银行存款", 'cash', False),
-    ('wallet', '1012', "其他货币资金-微信/支付宝", 'cash', False),
-    ('receivable', '1122', "应收账款-物业费", 'receivable', True),
-    ('payable', '2202', "应付账款", 'payable', True),
-    ('prepayment', '2203', "预收账款-预存物业费", 'liability', True),
-    ('vat', '2221.01', "应交税费-应交增值税(销项税额)", 'tax', False),
-    ('deposit', '2241.01', "其他应付款-装修押金", 'liability', True),
-    ('revenue_service', '6001.01', "主营业务收入-物业服务费", 'revenue', False),
-    ('revenue_parking', '6001.02', "主营业务收入-停车服务费", 'revenue', False),
-    ('revenue_garbage', '6001.03', "主营业务收入-垃圾清运费", 'revenue', False),
-    ('revenue_water', '6001.04', "主营业务收入-水费", 'revenue', False),
-    ('revenue_apportion', '6001.05', "主营业务收入-公摊费", 'revenue', False),
-    ('revenue_decoration', '6001.06', "主营业务收入-装修管理费", 'revenue',
-        False),
-    ('revenue_other', '6051', "其他业务收入-违约金", 'revenue', False),
-    ('expense', '6401', "主营业务成本", 'expense', False),
-    ]
-
-TYPES = [
-    ('cash', "货币资金", 'balance', {'assets': True}),
-    ('receivable', "应收款项", 'balance',
-        {'assets': True, 'receivable': True}),
-    ('payable', "应付款项", 'balance', {'payable': True}),
-    ('liability', "预收及其他应付款", 'balance', {}),
-    ('tax', "应交税费", 'balance', {}),
-    ('revenue', "营业收入", 'income', {'revenue': True}),
-    ('expense', "营业成本", 'income', {'expense': True}),
+    ('cash', '1001'),
+    ('bank', '1002'),
+    ('wallet', '1012'),
+    ('receivable', '1122'),
+    ('payable', '2202'),
+    ('prepayment', '2203'),
+    ('vat', '2221.01'),
+    ('deposit', '2241.01'),
+    ('revenue_service', '6001.01'),
+    ('revenue_parking', '6001.02'),
+    ('revenue_garbage', '6001.03'),
+    ('revenue_water', '6001.04'),
+    ('revenue_apportion', '6001.05'),
+    ('revenue_decoration', '6001.06'),
+    ('revenue_other', '6051'),
+    ('expense', '6401'),
     ]
 
 
@@ -67,7 +58,9 @@ def create_property_chart(company):
     accounts found by code are reused.
     """
     pool = Pool()
-    Type = pool.get('account.account.type')
+    ModelData = pool.get('ir.model.data')
+    AccountTemplate = pool.get('account.account.template')
+    TaxTemplate = pool.get('account.tax.template')
     Account = pool.get('account.account')
     Tax = pool.get('account.tax')
     Journal = pool.get('account.journal')
@@ -78,25 +71,23 @@ def create_property_chart(company):
     existing = {a.code: a for a in Account.search([
                 ('company', '=', company.id)])}
     if '1122' not in existing:
-        root_type, = Type.create([{
-                    'name': "物业公司科目表", 'company': company.id,
-                    'statement': None}])
-        types = {}
-        for key, name, statement, flags in TYPES:
-            types[key], = Type.create([dict(
-                        name=name, company=company.id, statement=statement,
-                        parent=root_type.id, **flags)])
-        root, = Account.create([{
-                    'name': "物业公司科目表", 'code': None,
-                    'company': company.id}])
-        Account.create([{
-                    'name': name, 'code': code, 'company': company.id,
-                    'parent': root.id, 'type': types[type_].id,
-                    'reconcile': party, 'party_required': party,
-                    } for _, code, name, type_, party in ACCOUNTS])
+        # as Tryton's create chart wizard does with the template
+        template = AccountTemplate(ModelData.get_id(
+                'community_billing', 'account_template_property_root'))
+        with Transaction().set_context(company=company.id):
+            template2type, template2account, template2tax = {}, {}, {}
+            template.type.create_type(
+                company.id, template2type=template2type)
+            template.create_account(company.id,
+                template2account=template2account,
+                template2type=template2type)
+            TaxTemplate.create_tax(template.id, company.id,
+                template2account=template2account,
+                template2tax=template2tax)
+            template.update_account2(template2account, template2tax)
         existing = {a.code: a for a in Account.search([
                     ('company', '=', company.id)])}
-    for key, code, *_ in ACCOUNTS:
+    for key, code in ACCOUNTS:
         result[key] = existing[code]
 
     taxes = {t.name: t for t in Tax.search([('company', '=', company.id)])}
