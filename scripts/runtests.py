@@ -13,6 +13,7 @@ Options: module names to restrict the module tests (e.g. community_base),
 """
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -49,14 +50,23 @@ def drop_databases(uri, names):
                 % name.replace('"', '""'))
 
 
+def is_cache_template(name):
+    "Whether ``name`` is a template of trytond's test cache (test-<hash>)."
+    return bool(re.fullmatch(r'test-[0-9a-f]{40}', name))
+
+
 def start_databases(uri):
     """Drop what an earlier run of this checkout created and left (it
-    stopped half-way) and return the databases present now, which are
-    not ours: a shared server's other test databases are never dropped."""
+    stopped half-way) and the templates of trytond's test cache (a cache
+    left by any earlier run would serve its old models and XML), and
+    return the databases present now, which are not ours: a shared
+    server's other test databases are never dropped."""
     before = test_databases(uri)
+    stale = {n for n in before if is_cache_template(n)}
     if STATE.exists():
-        earlier = set(STATE.read_text().split())
-        drop_databases(uri, before - earlier)
+        stale |= before - set(STATE.read_text().split())
+    if stale:
+        drop_databases(uri, stale)
         before = test_databases(uri)
     STATE.parent.mkdir(exist_ok=True)
     STATE.write_text('\n'.join(sorted(before)))
@@ -95,7 +105,8 @@ def main(argv):
     os.environ.setdefault('DB_NAME', 'test_community')
     # Template databases as cache, valid for this run only: the run drops
     # every database it created when it ends (and first those that an
-    # interrupted run of this checkout left), so that a changed model or
+    # interrupted run of this checkout left, and any cache template of
+    # trytond), so that a changed model or
     # XML is never served from a stale cache; the other databases of a
     # shared server are never touched.
     os.environ['DB_CACHE'] = 'postgresql://'
