@@ -8,7 +8,7 @@ Each step checks what exists and only adds what is missing, so running
 import argparse
 import datetime as dt
 
-from trytond.config import config
+from trytond import config
 
 
 def steps():

@@ -132,6 +132,10 @@ def sql(database, query, params=None):
 
 
 def setup_database(database, prefix):
+    """Create ``database`` afresh (a database left by an earlier run would
+    keep its old schema: activate_module reuses an existing database) and
+    load the devices of ``prefix``."""
+    sql('postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % database)
     env = dict(os.environ, TRYTOND_DATABASE__URI=database_uri(),
         DB_NAME=database, DB_CACHE=os.environ.get('DB_CACHE', ''))
     env.pop('DB_CACHE') if not env['DB_CACHE'] else None

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sql import Null
 
-from trytond.config import config
+from trytond import config
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool

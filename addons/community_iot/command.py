@@ -4,7 +4,7 @@
 """The command outbox: the ERP switches devices through the bridge."""
 import datetime as dt
 
-from trytond.config import config
+from trytond import config
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval

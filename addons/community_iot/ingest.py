@@ -19,7 +19,7 @@ import logging
 from collections import namedtuple
 from decimal import Decimal
 
-from trytond.config import config
+from trytond import config
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 

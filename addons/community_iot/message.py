@@ -5,7 +5,7 @@
 import datetime as dt
 
 
-from trytond.config import config
+from trytond import config
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 
 from .bridge.adapters import EVENT_KINDS

@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 
-from trytond.config import config
+from trytond import config
 
 
 def main(argv=None):

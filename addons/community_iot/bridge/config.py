@@ -65,7 +65,7 @@ protocol            5                           ``5`` (MQTT 5) or ``3.1.1``
 """
 from dataclasses import dataclass, field
 
-from trytond.config import config
+from trytond import config
 
 from .adapters import DEFAULT_ROOTS, subscriptions
 
