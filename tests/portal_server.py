@@ -125,7 +125,7 @@ class PortalServer:
         env['TRYTONPASSFILE'] = str(passfile)
         subprocess.run([str(BIN / 'trytond-admin'), '-c', str(conf),
                 '-d', self.database, '--activate-dependencies',
-                '-u', 'community_base', '-l', 'zh_CN',
+                '-u', 'community_portal', '-l', 'zh_CN',
                 '--email', 'admin@example.com'],
             env=env, check=True, stdout=subprocess.DEVNULL)
         out = subprocess.run([sys.executable, __file__, 'prepare',

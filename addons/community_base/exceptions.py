@@ -45,17 +45,5 @@ class ServiceRequestError(UserError):
     "A service request cannot take this step."
 
 
-class PortalError(UserError):
-    "A resident portal action is refused (binding code, account …)."
-
-
 class AnnouncementError(ValidationError):
     "An announcement is inconsistent."
-
-
-class BindingCodeError(ValidationError):
-    "A binding code names a party that is not a resident of its unit."
-
-
-class PortalRateLimitError(PortalError):
-    "Too many sign-ups or binding attempts from one client or account."

@@ -60,7 +60,7 @@ from trytond.wsgi import app
 from .exceptions import PortalError
 from .payment_provider import (
     configured_provider_name, get_provider, sandbox_enabled)
-from .portal import mask_email, mask_identifier, mask_mobile
+from .models import mask_email, mask_identifier, mask_mobile
 from .portal_html import (
     RESIDENT_NAV, STAFF_NAV, Markup, csrf_field, money, options, page, qr_svg)
 
@@ -585,7 +585,7 @@ def household(ctx):
 def _invite(ctx, owned, form):
     """Create the invited party, its residency and a binding code; return
     the notice text with the code to pass on."""
-    from .portal import normalize_mobile
+    from .models import normalize_mobile
     pool = ctx.pool
     Party = pool.get('party.party')
     Residency = pool.get('community.residency')
@@ -740,7 +740,7 @@ def check_photos(files):
             data and len(data) <= MAX_PHOTO_SIZE) else None
         if photo is None:
             raise PortalError(gettext(
-                    'community_base.msg_portal_photo_invalid',
+                    'community_portal.msg_portal_photo_invalid',
                     name=storage.filename[:100]))
         photos.append(photo)
     return photos
@@ -997,7 +997,7 @@ def _payable(ctx, unit_id, bill=None):
 
 
 def _unavailable_text():
-    return gettext('community_base.msg_portal_payment_unavailable')
+    return gettext('community_portal.msg_portal_payment_unavailable')
 
 
 def _unavailable_notice():
