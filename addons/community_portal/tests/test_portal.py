@@ -194,7 +194,8 @@ class PortalTestCase(unittest.TestCase):
     @with_transaction()
     def test_payment_confirmation(self):
         "A provider's confirmation marks the payment paid once, in the ledger"
-        from trytond.modules.community_base.account import create_fiscal_year, create_property_chart
+        from trytond.modules.community_base.account import (
+            create_fiscal_year, create_property_chart)
         pool = Pool()
         Payment = pool.get('community.portal.payment')
         company = create_company()
@@ -230,7 +231,8 @@ class PortalTestCase(unittest.TestCase):
     @with_transaction()
     def test_payment_bill_and_late_fees(self):
         "The portal pays a bill with its late fees, or all a unit owes"
-        from .test_billing import bill_month, create_unit, setup_billing
+        from trytond.modules.community_base.tests.test_billing import (
+            bill_month, create_unit, setup_billing)
         pool = Pool()
         Party = pool.get('party.party')
         Bill = pool.get('community.bill')
@@ -291,8 +293,8 @@ class PortalTestCase(unittest.TestCase):
             self.assertEqual(first.amount, Decimal('265.33'))
             Payment.confirm(first, Decimal('265.33'), 'WX1')
             counter = first.settlement
-            self.assertEqual(sorted((l.bill.id, bool(l.late_fee), l.amount)
-                    for l in counter.lines), [
+            self.assertEqual(sorted((x.bill.id, bool(x.late_fee), x.amount)
+                    for x in counter.lines), [
                     (april.id, False, Decimal('260.00')),
                     (april.id, True, Decimal('5.33'))])
             self.assertEqual(counter.prepayment_amount, Decimal(0))
@@ -312,8 +314,8 @@ class PortalTestCase(unittest.TestCase):
             Counter.post([cash])
             Payment.confirm(rest, Decimal('261.30'), 'WX2')
             self.assertEqual(rest.state, 'paid')
-            self.assertEqual([(bool(l.late_fee), l.amount)
-                    for l in rest.settlement.lines], [(True, Decimal('1.30'))])
+            self.assertEqual([(bool(x.late_fee), x.amount)
+                    for x in rest.settlement.lines], [(True, Decimal('1.30'))])
             self.assertEqual(rest.settlement.prepayment_amount,
                 Decimal('260.00'))
             self.assertEqual(Payment.payable_items(unit, owner), [])

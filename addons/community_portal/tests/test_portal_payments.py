@@ -22,7 +22,7 @@ from trytond.transaction import Transaction
 
 from .test_portal import setup_unit
 
-LOGGER = 'trytond.modules.community_portal.routes'
+LOGGER = 'trytond.modules.community_portal.portal.bills'
 
 
 def notification(token, amount, key):
