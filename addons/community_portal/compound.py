@@ -8,6 +8,7 @@ import hashlib
 import io
 import re
 
+from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields, sequence_ordered
 from trytond.model.exceptions import ValidationError
@@ -39,6 +40,10 @@ class PortalCompound(ModelSQL, ModelView):
         help="One notice a line, shown on the home page.")
     contacts = fields.Text("Contact Numbers",
         help="One contact a line, e.g. 物业服务中心 0833-1234567.")
+    # what the pages need of a compound's portal, by compound id: read
+    # once, not on every request (cleared on any change)
+    _settings_cache = Cache('community.portal.compound.settings',
+        context=False)
 
     @classmethod
     def __setup__(cls):
@@ -71,31 +76,56 @@ class PortalCompound(ModelSQL, ModelView):
 
     @classmethod
     def get_settings(cls, compound):
-        "The portal of ``compound`` as Settings, or None."
-        with Transaction().set_user(0), \
-                Transaction().set_context(_check_access=False):
-            found = cls.search([('compound', '=', compound.id)], limit=1)
-            if not found:
-                return None
-            return Settings(found[0])
+        "The portal of ``compound`` as Settings, or None (cached)."
+        values = cls._settings_cache.get(compound.id, -1)
+        if values == -1:
+            with Transaction().set_user(0), \
+                    Transaction().set_context(_check_access=False):
+                found = cls.search([('compound', '=', compound.id)],
+                    limit=1)
+                values = Settings.values(found[0]) if found else None
+            cls._settings_cache.set(compound.id, values)
+        return Settings(values) if values is not None else None
+
+    @classmethod
+    def create(cls, vlist):
+        cls._settings_cache.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        cls._settings_cache.clear()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, records):
+        cls._settings_cache.clear()
+        super().delete(records)
 
 
 class Settings:
-    "What a page needs of a compound's portal (read once per request)."
+    "What a page needs of a compound's portal."
 
-    def __init__(self, record):
-        self.id = record.id
-        self.portal_name = record.portal_name or record.compound.name
-        self.logo = bool(record.logo)
-        self.primary_colour = record.primary_colour
-        self.notices = record.notices or ''
-        self.contacts = record.contacts or ''
-        self.nav_keys = ([s.key for s in record.services]
-            if record.services else None)
-        self.brand_version = hashlib.sha256(repr((
-                    self.primary_colour,
-                    hashlib.sha256(record.logo or b'').hexdigest(),
-                    )).encode()).hexdigest()[:12]
+    def __init__(self, values):
+        self.__dict__.update(values)
+
+    @staticmethod
+    def values(record):
+        "The values of Settings of ``record`` (cached by compound)."
+        return {
+            'id': record.id,
+            'portal_name': record.portal_name or record.compound.name,
+            'logo': bool(record.logo),
+            'primary_colour': record.primary_colour,
+            'notices': record.notices or '',
+            'contacts': record.contacts or '',
+            'nav_keys': ([s.key for s in record.services]
+                if record.services else None),
+            'brand_version': hashlib.sha256(repr((
+                        record.primary_colour,
+                        hashlib.sha256(record.logo or b'').hexdigest(),
+                        )).encode()).hexdigest()[:12],
+            }
 
 
 def _is_picture(data):
@@ -125,6 +155,21 @@ class PortalCompoundService(sequence_ordered(), ModelSQL, ModelView):
             ('key_unique', Unique(t, t.portal, t.key),
                 'community_portal.msg_portal_compound_service_unique'),
             ]
+
+    @classmethod
+    def create(cls, vlist):
+        PortalCompound._settings_cache.clear()
+        return super().create(vlist)
+
+    @classmethod
+    def write(cls, *args):
+        PortalCompound._settings_cache.clear()
+        super().write(*args)
+
+    @classmethod
+    def delete(cls, records):
+        PortalCompound._settings_cache.clear()
+        super().delete(records)
 
     @classmethod
     def get_keys(cls):

@@ -8,7 +8,7 @@ import logging
 from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 
-from sql import For
+from sql import For, Null
 from werkzeug.wrappers import Response
 
 from trytond import backend
@@ -36,15 +36,11 @@ def bills_domain(ctx):
     units not addressed to a tenant; tenants only those addressed to them
     (the fees their lease assigns to them)."""
     def compute():
-        Residency = ctx.pool.get('community.residency')
         family_units = [u.id for u, role in ctx.scope.values()
             if role in {'owner', 'member'}]
         tenant_units = [u.id for u, role in ctx.scope.values()
             if role == 'tenant']
-        tenants = Residency.search([
-                ('unit', 'in', family_units), ('role', '=', 'tenant'),
-                ]) if family_units else []
-        tenant_parties = list({r.party.id for r in tenants}
+        tenant_parties = list(active_tenants(ctx, family_units)
             - {ctx.party.id})
         clauses = ['OR']
         if family_units:
@@ -61,6 +57,24 @@ def bills_domain(ctx):
             return [('id', '=', -1)]
         return [('state', '!=', 'cancelled'), clauses]
     return ctx.cached('bills_domain', compute)
+
+
+def active_tenants(ctx, unit_ids):
+    "The parties of the active tenant residencies of ``unit_ids`` (SQL)."
+    if not unit_ids:
+        return set()
+    Residency = ctx.pool.get('community.residency')
+    Date = ctx.pool.get('ir.date')
+    residency = Residency.__table__()
+    today = Transaction().context.get('date') or Date.today()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*residency.select(residency.party,
+            where=residency.unit.in_(list(unit_ids))
+            & (residency.role == 'tenant')
+            & (residency.start_date <= today)
+            & ((residency.end_date == Null)
+                | (residency.end_date >= today))))
+    return {party for party, in cursor}
 
 
 def paid_payments(ctx, bills):
@@ -142,27 +156,35 @@ def bills(ctx):
         return unverified(ctx)
     Bill = ctx.pool.get('community.bill')
     Payment = ctx.pool.get('community.portal.payment')
-    # the ids, then one set-based query for what the list shows (amounts
-    # to pay and portal payments included)
-    ids = [b.id for b in Bill.search(bills_domain(ctx), limit=200)]
-    values = Payment.bill_list(ids)
-    codes = {u_id: unit.code for u_id, (unit, _) in ctx.scope.items()}
-    # open late fees by bill, and what each unit owes in all
-    fees, owed = {}, []
-    for u_id in sorted(ctx.scope, key=codes.get):
-        items = payable(ctx, u_id)
-        for i in items:
-            if i.get('late_fee'):
-                fees[i['bill']] = fees.get(i['bill'], Decimal(0)) + i['amount']
-        if items:
-            owed.append({
-                    'ref': sign_ref('unit', u_id), 'unit': codes[u_id],
-                    'total': sum((i['amount'] for i in items), Decimal(0)),
-                    'late': sum((i['amount'] for i in items
-                            if i.get('late_fee')), Decimal(0)),
-                    })
+    LateFee = ctx.pool.get('community.late_fee')
+    # the ids of every bill the resident sees, then set-based reads: the
+    # amounts of the bills (one query) and their open late fees; what each
+    # unit owes comes from them (as payable_items: the posted bills with
+    # something left to pay and the open late fees), not from reading each
+    # unit's open items again
+    all_ids = [b.id for b in Bill.search(bills_domain(ctx))]
+    values = Payment.bill_list(all_ids)
+    fees = {}
+    for fee in LateFee.search([('bill', 'in', all_ids)]) if all_ids else []:
+        if fee.amount_to_pay > 0:
+            fees[fee.bill.id] = fees.get(fee.bill.id, Decimal(0)) + (
+                fee.amount_to_pay)
+    codes = ctx.unit_codes
+    totals = {}
+    for id_ in all_ids:
+        v = values[id_]
+        total, late = totals.get(v['unit'], (Decimal(0), Decimal(0)))
+        late_fees = fees.get(id_, Decimal(0))
+        totals[v['unit']] = (
+            total + max(v['amount_to_pay'], Decimal(0)) + late_fees,
+            late + late_fees)
+    owed = [{
+            'ref': sign_ref('unit', u_id), 'unit': codes[u_id],
+            'total': totals[u_id][0], 'late': totals[u_id][1],
+            } for u_id in sorted(ctx.scope, key=codes.get)
+        if totals.get(u_id, (0,))[0] > 0]
     open_, paid = [], []
-    for id_ in ids:
+    for id_ in all_ids[:200]:
         v = dict(values[id_])
         v['late_fees'] = fees.get(id_, Decimal(0))
         v['ref'] = sign_ref('bill', id_)

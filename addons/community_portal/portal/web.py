@@ -38,6 +38,7 @@ import secrets
 from functools import wraps
 
 from jinja2 import Environment, FileSystemLoader
+from sql import Null
 from werkzeug.wrappers import Response
 
 from trytond import config
@@ -252,6 +253,8 @@ class Context:
         self.user = None
         self.session_key = None
         self._scope = None
+        self.unit_codes = {}
+        self.unit_compounds = {}
         self._cache = {}
         key = request.cookies.get(SESSION_COOKIE)
         if key:
@@ -260,7 +263,7 @@ class Context:
             if user and user.active:
                 self.user = user
                 self.session_key = key
-        self.lang = i18n.choose_language(request, self.party)
+        self.lang = i18n.choose_language(request)
 
     # translation
     def _(self, message, **variables):
@@ -304,31 +307,61 @@ class Context:
     @property
     def scope(self):
         """Return {unit id: (unit, role)} of the account's active
-        residencies (one query, once per request); empty for an
-        unverified account."""
+        residencies (owner wins over the other roles), in one query once per
+        request; empty for an unverified account. Also ``unit_codes``
+        {unit id: code} and ``unit_compounds`` {unit id: compound id}."""
         if self._scope is None:
             self._scope = {}
             if self.party:
-                Residency = self.pool.get('community.residency')
-                for residency in Residency.search([
-                            ('party', '=', self.party.id),
-                            ('active', '=', True),
-                            ], order=[('unit', 'ASC'), ('role', 'ASC')]):
-                    unit = residency.unit
-                    # owner wins over the other roles
-                    if (unit.id not in self._scope
-                            or residency.role == 'owner'):
-                        self._scope[unit.id] = (unit, residency.role)
+                self._read_scope()
         return self._scope
+
+    def _read_scope(self):
+        pool = self.pool
+        Residency = pool.get('community.residency')
+        Unit = pool.get('community.unit')
+        Date = pool.get('ir.date')
+        residency = Residency.__table__()
+        unit = Unit.__table__()
+        today = Transaction().context.get('date') or Date.today()
+        cursor = Transaction().connection.cursor()
+        # as Residency.search([('party', '=', …), ('active', '=', True)],
+        # order=[('unit', 'ASC'), ('role', 'ASC')]) and the units' code
+        # and compound, without three queries
+        cursor.execute(*residency.join(unit,
+                condition=unit.id == residency.unit).select(
+                unit.id, residency.role, unit.code, unit.compound,
+                where=(residency.party == self.party.id)
+                & (residency.start_date <= today)
+                & ((residency.end_date == Null)
+                    | (residency.end_date >= today)),
+                order_by=[unit.id, residency.role]))
+        rows = cursor.fetchall()
+        # the units in their model order (the natural order of their
+        # codes), as the residencies' order on their unit
+        unit_ids = sorted({r[0] for r in rows})
+        order = {}
+        if len(unit_ids) > 1:
+            with Transaction().set_context(active_test=False):
+                order = {u.id: i for i, u in enumerate(
+                        Unit.search([('id', 'in', unit_ids)]))}
+        for unit_id, role, code, compound in sorted(
+                rows, key=lambda r: (order.get(r[0], 0), r[1] or '')):
+            if unit_id not in self._scope or role == 'owner':
+                self._scope[unit_id] = (Unit(unit_id), role)
+                self.unit_codes[unit_id] = code
+                self.unit_compounds[unit_id] = compound
 
     # compounds and their portal configuration
     @property
     def compounds(self):
         "The compounds of the resident's units, in their order."
-        result = {}
-        for unit, _ in self.scope.values():
-            result.setdefault(unit.compound.id, unit.compound)
-        return list(result.values())
+        Compound = self.pool.get('community.compound')
+        ids = []
+        for unit_id in self.scope:
+            if self.unit_compounds[unit_id] not in ids:
+                ids.append(self.unit_compounds[unit_id])
+        return Compound.browse(ids)
 
     @property
     def compound(self):
