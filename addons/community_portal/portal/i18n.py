@@ -25,6 +25,9 @@ DEFAULT_LANGUAGE = 'zh_CN'
 _locale_dirs = []
 _cache = {}
 _lock = threading.Lock()
+#: incremented when a catalogue directory is added (the templates'
+#: environments are built again)
+generation = 0
 
 
 def N_(message):
@@ -34,11 +37,13 @@ def N_(message):
 
 def register_locale_dir(path):
     "Add the ``<lang>.po`` catalogues of ``path`` (a module's portal)."
+    global generation
     path = pathlib.Path(path)
     with _lock:
         if path not in _locale_dirs:
             _locale_dirs.append(path)
             _cache.clear()
+            generation += 1
 
 
 def read_catalog(path, lang):

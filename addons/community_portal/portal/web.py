@@ -172,7 +172,8 @@ def static_digest(name):
 
 def environment(lang):
     "The Jinja2 environment of ``lang`` (templates compiled once)."
-    env = _environments.get(lang)
+    key = (lang, i18n.generation)
+    env = _environments.get(key)
     if env is None:
         env = Environment(
             loader=FileSystemLoader([str(d) for d in _template_dirs]),
@@ -193,7 +194,7 @@ def environment(lang):
                 'qr_svg': helpers.qr_svg,
                 'sign_ref': sign_ref,
                 })
-        _environments[lang] = env
+        _environments[key] = env
     return env
 
 
@@ -402,8 +403,7 @@ class Context:
 
         def compute():
             Model = self.pool.get(model)
-            with Transaction().set_context(
-                    language=self.lang if self.lang != 'en' else 'en'):
+            with Transaction().set_context(language=self.lang):
                 selection = Model.fields_get([field])[field]['selection']
             return dict(selection)
         return self.cached(key, compute)
