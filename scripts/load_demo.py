@@ -431,6 +431,18 @@ def setup_portal():
                         'body': "缴费、报修、公告都可以在手机上办理。",
                         }])
             Announcement.publish([announcement])
+    # each compound its own portal (社区 › 业主端 › 小区业主端): its name,
+    # colour, notices and contacts; no services listed: all of them
+    Portal = pool.get('community.portal.compound')
+    for compound in compounds:
+        if not Portal.search([('compound', '=', compound.id)], limit=1):
+            Portal.create([{
+                        'compound': compound.id,
+                        'portal_name': "%s业主之家" % compound.name,
+                        'primary_colour': '#1F6FEB',
+                        'notices': "物业费可在手机上缴纳,报修2小时内响应。",
+                        'contacts': "物业服务中心 0833-2100001",
+                        }])
     password = 'portal-demo-123'
     lines = []
     for i, residency in enumerate(owners[:3]):

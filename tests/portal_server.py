@@ -271,6 +271,8 @@ def prepare_data(conf, database):
         user.companies.append(Company(company.id))
         user.company = Company(company.id)
         user.save()
+    data['portals'] = prepare_portals(Model, jz, bj, b3, b9)
+    data['accounts']['qian'] = '13900139006'
     data['bench'] = prepare_bench(Model, b3,
         int(os.environ.get('PORTAL_BENCH_RESIDENTS') or 0))
     with cfg.set_context(language='en'):  # account tools find by name
@@ -279,6 +281,57 @@ def prepare_data(conf, database):
         data['buildings'] = {'3': b3.id, '9': b9.id}
         data['meters'] = prepare_meters(Model, [u1, u2, u3])
     print(json.dumps(data))
+
+
+def prepare_portals(Model, jz, bj, b3, b9):
+    """Each compound its own portal: 嘉州花园 red with bills, repairs and
+    notices; 滨江花园 green with a logo, repairs first and no bills. 钱多
+    owns a unit in each compound (the compound switcher)."""
+    import datetime as dt
+    import io
+    from decimal import Decimal
+
+    from PIL import Image
+    Portal = Model.get('community.portal.compound')
+    Unit = Model.get('community.unit')
+    Party = Model.get('party.party')
+    WebUser = Model.get('web.user')
+    logo = io.BytesIO()
+    image = Image.new('RGB', (64, 64), (255, 255, 255))
+    image.paste((17, 122, 101), (12, 12, 52, 52))
+    image.save(logo, 'PNG')
+    result = {}
+    for compound, name, colour, keys, notices, contacts, image in [
+            (jz, "嘉州花园业主之家", '#C0392B',
+                ['bills', 'requests', 'announcements', 'profile'],
+                "本周六 9:00-12:00 停水检修",
+                "物业服务中心 0833-2100001", None),
+            (bj, "滨江花园智慧社区", '#117A65',
+                ['requests', 'announcements', 'profile'],
+                "电梯年检:12月5日",
+                "滨江物业 0833-2200002\n保安室 0833-2200003",
+                logo.getvalue()),
+            ]:
+        portal = Portal(compound=compound, portal_name=name,
+            primary_colour=colour, notices=notices, contacts=contacts)
+        if image:
+            portal.logo = image
+        for key in keys:
+            portal.services.new(key=key)
+        portal.save()
+        result[compound.name] = {'id': portal.id, 'colour': colour,
+            'name': name, 'services': keys}
+    qian = Party(name="钱多")
+    qian.save()
+    for building, code in [(b3, '3-2-1301'), (b9, '9-1-102')]:
+        unit = Unit(building=building, code=code)
+        unit.residencies.new(party=qian, role='owner', share=Decimal(100),
+            start_date=dt.date(2020, 1, 1))
+        unit.save()
+    account = WebUser(mobile='13900139006', party=qian)
+    account.password = PASSWORD
+    account.save()
+    return result
 
 
 def prepare_bench(Model, building, count):

@@ -158,3 +158,62 @@ def test_resident_and_technician_journey(portal_server, browser, tmp_path):
     assert "★★★★★" in page.content()
     shot(page, '12-rated')
     resident.close()
+
+
+def test_two_compounds_two_portals(portal_server, browser):
+    """Each compound its own portal from the same server: 嘉州花园 red with
+    bills first, 滨江花园 green with its logo and no bills; a resident of
+    both switches between them. No CSP violation (no inline style)."""
+    base = portal_server.url
+    portals = portal_server.data['portals']
+    context = browser.new_context(viewport=VIEWPORT, locale='zh-CN',
+        is_mobile=True, has_touch=True)
+    page = context.new_page()
+    problems = []
+    page.on('console', lambda m: m.type == 'error' and problems.append(
+            m.text))
+    page.on('pageerror', lambda e: problems.append(str(e)))
+    page.on('response', lambda r: r.status >= 400 and problems.append(
+            '%s %s' % (r.status, r.url)))
+    page.goto(base + '/login')
+    page.fill('#login', portal_server.data['accounts']['qian'])
+    page.fill('#password', PASSWORD)
+    page.click('button[type=submit]')
+    page.wait_for_url('**/portal/')
+
+    def header_colour():
+        return page.eval_on_selector(
+            'header', 'e => getComputedStyle(e).backgroundColor')
+
+    def services():
+        return page.eval_on_selector_all(
+            'nav a', 'es => es.map(e => e.dataset.nav)')
+
+    jz, bj = portals['嘉州花园'], portals['滨江花园']
+    assert page.title() == jz['name']
+    assert header_colour() == 'rgb(192, 57, 43)'   # #C0392B
+    assert services() == ['home'] + jz['services']
+    assert "停水检修" in page.content()
+    assert page.locator('header img.logo').count() == 0
+    shot(page, '20-portal-jiazhou')
+
+    page.click('#compound-switcher button:has-text("滨江花园")')
+    page.wait_for_url('**/portal/')
+    page.wait_for_function(
+        "document.title === %r" % bj['name'])
+    assert header_colour() == 'rgb(17, 122, 101)'  # #117A65
+    assert services() == ['home'] + bj['services']
+    assert 'bills' not in services()
+    assert "电梯年检" in page.content() and "停水检修" not in page.content()
+    assert "保安室 0833-2200003" in page.content()
+    logo = page.locator('header img.logo')
+    assert logo.count() == 1
+    assert page.eval_on_selector(
+        'header img.logo', 'e => e.complete && e.naturalWidth') == 64
+    shot(page, '21-portal-binjiang')
+
+    # the bill list keeps the compound's colour
+    page.goto(base + '/requests')
+    assert header_colour() == 'rgb(17, 122, 101)'
+    assert not problems, problems
+    context.close()

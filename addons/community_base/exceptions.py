@@ -33,17 +33,5 @@ class IdentityNumberError(RegisterError):
     "A resident ID number is not valid per GB 11643-1999."
 
 
-class PortalError(UserError):
-    "A resident portal action is refused (binding code, account …)."
-
-
-class BindingCodeError(ValidationError):
-    "A binding code names a party that is not a resident of its unit."
-
-
-class PortalRateLimitError(PortalError):
-    "Too many sign-ups or binding attempts from one client or account."
-
-
 class SensitiveSearchError(UserError):
     "A search on ID or phone numbers other than by the whole number."

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from trytond import config
 from trytond.model.exceptions import AccessError
-from trytond.modules.community_base.payment_provider import (
+from trytond.modules.community_portal.payment_provider import (
     configured_provider_name)
 from trytond.modules.company.tests import create_company
 from trytond.pool import Pool
@@ -22,7 +22,7 @@ from trytond.transaction import Transaction
 
 from .test_portal import setup_unit
 
-LOGGER = 'trytond.modules.community_base.routes'
+LOGGER = 'trytond.modules.community_portal.portal.bills'
 
 
 def notification(token, amount, key):
@@ -35,7 +35,7 @@ def notification(token, amount, key):
 
 class PortalPaymentRouteTestCase(RouteTestCase):
     "Portal payment confirmations"
-    module = 'community_base'
+    module = 'community_portal'
 
     @classmethod
     def setUpDatabase(cls):

@@ -11,8 +11,8 @@ from decimal import Decimal
 from unittest.mock import patch
 
 from trytond.exceptions import UserError
-from trytond.modules.community_base.payment_provider import SandboxProvider
-from trytond.modules.community_base.portal import (
+from trytond.modules.community_portal.payment_provider import SandboxProvider
+from trytond.modules.community_portal.models import (
     mask_email, mask_identifier, mask_mobile, normalize_mobile)
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
@@ -34,7 +34,7 @@ class PortalHelpersTestCase(unittest.TestCase):
         "ID, phone numbers and emails are masked"
         self.assertEqual(mask_mobile('13800138000'), '138****8000')
         self.assertEqual(
-            mask_identifier('11010519491231002X'), '110***********002X')
+            mask_identifier('11010519491231002X'), '1101**********002X')
         self.assertEqual(mask_email('wangfang@example.com'),
             'w***@example.com')
         self.assertEqual(mask_mobile(None), '')
@@ -84,7 +84,7 @@ class PortalTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        activate_module('community_base')
+        activate_module('community_portal')
 
     @with_transaction()
     def test_binding_code_single_use(self):
@@ -195,7 +195,8 @@ class PortalTestCase(unittest.TestCase):
     @with_transaction()
     def test_payment_confirmation(self):
         "A provider's confirmation marks the payment paid once, in the ledger"
-        from ..account import create_fiscal_year, create_property_chart
+        from trytond.modules.community_base.account import (
+            create_fiscal_year, create_property_chart)
         pool = Pool()
         Payment = pool.get('community.portal.payment')
         company = create_company()
@@ -236,7 +237,8 @@ class PortalTestCase(unittest.TestCase):
     @with_transaction()
     def test_payment_bill_and_late_fees(self):
         "The portal pays a bill with its late fees, or all a unit owes"
-        from .test_billing import bill_month, create_unit, setup_billing
+        from trytond.modules.community_base.tests.test_billing import (
+            bill_month, create_unit, setup_billing)
         pool = Pool()
         Party = pool.get('party.party')
         Bill = pool.get('community.bill')
@@ -297,8 +299,8 @@ class PortalTestCase(unittest.TestCase):
             self.assertEqual(first.amount, Decimal('265.33'))
             Payment.confirm(first, Decimal('265.33'), 'WX1')
             counter = first.settlement
-            self.assertEqual(sorted((l.bill.id, bool(l.late_fee), l.amount)
-                    for l in counter.lines), [
+            self.assertEqual(sorted((x.bill.id, bool(x.late_fee), x.amount)
+                    for x in counter.lines), [
                     (april.id, False, Decimal('260.00')),
                     (april.id, True, Decimal('5.33'))])
             self.assertEqual(counter.prepayment_amount, Decimal(0))
@@ -319,8 +321,8 @@ class PortalTestCase(unittest.TestCase):
             Counter.post([cash])
             Payment.confirm(rest, Decimal('261.30'), 'WX2')
             self.assertEqual(rest.state, 'paid')
-            self.assertEqual([(bool(l.late_fee), l.amount)
-                    for l in rest.settlement.lines], [(True, Decimal('1.30'))])
+            self.assertEqual([(bool(x.late_fee), x.amount)
+                    for x in rest.settlement.lines], [(True, Decimal('1.30'))])
             self.assertEqual(rest.settlement.prepayment_amount,
                 Decimal('260.00'))
             self.assertEqual(Payment.payable_items(unit, owner), [])

@@ -24,12 +24,16 @@ from decimal import Decimal
 from trytond import config
 from trytond.pool import Pool
 
+from .portal.i18n import N_
+
 logger = logging.getLogger(__name__)
 
 
 class PaymentProvider:
     "Interface of a payment provider."
     name = None
+    #: the payment method printed on receipts (a msgid of the portal)
+    label = None
 
     def qr_text(self, payment, base_url):
         """Return the text to encode in the QR code shown to the payer.
@@ -58,6 +62,7 @@ class SandboxProvider(PaymentProvider):
     (``secret``: that key, read when first needed).
     """
     name = 'sandbox'
+    label = N_("Sandbox (test payment)")
 
     def __init__(self, secret=None):
         self._secret = secret
@@ -95,7 +100,7 @@ class SandboxProvider(PaymentProvider):
             amount = Decimal(str(data['amount']))
             reference = str(data['transaction_id'])
         except (ValueError, KeyError, TypeError, ArithmeticError):
-            raise ValueError("malformed notification")
+            raise ValueError("malformed notification") from None
         if not amount.is_finite() or amount <= 0:
             raise ValueError("malformed amount")
         return token, amount, reference

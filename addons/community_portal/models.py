@@ -10,8 +10,6 @@ import time
 import uuid
 from decimal import Decimal
 
-import phonenumbers
-
 from sql import Literal, Null
 from sql.aggregate import Sum
 from sql.conditionals import Coalesce
@@ -22,11 +20,12 @@ from trytond import config
 from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.model import ModelSingleton, ModelSQL, ModelView, Unique, fields
+from trytond.modules.community_base.party import compact_mobile, mask
 from trytond.pool import Pool, PoolMeta
 from trytond.res.user import PASSWORD_HASH
 from trytond.transaction import Transaction, without_check_access
 
-from .arrears import local_today
+from trytond.modules.community_billing.arrears import local_today
 from .exceptions import BindingCodeError, PortalError, PortalRateLimitError
 
 # Letters and digits that cannot be confused when read aloud or typed.
@@ -40,33 +39,22 @@ def normalize_mobile(value):
 
     ``value``: a string such as ``'138 0013 8000'`` or ``'+86 13800138000'``.
     Raises ValueError unless it is a valid mobile number of region CN
-    (checked with phonenumbers' metadata).
+    (community_base's ``compact_mobile``: the one phone number wrapper).
     """
-    number = phonenumbers.parse(value, 'CN')
-    if (not phonenumbers.is_valid_number_for_region(number, 'CN')
-            or phonenumbers.number_type(number) not in {
-                phonenumbers.PhoneNumberType.MOBILE,
-                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}):
+    e164 = compact_mobile(value)
+    if not e164 or not e164.startswith('+86'):
         raise ValueError(value)
-    return str(number.national_number)
+    return e164[3:]
 
 
 def mask_mobile(value):
-    "Return a mobile number with its middle four digits hidden: 138****8000."
-    if not value:
-        return ''
-    if len(value) < 8:
-        return value[:1] + '*' * (len(value) - 1)
-    return value[:3] + '****' + value[-4:]
+    "Return a mobile number with its middle digits hidden: 138****8000."
+    return mask(value) or ''
 
 
 def mask_identifier(value):
-    "Return an ID number showing only its first 3 and last 4 characters."
-    if not value:
-        return ''
-    if len(value) <= 7:
-        return '*' * len(value)
-    return value[:3] + '*' * (len(value) - 7) + value[-4:]
+    "Return an ID number masked as everywhere else (community_base.mask)."
+    return mask(value) or ''
 
 
 def mask_email(value):
@@ -96,7 +84,7 @@ class WebUser(metaclass=PoolMeta):
         t = cls.__table__()
         cls._sql_constraints += [
             ('mobile_unique', Unique(t, t.mobile),
-                'community_base.msg_portal_mobile_unique'),
+                'community_portal.msg_portal_mobile_unique'),
             ]
         # An account made with a mobile number has no email
         cls.email.states = {}
@@ -116,10 +104,10 @@ class WebUser(metaclass=PoolMeta):
         if values.get('mobile'):
             try:
                 values['mobile'] = normalize_mobile(values['mobile'])
-            except (ValueError, phonenumbers.NumberParseException):
+            except ValueError:
                 raise PortalError(gettext(
-                        'community_base.msg_portal_mobile_invalid',
-                        mobile=values['mobile']))
+                        'community_portal.msg_portal_mobile_invalid',
+                        mobile=values['mobile'])) from None
         return values
 
     @classmethod
@@ -143,7 +131,7 @@ class WebUser(metaclass=PoolMeta):
                             [('id', 'in', list(ids))])}
             if ids - visible:
                 raise PortalError(gettext(
-                        'community_base.msg_portal_account_party'))
+                        'community_portal.msg_portal_account_party'))
 
     @classmethod
     def find_login(cls, login):
@@ -153,7 +141,7 @@ class WebUser(metaclass=PoolMeta):
             return login.lower()
         try:
             return normalize_mobile(login)
-        except (ValueError, phonenumbers.NumberParseException):
+        except ValueError:
             return login
 
     @classmethod
@@ -252,7 +240,7 @@ class WebUser(metaclass=PoolMeta):
         if cls._client_attempts('signup') >= config.getint(
                 'community_portal', 'max_signup', default=10):
             raise PortalRateLimitError(gettext(
-                    'community_base.msg_portal_too_many_attempts'))
+                    'community_portal.msg_portal_too_many_attempts'))
         Attempt.add('signup')
 
     def portal_parties(self):
@@ -283,7 +271,7 @@ class StaffSession(ModelSQL):
         t = cls.__table__()
         cls._sql_constraints += [
             ('key_unique', Unique(t, t.key),
-                'community_base.msg_staff_session_unique'),
+                'community_portal.msg_staff_session_unique'),
             ]
 
     @staticmethod
@@ -357,7 +345,7 @@ class BindingCode(ModelSQL, ModelView):
         t = cls.__table__()
         cls._sql_constraints += [
             ('code_unique', Unique(t, t.code),
-                'community_base.msg_binding_code_unique'),
+                'community_portal.msg_binding_code_unique'),
             ]
         cls._order.insert(0, ('expires_at', 'DESC'))
 
@@ -409,7 +397,7 @@ class BindingCode(ModelSQL, ModelView):
             for code in codes:
                 if (code.unit.id, code.party.id) not in residents:
                     raise BindingCodeError(gettext(
-                            'community_base.msg_binding_code_not_resident',
+                            'community_portal.msg_binding_code_not_resident',
                             unit=code.unit.rec_name))
 
     def get_state(self, name):
@@ -457,7 +445,7 @@ class BindingCode(ModelSQL, ModelView):
         if (WebUser._client_attempts(key, any_client=True) >= limit
                 or WebUser._client_attempts('bind:', prefix=True) >= limit):
             raise PortalRateLimitError(gettext(
-                    'community_base.msg_portal_too_many_attempts'))
+                    'community_portal.msg_portal_too_many_attempts'))
         code = (code or '').strip().upper()
         codes = cls.search([('code', '=', code)], limit=1)
         if codes:
@@ -466,7 +454,8 @@ class BindingCode(ModelSQL, ModelView):
         if (not codes or record.get_state(None) != 'valid'
                 or (web_user.party and web_user.party != record.party)):
             cls._add_failed_attempt(key)
-            raise PortalError(gettext('community_base.msg_binding_code_invalid'))
+            raise PortalError(gettext(
+                    'community_portal.msg_binding_code_invalid'))
         record.used_at = dt.datetime.now()
         record.used_by = web_user
         record.save()
@@ -585,7 +574,7 @@ class PortalPayment(ModelSQL, ModelView):
         t = cls.__table__()
         cls._sql_constraints += [
             ('token_unique', Unique(t, t.token),
-                'community_base.msg_portal_payment_token_unique'),
+                'community_portal.msg_portal_payment_token_unique'),
             ]
         cls._order.insert(0, ('create_date', 'DESC'))
 
@@ -682,7 +671,9 @@ class PortalPayment(ModelSQL, ModelView):
         CounterPayment = pool.get('community.payment')
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
-        wanted = [(l.bill, l.late_fee, l.amount) for l in payment.lines]
+        Date = pool.get('ir.date')
+        wanted = [(line.bill, line.late_fee, line.amount)
+            for line in payment.lines]
         if not wanted and payment.bill:
             # portal payments started before payment lines existed
             wanted = [(payment.bill, None, payment.amount)]
@@ -725,7 +716,7 @@ class PortalPayment(ModelSQL, ModelView):
             return payment
         if amount != payment.amount:
             raise PortalError(gettext(
-                    'community_base.msg_portal_payment_amount'))
+                    'community_portal.msg_portal_payment_amount'))
         payment.state = 'paid'
         payment.paid_at = dt.datetime.now()
         payment.provider_reference = provider_reference

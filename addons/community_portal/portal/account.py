@@ -1,0 +1,225 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Account and household pages: login, sign-up, binding, home (with the
+compound switcher), units, profile, household."""
+from trytond.exceptions import RateLimitException, UserError
+from trytond.protocols.wrappers import abort
+
+from ..models import normalize_mobile
+from .i18n import N_
+from .nav import register_nav
+from .web import (
+    COMPOUND_COOKIE, CSRF_COOKIE, SESSION_COOKIE, error_text, parse_ref,
+    rollback, route, sign_ref)
+
+register_nav('home', N_("Home"), '', icon='home', order=0)
+register_nav('profile', N_("Me"), 'profile', icon='user', order=90)
+
+
+def unverified(ctx):
+    "The page of an account bound to no unit yet."
+    return ctx.render('unverified.html')
+
+
+@route('/login', methods=('GET', 'POST'), login=False, readonly=False)
+def login(ctx):
+    if ctx.request.method == 'GET':
+        if ctx.user:
+            return ctx.redirect('/')
+        return ctx.render('login.html', nav=None)
+    WebUser = ctx.pool.get('web.user')
+    login_value = ctx.request.form.get('login', '').strip()
+    password = ctx.request.form.get('password', '')
+    error = None
+    try:
+        user = WebUser.authenticate(login_value, password)
+    except RateLimitException:
+        error = ctx._("Too many attempts, please try again later.")
+    else:
+        if not user or not user.active:
+            error = ctx._("Wrong login or password.")
+    if error:
+        return ctx.render('login.html', nav=None, error=error,
+            login_value=login_value, status=400)
+    ctx.cookies[SESSION_COOKIE] = user.new_session()
+    ctx.cookies[CSRF_COOKIE] = None
+    return ctx.redirect('/')
+
+
+@route('/logout', methods=('POST',), readonly=False)
+def logout(ctx):
+    Session = ctx.pool.get('web.user.session')
+    Session.remove(ctx.session_key)
+    ctx.cookies[SESSION_COOKIE] = None
+    return ctx.redirect('/login')
+
+
+SIGNUP_REFUSED = N_("This number or email cannot be used to sign up. If "
+    "you already have an account, log in; if you forgot your password, "
+    "ask the property service office.")
+
+
+@route('/signup', methods=('GET', 'POST'), login=False, readonly=False)
+def signup(ctx):
+    if ctx.request.method == 'GET':
+        return ctx.render('signup.html', nav=None)
+    WebUser = ctx.pool.get('web.user')
+    form = ctx.request.form
+    login_value = form.get('login', '').strip()
+    password = form.get('password', '')
+
+    def refused(error, echo=True):
+        # a refused number or email is not shown again: the answer to a
+        # taken one is the same as to any other refusal
+        return ctx.render('signup.html', nav=None, error=error,
+            login_value=login_value if echo else '', status=400)
+    if len(password) < 8 or password != form.get('password2', ''):
+        return refused(ctx._(
+                "The passwords differ or have fewer than 8 characters."))
+    key = WebUser.find_login(login_value)
+    values = {'password': password}
+    if '@' in key:
+        values['email'] = key
+        exists = WebUser.search([('email', '=', key)], limit=1)
+    elif key.isdigit():
+        values['mobile'] = key
+        exists = WebUser.search([('mobile', '=', key)], limit=1)
+    else:
+        return refused(ctx._("Enter a valid mobile number or email."))
+    try:
+        # counted per client and rate-limited
+        WebUser.check_signup()
+    except UserError as exception:
+        return refused(error_text(exception), echo=False)
+    if exists:
+        # the same answer as any refused sign-up (no "already registered"),
+        # in the same time: the password hashed as a creation would
+        WebUser.hash_password(password)
+        return refused(ctx._(SIGNUP_REFUSED), echo=False)
+    try:
+        user, = WebUser.create([values])
+    except UserError:
+        rollback()
+        return refused(ctx._(SIGNUP_REFUSED), echo=False)
+    ctx.cookies[SESSION_COOKIE] = user.new_session()
+    ctx.cookies[CSRF_COOKIE] = None
+    return ctx.redirect('/bind')
+
+
+@route('/bind', methods=('GET', 'POST'), readonly=False)
+def bind(ctx):
+    error = None
+    if ctx.request.method == 'POST':
+        BindingCode = ctx.pool.get('community.portal.binding_code')
+        try:
+            BindingCode.redeem(ctx.request.form.get('code', ''), ctx.user)
+        except UserError as exception:
+            rollback()
+            error = error_text(exception)
+        else:
+            return ctx.redirect('/units')
+    return ctx.render('bind.html', error=error,
+        status=400 if error else 200)
+
+
+@route('/')
+def home(ctx):
+    if not ctx.scope:
+        return unverified(ctx)
+    roles = ctx.selection('community.residency', 'role')
+    units = [(unit, roles.get(role, role))
+        for unit, role in ctx.scope.values()
+        if unit.compound == ctx.compound]
+    return ctx.render('home.html', units=units,
+        name=ctx.user.nickname or ctx.party.rec_name,
+        compounds=[(c, sign_ref('compound', c.id)) for c in ctx.compounds])
+
+
+@route('/compound', methods=('POST',))
+def switch_compound(ctx):
+    "Show the portal of another compound the resident is bound in."
+    compound_id = parse_ref('compound', ctx.request.form.get('compound', ''))
+    if compound_id not in {c.id for c in ctx.compounds}:
+        abort(404)
+    ctx.cookies[COMPOUND_COOKIE] = sign_ref('compound', compound_id)
+    return ctx.redirect('/')
+
+
+@route('/units')
+def units(ctx):
+    if not ctx.scope:
+        return unverified(ctx)
+    roles = ctx.selection('community.residency', 'role')
+    return ctx.render('units.html', units=[(unit, roles.get(role, role))
+            for unit, role in ctx.scope.values()])
+
+
+@route('/profile')
+def profile(ctx):
+    return ctx.render('profile.html', party=ctx.party,
+        identifiers=ctx.party.identifiers if ctx.party else [])
+
+
+# ------------------------------------------------------------- household
+
+@route('/household', methods=('GET', 'POST'), readonly=False)
+def household(ctx):
+    if not ctx.scope:
+        return unverified(ctx)
+    Residency = ctx.pool.get('community.residency')
+    owned = [u for u, role in ctx.scope.values() if role == 'owner']
+    error = notice = None
+    if ctx.request.method == 'POST':
+        if not owned:
+            abort(403)
+        try:
+            notice = _invite(ctx, owned, ctx.request.form)
+        except UserError as exception:
+            rollback()
+            error = error_text(exception)
+        except ValueError:
+            rollback()
+            error = ctx._("Fill in complete and valid information.")
+    roles = ctx.selection('community.residency', 'role')
+    members = []
+    for unit, role in ctx.scope.values():
+        domain = [('unit', '=', unit.id), ('active', '=', True)]
+        if role != 'owner':
+            domain.append(('party', '=', ctx.party.id))
+        for residency in Residency.search(domain):
+            members.append((unit.code, residency.party.rec_name,
+                    roles.get(residency.role, residency.role)))
+    return ctx.render('household.html', members=members, owned=owned,
+        invite_roles=[(r, roles[r]) for r in ('member', 'tenant')],
+        error=error, notice=notice, status=400 if error else 200)
+
+
+def _invite(ctx, owned, form):
+    """Create the invited party, its residency and a binding code; return
+    the notice text with the code to pass on."""
+    pool = ctx.pool
+    Party = pool.get('party.party')
+    Residency = pool.get('community.residency')
+    BindingCode = pool.get('community.portal.binding_code')
+    Date = pool.get('ir.date')
+    unit_id = parse_ref('unit', form.get('unit', ''))
+    if unit_id not in {u.id for u in owned}:
+        abort(404)
+    name = form.get('name', '').strip()
+    role = form.get('role')
+    if not name or role not in {'member', 'tenant'}:
+        raise ValueError
+    mobile = normalize_mobile(form.get('mobile', ''))
+    party, = Party.create([{
+                'name': name,
+                'contact_mechanisms': [('create', [{
+                                'type': 'mobile', 'value': '+86' + mobile}])],
+                }])
+    Residency.create([{
+                'unit': unit_id, 'party': party.id, 'role': role,
+                'start_date': Date.today(),
+                }])
+    code, = BindingCode.create([{'unit': unit_id, 'party': party.id}])
+    return ctx._("Invitation code: %(code)s (valid 7 days, pass it on to "
+        "%(name)s)", code=code.code, name=name)

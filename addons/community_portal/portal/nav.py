@@ -1,0 +1,57 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The navigation of the portal: one registry that modules add to.
+
+``register_nav('bills', N_("Bills"), 'bills', icon='bill', order=20)``
+adds the entry "Bills" to the residents' bottom bar. A compound's portal
+configuration (``community.portal.compound``) enables entries by key and
+orders them; a compound without configuration shows every resident entry.
+"""
+from collections import namedtuple
+
+NavEntry = namedtuple('NavEntry',
+    ['key', 'label', 'url', 'icon', 'order', 'audience'])
+
+RESIDENT = 'resident'
+STAFF = 'staff'
+_entries = {}
+
+
+def register_nav(key, label, url, icon='', order=100, audience=RESIDENT):
+    """Add (or replace) the navigation entry ``key``.
+
+    ``label``: an English msgid (marked with ``N_``), translated when
+    shown; ``url``: the path under the portal root (``''`` is home);
+    ``audience``: RESIDENT or STAFF."""
+    if audience not in {RESIDENT, STAFF}:
+        raise ValueError(audience)
+    _entries[key] = NavEntry(key, label, url, icon, order, audience)
+
+
+def nav_entries(audience=RESIDENT):
+    "The entries of ``audience`` in their default order."
+    return sorted((e for e in _entries.values() if e.audience == audience),
+        key=lambda e: (e.order, e.key))
+
+
+def nav_entry(key):
+    return _entries.get(key)
+
+
+def nav_keys(audience=RESIDENT):
+    "(key, label) of the entries, for the selection of the back office."
+    return [(e.key, e.label) for e in nav_entries(audience)]
+
+
+def compound_nav(enabled):
+    """The resident entries of a compound: ``enabled`` the keys it enables
+    in its order, None when it has no configuration (every entry).
+    Home is always first."""
+    entries = nav_entries(RESIDENT)
+    if enabled is None:
+        return entries
+    by_key = {e.key: e for e in entries}
+    result = [by_key['home']] if 'home' in by_key else []
+    result += [by_key[k] for k in enabled if k in by_key and k != 'home']
+    return result

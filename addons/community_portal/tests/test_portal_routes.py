@@ -1,0 +1,211 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The portal's pages in-process (werkzeug's test client): templates,
+translations, static files, CSP, and each compound its own portal."""
+import datetime as dt
+import re
+from decimal import Decimal
+
+from trytond.model.exceptions import ValidationError
+from trytond.modules.company.tests import create_company
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME, RouteTestCase
+from trytond.transaction import Transaction
+
+PASSWORD = 'portal-route-test-1'
+EN = {'Accept-Language': 'en-US,en;q=0.9'}
+ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
+
+
+class PortalRouteTestCase(RouteTestCase):
+    "The portal's pages"
+    module = 'community_portal'
+
+    @classmethod
+    def setUpDatabase(cls):
+        pool = Pool()
+        Compound = pool.get('community.compound')
+        Building = pool.get('community.building')
+        Unit = pool.get('community.unit')
+        Party = pool.get('party.party')
+        Residency = pool.get('community.residency')
+        WebUser = pool.get('web.user')
+        Portal = pool.get('community.portal.compound')
+        company = create_company()
+        jz, bj = Compound.create([
+                {'company': company.id, 'code': 'JZHY', 'name': "嘉州花园"},
+                {'company': company.id, 'code': 'BJHY', 'name': "滨江花园"}])
+        b3, b9 = Building.create([
+                {'compound': jz.id, 'code': '3'},
+                {'compound': bj.id, 'code': '9'}])
+        u1, u2 = Unit.create([
+                {'building': b3.id, 'code': '3-2-1201'},
+                {'building': b9.id, 'code': '9-1-101'}])
+        qian, = Party.create([{'name': "钱多"}])
+        Residency.create([{
+                    'unit': u.id, 'party': qian.id, 'role': 'owner',
+                    'share': Decimal(100),
+                    'start_date': dt.date(2020, 1, 1)} for u in [u1, u2]])
+        user, = WebUser.create([{'mobile': '13900139006', 'party': qian.id,
+                    'password': PASSWORD}])
+        Portal.create([{
+                    'compound': jz.id, 'portal_name': "嘉州花园业主之家",
+                    'primary_colour': '#C0392B', 'notices': "停水检修",
+                    'services': [('create', [
+                                {'key': 'requests', 'sequence': 1},
+                                {'key': 'bills', 'sequence': 2}])],
+                    }, {
+                    'compound': bj.id, 'portal_name': "滨江花园智慧社区",
+                    'primary_colour': '#117A65',
+                    'contacts': "滨江物业 0833-2200002",
+                    'services': [('create', [
+                                {'key': 'announcements', 'sequence': 1}])],
+                    }])
+
+    def url(self, path):
+        return '/%s/portal%s' % (DB_NAME, path)
+
+    def csrf(self, response):
+        return re.search(r'name="csrf" value="([0-9a-f]+)"',
+            response.get_data(as_text=True)).group(1)
+
+    def login(self, client):
+        page = client.get(self.url('/login'), headers=ZH)
+        response = client.post(self.url('/login'), data={
+                'login': '13900139006', 'password': PASSWORD,
+                'csrf': self.csrf(page)})
+        self.assertEqual(response.status_code, 303)
+        return client
+
+    def test_login_page_languages(self):
+        "The login page is in Chinese, or English for an English browser"
+        client = self.client()
+        zh = client.get(self.url('/login'), headers=ZH)
+        self.assertEqual(zh.status_code, 200)
+        self.assertIn('业主登录', zh.get_data(as_text=True))
+        self.assertIn('注册新账号', zh.get_data(as_text=True))
+        self.assertEqual(zh.headers['Content-Language'], 'zh-CN')
+        en = client.get(self.url('/login'), headers=EN)
+        self.assertIn('Resident login', en.get_data(as_text=True))
+        self.assertIn('Create an account', en.get_data(as_text=True))
+        # no Accept-Language: Chinese
+        self.assertIn('业主登录',
+            client.get(self.url('/login')).get_data(as_text=True))
+
+    def test_csp_without_unsafe_inline(self):
+        "Pages have a CSP without 'unsafe-inline' and no inline style"
+        anonymous, client = self.client(), self.login(self.client())
+        for path in ['/login', '/signup', '/', '/units', '/profile',
+                '/requests/new', '/household', '/bills']:
+            response = (anonymous if path in {'/login', '/signup'}
+                else client).get(self.url(path), headers=ZH)
+            self.assertEqual(response.status_code, 200, path)
+            csp = response.headers['Content-Security-Policy']
+            self.assertNotIn('unsafe-inline', csp)
+            self.assertIn("style-src 'self'", csp)
+            self.assertIn("frame-ancestors 'none'", csp)
+            html = response.get_data(as_text=True)
+            self.assertNotIn('<style', html, path)
+            self.assertNotIn('style=', html, path)
+            self.assertNotIn('<script', html, path)
+            self.assertEqual(response.headers['Cache-Control'], 'no-store')
+
+    def test_static_css_cached(self):
+        "The style sheet has its hash in its URL and is cached a year"
+        client = self.client()
+        html = client.get(self.url('/login')).get_data(as_text=True)
+        path, digest = re.search(
+            r'href="(/[^"]+/static/([0-9a-f]{16})/portal\.css)"',
+            html).groups()
+        css = client.get(path)
+        self.assertEqual(css.status_code, 200)
+        self.assertTrue(css.headers['Content-Type'].startswith('text/css'))
+        self.assertIn('immutable', css.headers['Cache-Control'])
+        self.assertEqual(css.headers['ETag'], '"%s"' % digest)
+        self.assertIn('--primary', css.get_data(as_text=True))
+        again = client.get(path, headers={'If-None-Match': '"%s"' % digest})
+        self.assertEqual(again.status_code, 304)
+        self.assertEqual(client.get(path.replace(digest, '0' * 16)
+                ).status_code, 404)
+        for name in ['tryton.cfg', '.portal.css', '..%2F..%2Ftryton.cfg']:
+            self.assertIn(client.get(self.url(
+                        '/static/%s/%s' % (digest, name))).status_code,
+                {404, 405}, name)
+
+    def test_csrf_required(self):
+        "A POST without the CSRF token is refused"
+        client = self.client()
+        client.get(self.url('/login'))
+        response = client.post(self.url('/login'), data={
+                'login': '13900139006', 'password': PASSWORD})
+        self.assertEqual(response.status_code, 403)
+
+    def test_each_compound_its_portal(self):
+        """A resident of two compounds sees each one's name, colour,
+        services and notices, and switches between them"""
+        client = self.login(self.client())
+        home = client.get(self.url('/'), headers=ZH)
+        html = home.get_data(as_text=True)
+        self.assertIn('<title>嘉州花园业主之家</title>', html)
+        self.assertIn('停水检修', html)
+        # its services in its order, home and nothing else
+        nav = re.findall(r'data-nav="([a-z_]+)"', html)
+        self.assertEqual(nav, ['home', 'requests', 'bills'])
+        brand = re.search(r'href="([^"]+/brand/[0-9]+\.css\?v=[0-9a-f]+)"',
+            html).group(1)
+        css = client.get(brand)
+        self.assertIn('--primary:#C0392B', css.get_data(as_text=True))
+        self.assertIn('max-age', css.headers['Cache-Control'])
+        # switch to the other compound
+        refs = dict(re.findall(
+                r'name="compound" value="([^"]+)"><button type="submit" '
+                r'class="secondary[^"]*">([^<]+)<', html))
+        self.assertEqual(sorted(refs.values()), ['嘉州花园', '滨江花园'])
+        bj_ref = {v: k for k, v in refs.items()}['滨江花园']
+        switched = client.post(self.url('/compound'), data={
+                'compound': bj_ref, 'csrf': self.csrf(home)})
+        self.assertEqual(switched.status_code, 303)
+        html = client.get(self.url('/'), headers=ZH).get_data(as_text=True)
+        self.assertIn('<title>滨江花园智慧社区</title>', html)
+        self.assertIn('滨江物业 0833-2200002', html)
+        self.assertNotIn('停水检修', html)
+        self.assertEqual(re.findall(r'data-nav="([a-z_]+)"', html),
+            ['home', 'announcements'])
+        self.assertIn('9-1-101', html)
+        self.assertNotIn('3-2-1201', html)
+        brand = re.search(r'href="([^"]+/brand/[0-9]+\.css\?v=[0-9a-f]+)"',
+            html).group(1)
+        self.assertIn('--primary:#117A65',
+            client.get(brand).get_data(as_text=True))
+        # a forged or foreign compound reference is 404
+        forged = client.post(self.url('/compound'), data={
+                'compound': bj_ref.split('.')[0] + '.0000',
+                'csrf': self.csrf(home)})
+        self.assertEqual(forged.status_code, 404)
+
+    def test_selection_labels_from_model(self):
+        "The request form's types are the model's selection"
+        client = self.login(self.client())
+        html = client.get(self.url('/requests/new'), headers=EN
+            ).get_data(as_text=True)
+        with Transaction().start(DB_NAME, 0):
+            Request = Pool().get('community.service.request')
+            kinds = Request.fields_get(['kind'])['kind']['selection']
+        for value, label in kinds:
+            if value:
+                self.assertIn('<option value="%s"' % value, html)
+                self.assertIn('>%s</option>' % label, html)
+
+    def test_colour_validated(self):
+        "The primary colour of a portal must be #RRGGBB"
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Portal = Pool().get('community.portal.compound')
+            portal, = Portal.search([], limit=1)
+            portal.primary_colour = 'red;}'
+            with self.assertRaises(ValidationError):
+                portal.save()
+            transaction.rollback()
+
+
+del RouteTestCase
