@@ -191,7 +191,6 @@ def prepare_data(conf, database):
     Building = Model.get('community.building')
     Unit = Model.get('community.unit')
     Party = Model.get('party.party')
-    Residency = Model.get('community.residency')
     Code = Model.get('community.portal.binding_code')
     WebUser = Model.get('web.user')
     Request = Model.get('community.service.request')

@@ -274,7 +274,7 @@ def test_concurrent_confirmations_post_once(portal_server):
             token, amount, sandbox_key(portal_server))
         barrier = threading.Barrier(5)
 
-        def confirm(_):
+        def confirm(_, barrier=barrier, body=body, headers=headers):
             barrier.wait()
             return post_callback(portal_server, 'sandbox', body, headers)
         with concurrent.futures.ThreadPoolExecutor(5) as pool:

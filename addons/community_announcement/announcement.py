@@ -1,7 +1,8 @@
 # This file is part of the community OS project. The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""Announcements (公告) to the residents of a compound, building or entrance."""
+"""Announcements (公告) to the residents of a compound, building or
+entrance."""
 import datetime as dt
 import uuid
 

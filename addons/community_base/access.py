@@ -102,7 +102,7 @@ def sensitive_leaves(Model, domain):
             and domain[0] not in {'AND', 'OR'}):
         Target = Model
         names = domain[0].split('.')
-        for i, name in enumerate(names):
+        for name in names:
             if name in SENSITIVE_FIELDS.get(Target.__name__, ()):
                 yield Target, (name,) + tuple(domain[1:3])
                 return

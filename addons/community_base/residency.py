@@ -3,7 +3,6 @@
 # license terms.
 """Residencies: the role of a party in a unit (owner, tenant, member)."""
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 
 from trytond.i18n import gettext
@@ -12,7 +11,7 @@ from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
-from .exceptions import RegisterError, ShareError
+from .exceptions import ShareError
 
 ROLES = [
     ('owner', "Owner"),
@@ -96,7 +95,8 @@ class Residency(ModelSQL, ModelView):
         Date = Pool().get('ir.date')
         date = Transaction().context.get('date') or Date.today()
         _, operator, value = clause
-        active = (operator == '=' and value) or (operator == '!=' and not value)
+        active = ((operator == '=' and value)
+            or (operator == '!=' and not value))
         domain = [
             ('start_date', '<=', date),
             ['OR', ('end_date', '=', None), ('end_date', '>=', date)],

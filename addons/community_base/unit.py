@@ -3,8 +3,6 @@
 # license terms.
 """Units (房屋) and their dated floor areas."""
 import datetime as dt
-from collections import defaultdict
-from decimal import Decimal
 
 from sql import Collate
 from sql.functions import Function

@@ -1,7 +1,8 @@
 # This file is part of the community OS project. The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""Vehicles (车辆) with licence plates per GA 36-2018, parking spaces (车位)."""
+"""Vehicles (车辆) with licence plates per GA 36-2018, parking spaces
+(车位)."""
 import re
 
 from trytond.i18n import gettext

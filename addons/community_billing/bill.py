@@ -19,10 +19,9 @@ import calendar
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
-from itertools import groupby
 from typing import NamedTuple, Optional
 
-from sql import Literal, Null
+from sql import Null
 from sql.conditionals import Coalesce
 from sql.aggregate import Count, Sum
 from sql.functions import CurrentTimestamp
@@ -699,7 +698,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
         values = []
         per_item = defaultdict(Decimal)
         items = {}
-        for bill_id, (unit, party, lines) in zip(ids, bills):
+        for bill_id, (unit, _party, lines) in zip(ids, bills):
             for seq, l in enumerate(lines, 1):
                 values.append([user, now, bill_id, seq, compound.id, unit.id,
                         l.item.id, l.period_start, l.period_end,

@@ -8,7 +8,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from trytond.i18n import gettext
 from trytond.model import DeactivableMixin, ModelSQL, ModelView, Unique, fields
-from trytond.pool import Pool
 from trytond.pyson import Eval, If
 
 from trytond.modules.community_base.compound import SERVICE_GRADES

@@ -671,7 +671,6 @@ class PortalPayment(ModelSQL, ModelView):
         CounterPayment = pool.get('community.payment')
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
-        Date = pool.get('ir.date')
         wanted = [(line.bill, line.late_fee, line.amount)
             for line in payment.lines]
         if not wanted and payment.bill:

@@ -18,7 +18,8 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, with_transaction
 from trytond.transaction import Transaction
 
-HEADER = '楼栋,单元,房号,楼层,建筑面积,套内面积,房屋类型,姓名,证件号码,手机,身份,产权比例,车牌'
+HEADER = ('楼栋,单元,房号,楼层,建筑面积,套内面积,房屋类型,'
+    '姓名,证件号码,手机,身份,产权比例,车牌')
 
 
 class ValidatorTestCase(unittest.TestCase):
@@ -209,8 +210,10 @@ class RegisterImportTestCase(unittest.TestCase):
             tenant, = Residency.search([('role', '=', 'tenant')])
             self.assertEqual(tenant.start_date, dt.date(2026, 7, 1))
             # export: the column is written, the round trip changes nothing
-            content = Import.export_register(compound, date=dt.date(2026, 7, 1))
-            import openpyxl, io
+            content = Import.export_register(
+                compound, date=dt.date(2026, 7, 1))
+            import openpyxl
+            import io
             sheet = openpyxl.load_workbook(io.BytesIO(content)).active
             header_row = [c.value for c in sheet[1]]
             self.assertIn('入住日期', header_row)

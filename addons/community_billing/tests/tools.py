@@ -51,7 +51,8 @@ def setup_billing(company, year=2026):
                                 'effective_date': start,
                                 'unit_price': Decimal('10.00')}])],
                 'assignments': [('create', [{
-                                'scope': 'unit_type', 'unit_type': 'residential',
+                                'scope': 'unit_type',
+                                'unit_type': 'residential',
                                 'start_date': start}])],
                 }, {
                 'compound': compound.id, 'code': 'TCF', 'name': "停车服务费",
