@@ -226,7 +226,7 @@ class BillingTestCase(unittest.TestCase):
         with set_company(company):
             compound, building, items = setup_billing(company)
             owner, = Party.create([{'name': '钱七'}])
-            create_unit(building, '3-2-201', Decimal('89.50'),
+            unit = create_unit(building, '3-2-201', Decimal('89.50'),
                 [(owner, 100)])
             march = bill_month(compound, 2026, 3)
             self.assertEqual(march.amount, Decimal('233.75'))
@@ -544,7 +544,7 @@ class BillingTestCase(unittest.TestCase):
         with set_company(company_a):
             compound, building, items = setup_billing(company_a)
             owner, = Party.create([{'name': '冯二'}])
-            unit = create_unit(building, '3-2-201', Decimal('100.00'),
+            create_unit(building, '3-2-201', Decimal('100.00'),
                 [(owner, 100)])
         chart_a = items['chart']
         config = Configuration(1)
