@@ -195,7 +195,7 @@ class PortalTestCase(unittest.TestCase):
     @with_transaction()
     def test_payment_confirmation(self):
         "A provider's confirmation marks the payment paid once, in the ledger"
-        from trytond.modules.community_base.account import (
+        from trytond.modules.community_billing.account import (
             create_fiscal_year, create_property_chart)
         pool = Pool()
         Payment = pool.get('community.portal.payment')
@@ -232,12 +232,12 @@ class PortalTestCase(unittest.TestCase):
     # the portal's payments are dated the compound's local today: late
     # fees due up to that day are charged when they are posted
     @unittest.mock.patch(
-        'trytond.modules.community_base.portal.local_today',
+        'trytond.modules.community_portal.models.local_today',
         lambda tz: dt.date(2026, 6, 10))
     @with_transaction()
     def test_payment_bill_and_late_fees(self):
         "The portal pays a bill with its late fees, or all a unit owes"
-        from trytond.modules.community_base.tests.test_billing import (
+        from trytond.modules.community_billing.tests.tools import (
             bill_month, create_unit, setup_billing)
         pool = Pool()
         Party = pool.get('party.party')
