@@ -1,10 +1,12 @@
-"""The back office in a real browser: log into sao, open the demo units.
+"""The back office in a real browser: log into sao, open the demo units,
+and every menu entry of every demo user.
 
-Prepares a database with community_base and the demo register (the
-register steps of scripts/load_demo.py, i.e. the register import), starts trytond with the
-sao web client (``make sao``) on a free port in 8100-8199 and drives
-Debian's headless Chromium with Playwright. A screenshot of the unit list
-is kept in tests/artifacts/.
+Prepares a database with every module of the project and the demo
+(every step of scripts/load_demo.py, on the first lines of its register),
+starts trytond with the sao web client (``make sao``) on a free port in
+8100-8199 and drives Debian's headless Chromium with Playwright.
+Screenshots are kept in tests/artifacts/ (and backoffice_menus.txt, what
+each user's walk through the menu opened).
 """
 import os
 import pathlib
@@ -52,8 +54,39 @@ def create_database(uri):
         conn.execute('CREATE DATABASE "%s" ENCODING \'UTF8\'' % DATABASE)
 
 
+# the modules of the project (every one is activated)
+MODULES = sorted(p.name for p in (ROOT / 'addons').iterdir()
+    if (p / 'tryton.cfg').exists())
+# building 1 of the demo register: the demo's steps take a minute, not four
+DEMO_ROWS = 150
+DEMO_DRIVER = """
+import datetime as dt, pathlib, sys
+sys.path.insert(0, %(scripts)r)
+import load_demo
+
+def load_register():
+    from trytond.pool import Pool
+    Import = Pool().get('community.register.import', type='wizard')
+    path = pathlib.Path(%(register)r)
+    data = b''.join(path.read_bytes().splitlines(True)[:%(rows)d + 1])
+    Import.import_register(load_demo.demo_compound(), data, path.name,
+        date=dt.date(2026, 1, 1))
+
+load_demo.load_register = load_register
+sys.argv[0] = 'load_demo.py'
+load_demo.main()
+""" % {'scripts': str(ROOT / 'scripts'), 'rows': DEMO_ROWS,
+    'register': str(
+        ROOT / 'addons' / 'community_base' / 'data' / 'demo_register.csv')}
+
+
 @pytest.fixture(scope='module')
 def server():
+    """The URL of trytond serving sao and the demo database; BACKOFFICE_URL
+    reuses a server started by hand while developing."""
+    if os.environ.get('BACKOFFICE_URL'):
+        yield os.environ['BACKOFFICE_URL']
+        return
     uri = os.environ.get('TRYTOND_DATABASE__URI') or devdb.database_uri(
         'pg-test')
     tmp = pathlib.Path(tempfile.mkdtemp(prefix='browser-'))
@@ -69,13 +102,12 @@ def server():
     create_database(uri)
     subprocess.run([str(BIN / 'trytond-admin'), '-c', str(conf),
             '-d', DATABASE, '--activate-dependencies', '-l', 'zh_CN',
-            '-u', 'community_base', '--email', 'admin@example.com'],
+            '-u', *MODULES, '--email', 'admin@example.com'],
         env=env, check=True)
-    # the register steps of the demo (billing is not needed here)
-    subprocess.run([sys.executable, str(ROOT / 'scripts' / 'load_demo.py'),
-            '-c', str(conf), '-d', DATABASE, '--only', 'setup_company',
-            'load_register', 'demo_users', 'close_config_wizard'],
-        env=env, check=True)
+    # every step of the demo (scripts/load_demo.py) on the first
+    # DEMO_ROWS lines of its register: lists of every kind have records
+    subprocess.run([sys.executable, '-c', DEMO_DRIVER, '-c', str(conf),
+            '-d', DATABASE], env=env, check=True)
     proc = subprocess.Popen([str(BIN / 'trytond'), '-c', str(conf),
             '-d', DATABASE], env=env, start_new_session=True)
     url = 'http://127.0.0.1:%d/' % port
@@ -100,8 +132,8 @@ LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu',
     '--disable-sync', '--no-first-run']
 
 
-def login(page, server):
-    "Log into sao as admin on DATABASE; return when the menu is loaded."
+def login(page, server, user='admin', password='admin'):
+    "Log into sao as user on DATABASE; return when the password is sent."
     from playwright.sync_api import expect
     page.goto(server)
     dialog = page.locator('.login-dialog')
@@ -115,12 +147,12 @@ def login(page, server):
         expect(database).to_have_value(DATABASE)
     else:
         database.fill(DATABASE)
-    dialog.locator('input#login').fill('admin')
+    dialog.locator('input#login').fill(user)
     dialog.locator('button[type=submit]').click()
-    password = page.locator('input[type=password]')
-    expect(password).to_be_visible(timeout=30000)
-    password.fill('admin')
-    password.press('Enter')
+    password_input = page.locator('input[type=password]')
+    expect(password_input).to_be_visible(timeout=30000)
+    password_input.fill(password)
+    password_input.press('Enter')
 
 
 def test_unit_list_in_chinese(server):
@@ -183,3 +215,277 @@ def test_unit_list_on_a_phone(server):
             raise
         finally:
             browser.close()
+
+
+# Errors of the page, mirrored into window.__errors so that a wait ends
+# as soon as one happens (sao runs its callbacks in jQuery deferreds,
+# which report an exception as a console warning, not as a page error).
+RECORD_ERRORS = """
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message)));
+window.addEventListener('unhandledrejection',
+    e => window.__errors.push(String(e.reason)));
+for (const level of ['error', 'warn']) {
+    const original = console[level];
+    console[level] = function(...args) {
+        const text = args.map(String).join(' ');
+        if (level == 'error' || /exception/i.test(text)) {
+            window.__errors.push(text);
+        }
+        return original.apply(this, args);
+    };
+}
+"""
+
+# Count the searches of the lists running (a list is loaded once its
+# search is done, which takes more than one request).
+TRACK_SEARCHES = """() => {
+    window.__searching = 0;
+    const search_filter = Sao.Screen.prototype.search_filter;
+    Sao.Screen.prototype.search_filter = function(...args) {
+        window.__searching++;
+        return jQuery.when(search_filter.apply(this, args)).always(
+            () => window.__searching--);
+    };
+}"""
+
+# The menu entries with an action the user can see, as the client reads
+# them (ir.ui.menu applies the user's groups).
+READ_MENUS = """async () => {
+    const session = Sao.Session.current_session;
+    const context = jQuery.extend({}, session.context);
+    const ids = await Sao.rpc({method: 'model.ir.ui.menu.search',
+            params: [[], 0, null, [['id', 'ASC']], context]}, session);
+    const menus = await Sao.rpc({method: 'model.ir.ui.menu.read',
+            params: [ids, ['complete_name', 'action'], context]}, session);
+    return menus.filter(m => m.action).map(
+        m => [m.id, m.complete_name, m.action]);
+}"""
+
+# The state of the client once no request is running: 'error' when an
+# error happened since `seen`, 'dialog' with its text when one shows
+# (a wizard's or an error), else the current tab's view type and records.
+CLIENT_STATE = """seen => {
+    if (window.__errors.length > seen) {
+        return {state: 'error'};
+    }
+    if (jQuery.active || window.__searching) {
+        return null;
+    }
+    const dialog = jQuery('.modal.in:visible').last();
+    if (dialog.length) {
+        return {state: 'dialog', text: dialog.text().trim().slice(0, 300)};
+    }
+    const tab = Sao.Tab.tabs.get_current();
+    if (!tab || !tab.screen) {
+        return tab ? {state: 'tab', tabs: Sao.Tab.tabs.length} : null;
+    }
+    const view = tab.screen.current_view;
+    if (!view || tab.view_prm.state() != 'resolved' || !view.el.is(':visible')) {
+        return null;
+    }
+    return {state: view.view_type, tabs: Sao.Tab.tabs.length,
+        records: tab.screen.group.length,
+        rows: view.view_type == 'tree' ?
+            view.el.find('table.tree > tbody > tr:visible').length : null,
+        record: tab.screen.current_record ? tab.screen.current_record.id : null,
+        model: tab.screen.model_name};
+}"""
+
+
+def client_state(page, seen, check, timeout=30):
+    """Wait until no request runs and `check(state)` holds, or an error
+    or a dialog shows; return the state (None on timeout)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    handle = None
+    try:
+        handle = page.wait_for_function("""([seen, expect]) => {
+                const state = (%s)(seen);
+                if (!state) {
+                    return null;
+                }
+                if (state.state == 'error' || state.state == 'dialog'
+                        || !expect || state.state == expect) {
+                    return state;
+                }
+                return null;
+            }""" % CLIENT_STATE, arg=[seen, check], polling=100,
+            timeout=timeout * 1000)
+        return handle.json_value()
+    except PlaywrightTimeout:
+        return None
+    finally:
+        if handle:
+            handle.dispose()
+
+
+def close_tabs(page):
+    "Close every tab without saving (a new record is dropped)."
+    page.evaluate("""async () => {
+        for (const tab of Sao.Tab.tabs.slice()) {
+            if (tab.screen && tab.screen.current_record
+                    && tab.screen.current_record.id < 0) {
+                tab.screen.group.remove(tab.screen.current_record, true);
+            }
+            await tab.close();
+        }
+    }""")
+
+
+def open_client(browser, server, user, password, errors):
+    """A page of the browser logged into sao as user, its menu loaded;
+    JavaScript errors are appended to errors."""
+    from playwright.sync_api import expect
+    page = browser.new_page(viewport={'width': 1400, 'height': 900},
+        locale='zh-CN')
+    page.on('pageerror', lambda exc: errors.append('pageerror: %s' % exc))
+    page.on('console', lambda msg: errors.append('console: %s' % msg.text)
+        if msg.type == 'error' or (msg.type == 'warning'
+            and 'exception' in msg.text.lower()) else None)
+    page.add_init_script(RECORD_ERRORS)
+    login(page, server, user, password)
+    expect(page.locator('#menu')).to_be_visible(timeout=60000)
+    page.wait_for_function(
+        "() => window.Sao && Sao.main_menu_screen"
+        " && Sao.main_menu_screen.group && Sao.main_menu_screen.group.length"
+        " && !jQuery.active", timeout=60000)
+    page.evaluate(TRACK_SEARCHES)
+    return page
+
+
+def open_menu(page, seen, action):
+    """Open the menu entry as a click on it does and the form of its
+    first record (a new one on an empty list); return (problem, state)."""
+    menu_id, name, action = action
+    # what a click on the entry runs (nothing when the user may not run
+    # its action: the entry shows, a click does nothing)
+    actions = page.evaluate("""id => Sao.rpc({
+            method: 'model.ir.action.keyword.get_keyword',
+            params: ['tree_open', ['ir.ui.menu', id], {}]},
+        Sao.Session.current_session)""", menu_id)
+    if not actions:
+        return 'no action for the user: a click does nothing', None
+    page.evaluate("""id => Sao.Action.exec_keyword('tree_open',
+            {model: 'ir.ui.menu', id: id}, null, false)""", menu_id)
+    state = client_state(page, seen, None)
+    kind = action.split(',')[0]
+    if state is None:
+        return 'does not load', state
+    elif state['state'] == 'error':
+        return 'error', state
+    elif kind == 'ir.action.wizard':
+        # a wizard opens as a dialog or a tab: its first form loaded
+        if state['state'] not in ('dialog', 'tab', 'form'):
+            return 'wizard did not open', state
+        return None, state
+    elif state['state'] == 'dialog':
+        return 'dialog: %s' % state['text'], state
+    elif state['state'] == 'form':
+        return None, state
+    elif state['state'] != 'tree':
+        return 'unexpected view', state
+    if state['records'] and not state['rows']:
+        return 'records but no row shown', state
+    elif state['records']:
+        # double-click the first row, as staff open a record
+        # (on a cell of text: a disabled checkbox receives no click)
+        page.locator('#tabs .tab-pane.active table.tree > tbody'
+            ' > tr:visible').first.locator('td[headers]:visible').filter(
+                has_not=page.locator('input, button, a')).first.dblclick()
+    else:
+        page.evaluate(
+            "() => Sao.Tab.tabs.get_current().screen.switch_view()")
+    form = client_state(page, seen, 'form')
+    if form is None:
+        return 'form does not load', state
+    elif form['state'] != 'form':
+        return 'form: %s' % form, state
+    state['form'] = form['record']
+    return None, state
+
+
+def walk_menus(browser, server, user, password, only=None):
+    """Open every menu entry of the user with an action (the list and the
+    form of its first record); return the entries, those walked and the
+    failures. only(page, menus) restricts the entries."""
+    from playwright.sync_api import expect
+    errors = []
+    page = open_client(browser, server, user, password, errors)
+    menus = page.evaluate(READ_MENUS)
+    if only:
+        menus = only(page, menus)
+    walked, failures = [], []
+    try:
+        for menu in menus:
+            seen = page.evaluate('window.__errors.length')
+            before = len(errors)
+            started = time.monotonic()
+            try:
+                problem, state = open_menu(page, seen, menu)
+            except Exception as exc:
+                problem, state = 'exception %s' % exc, None
+            if problem is None and len(errors) > before:
+                problem = 'error'
+            if problem is None:
+                # a wizard's dialog ends by its end button (btn-link)
+                for dialog in page.locator('.modal.in:visible').all():
+                    dialog.locator('.modal-footer button.btn-link').click()
+                    expect(dialog).to_be_hidden()
+                try:
+                    close_tabs(page)
+                except Exception as exc:
+                    problem = 'does not close: %s' % exc
+            if problem:
+                failures.append('%s: %s (%s) %s %s %s' % (
+                        user, menu[1], menu[2], problem, state,
+                        errors[before:]))
+                print(failures[-1], flush=True)
+                page.screenshot(path=str(ARTIFACTS / (
+                            'backoffice_menu_failure_%s_%s.png'
+                            % (user, menu[0]))))
+                # go on from a fresh client
+                page.close()
+                page = open_client(browser, server, user, password, errors)
+            else:
+                walked.append((menu[1], state,
+                        round(time.monotonic() - started, 1)))
+    finally:
+        page.close()
+    return menus, walked, failures
+
+
+def project_menus(page, menus):
+    """The menu entries of the project's modules: those under 社区 (admin
+    also sees the entries of Tryton's modules, which staff do not use)."""
+    return [m for m in menus if m[1].split(' / ')[0] == '社区']
+
+
+def test_every_menu_of_every_demo_user(server):
+    """Log in as admin and as each demo user (scripts/load_demo.py) and
+    open every menu entry with an action (admin: those of the project's
+    modules): its list and the form of a record (a new one on an empty
+    list), with no JavaScript error, no error dialog, every view loaded."""
+    from load_demo import DEMO_USERS
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    users = [('admin', 'admin')] + [(u[0], u[3]) for u in DEMO_USERS]
+    failures, report = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+            args=LAUNCH_ARGS)
+        try:
+            for user, password in users:
+                menus, walked, failed = walk_menus(
+                    browser, server, user, password,
+                    only=project_menus if user == 'admin' else None)
+                assert menus, user
+                failures += failed
+                report.append('%s: %s menu entries, %s opened' % (
+                        user, len(menus), len(walked)))
+                for name, state, seconds in walked:
+                    report.append('  %s: %s %ss' % (name, state, seconds))
+        finally:
+            browser.close()
+            (ARTIFACTS / 'backoffice_menus.txt').write_text(
+                '\n'.join(report + failures) + '\n')
+    assert not failures, '\n'.join(failures)
