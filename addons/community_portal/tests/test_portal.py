@@ -330,6 +330,53 @@ class PortalTestCase(unittest.TestCase):
                 .get(owner.id), Decimal('260.00'))
 
     @with_transaction()
+    def test_portal_late_fee_local_day(self):
+        """A portal payment is dated the compound's local day and charges
+        the late fees due up to that day"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        BillRun = pool.get('community.bill.run')
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        Term = pool.get('community.late_fee.term')
+        PortalPayment = pool.get('community.portal.payment')
+        from trytond.modules.community_billing.arrears import local_today
+        from trytond.modules.community_billing.bill import month_bounds
+        from trytond.modules.community_billing.fee import round_money
+        from trytond.modules.community_billing.tests.tools import (
+            create_unit, setup_billing)
+        company = create_company()
+        with set_company(company):
+            compound, building, items = setup_billing(company)
+            Term.create([{'compound': compound.id,
+                        'account': items['chart']['revenue_other'].id}])
+            owner, = Party.create([{'name': '冯五'}])
+            unit = create_unit(building, '6-1-101', Decimal('100.00'),
+                [(owner, 100)])
+            today = local_today(compound.timezone)
+            start, end = month_bounds(today)
+            # due yesterday (local): today is its first overdue day
+            run, = BillRun.create([{'compound': compound.id,
+                        'period_start': start, 'period_end': end,
+                        'due_date': today - dt.timedelta(days=1)}])
+            BillRun.process([run])
+            bill, = Bill.search([('unit', '=', unit.id)])
+            amount = bill.total_amount
+            payment, = PortalPayment.create([{
+                        'compound': compound.id, 'unit': unit.id,
+                        'party': owner.id, 'kind': 'bill',
+                        'bill': str(bill), 'amount': amount,
+                        'provider': 'sandbox',
+                        'lines': [('create', [{'bill': bill.id,
+                                        'amount': amount}])]}])
+            PortalPayment.confirm(payment, amount, 'WX-LOCAL')
+            counter = payment.settlement
+            self.assertEqual(counter.date, today)
+            fee, = LateFee.search([('bill', '=', bill.id)])
+            self.assertEqual((fee.date, fee.days, fee.amount_to_pay),
+                (today, 1, round_money(amount * Decimal('0.0005'))))
+
+    @with_transaction()
     def test_pending_charges(self):
         "Chargeable done repairs wait for the next bill once"
         pool = Pool()
