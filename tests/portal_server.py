@@ -306,7 +306,7 @@ def prepare_portals(Model, jz, bj, b3, b9):
                 "本周六 9:00-12:00 停水检修",
                 "物业服务中心 0833-2100001", None),
             (bj, "滨江花园智慧社区", '#117A65',
-                ['requests', 'announcements', 'profile'],
+                ['bills', 'requests', 'profile'],
                 "电梯年检:12月5日",
                 "滨江物业 0833-2200002\n保安室 0833-2200003",
                 logo.getvalue()),

@@ -162,7 +162,8 @@ def test_resident_and_technician_journey(portal_server, browser, tmp_path):
 
 def test_two_compounds_two_portals(portal_server, browser):
     """Each compound its own portal from the same server: 嘉州花园 red with
-    bills first, 滨江花园 green with its logo and no bills; a resident of
+    bills first, 滨江花园 green with its logo and no notices (its notices
+    page answers 404); a resident of
     both switches between them. No CSP violation (no inline style)."""
     base = portal_server.url
     portals = portal_server.data['portals']
@@ -203,7 +204,7 @@ def test_two_compounds_two_portals(portal_server, browser):
         "document.title === %r" % bj['name'])
     assert header_colour() == 'rgb(17, 122, 101)'  # #117A65
     assert services() == ['home'] + bj['services']
-    assert 'bills' not in services()
+    assert 'announcements' not in services()
     assert "电梯年检" in page.content() and "停水检修" not in page.content()
     assert "保安室 0833-2200003" in page.content()
     logo = page.locator('header img.logo')

@@ -13,7 +13,7 @@ register_nav('announcements', N_("Notices"), 'announcements', icon='bell',
     order=30)
 
 
-@route('/announcements')
+@route('/announcements', service='announcements')
 def announcements(ctx):
     if not ctx.scope:
         return unverified(ctx)

@@ -150,7 +150,7 @@ def start_payment(ctx, unit, kind, items, bill=None):
     return ctx.redirect('/payments/%s' % payment.token)
 
 
-@route('/bills')
+@route('/bills', service='bills')
 def bills(ctx):
     if not ctx.scope:
         return unverified(ctx)
@@ -234,7 +234,8 @@ def unit_pay(ctx, ref):
     return start_payment(ctx, unit, 'all', items)
 
 
-@route('/prepay', methods=('GET', 'POST'), readonly=False)
+@route('/prepay', methods=('GET', 'POST'), readonly=False,
+    service='bills')
 def prepay(ctx):
     if not ctx.scope:
         return unverified(ctx)

@@ -140,7 +140,7 @@ def get_request(ctx, token):
         [('token', '=', token)] + my_requests_domain(ctx))
 
 
-@route('/requests')
+@route('/requests', service='requests')
 def requests_list(ctx):
     if not ctx.scope:
         return unverified(ctx)
@@ -152,7 +152,7 @@ def requests_list(ctx):
 
 
 @route('/requests/new', methods=('GET', 'POST'), readonly=False,
-    max_size=MAX_UPLOAD)
+    max_size=MAX_UPLOAD, service='requests')
 def request_new(ctx):
     if not ctx.scope:
         return unverified(ctx)

@@ -498,14 +498,16 @@ class StaffContext(Context):
 
 
 def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
-        readonly=None, max_size=None, csrf=True):
+        readonly=None, max_size=None, csrf=True, service=None):
     """Register the page ``func(ctx, **view_args)`` at ``PREFIX + path``.
 
     ``audience``: ``'resident'`` (a web.user, else the login page) or
     ``'staff'`` (a Tryton user of a staff group, else the staff login;
     the page runs as that user with access checks on). ``readonly``: the
     transaction (None: read-only for GET and HEAD). POSTs need the CSRF
-    token unless ``csrf=False``.
+    token unless ``csrf=False``. ``service``: the key of the navigation
+    entry the page belongs to; the page answers 404 when the resident's
+    current compound does not offer that service.
     """
     staff = audience == nav.STAFF
     login_path = '/staff/login' if staff else '/login'
@@ -520,6 +522,11 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
                 return ctx.redirect(login_path)
             if request.method == 'POST' and csrf:
                 ctx.check_csrf()
+            if service and not staff and ctx.user:
+                settings = ctx.settings
+                if (settings and settings.nav_keys is not None
+                        and service not in settings.nav_keys):
+                    abort(404)
             if not staff or not ctx.staff:
                 return func(ctx, **kwargs)
             User = pool.get('res.user')

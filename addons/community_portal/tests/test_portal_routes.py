@@ -184,6 +184,32 @@ class PortalRouteTestCase(RouteTestCase):
                 'csrf': self.csrf(home)})
         self.assertEqual(forged.status_code, 404)
 
+    def test_service_not_offered_is_404(self):
+        """A page of a service the resident's compound does not offer
+        answers 404, as its navigation entry is not shown"""
+        client = self.login(self.client())
+        home = client.get(self.url('/'), headers=ZH)
+        # 嘉州花园 offers repairs and bills, no notices
+        self.assertEqual(client.get(self.url('/bills'),
+                headers=ZH).status_code, 200)
+        self.assertEqual(client.get(self.url('/requests'),
+                headers=ZH).status_code, 200)
+        self.assertEqual(client.get(self.url('/announcements'),
+                headers=ZH).status_code, 404)
+        refs = dict(re.findall(
+                r'name="compound" value="([^"]+)"><button type="submit" '
+                r'class="secondary[^"]*">([^<]+)<',
+                home.get_data(as_text=True)))
+        bj_ref = {v: k for k, v in refs.items()}['滨江花园']
+        client.post(self.url('/compound'), data={
+                'compound': bj_ref, 'csrf': self.csrf(home)})
+        # 滨江花园 offers notices only
+        for path in ['/bills', '/prepay', '/requests', '/requests/new']:
+            self.assertEqual(client.get(self.url(path),
+                    headers=ZH).status_code, 404, path)
+        self.assertEqual(client.get(self.url('/announcements'),
+                headers=ZH).status_code, 200)
+
     def test_selection_labels_from_model(self):
         "The request form's types are the model's selection"
         client = self.login(self.client())
