@@ -285,7 +285,7 @@ CLIENT_STATE = """seen => {
         return null;
     }
     return {state: view.view_type, tabs: Sao.Tab.tabs.length,
-        records: tab.screen.group.length,
+        records: tab.screen.group.length, views: tab.screen.number_of_views,
         rows: view.view_type == 'tree' ?
             view.el.find('table.tree > tbody > tr:visible').length : null,
         record: tab.screen.current_record ? tab.screen.current_record.id : null,
@@ -386,6 +386,9 @@ def open_menu(page, seen, action):
         return 'unexpected view', state
     if state['records'] and not state['rows']:
         return 'records but no row shown', state
+    elif state['views'] == 1:
+        # a list only (a report such as the arrears): no form to open
+        return None, state
     elif state['records']:
         # double-click the first row, as staff open a record
         # (on a cell of text: a disabled checkbox receives no click)
