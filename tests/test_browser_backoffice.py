@@ -320,14 +320,17 @@ def client_state(page, seen, check, timeout=30):
 
 
 def close_tabs(page):
-    "Close every tab without saving (a new record is dropped)."
+    """Close every tab without saving (a new record is dropped); raise
+    when a tab does not close within 10 s (e.g. it asks something)."""
     page.evaluate("""async () => {
         for (const tab of Sao.Tab.tabs.slice()) {
             if (tab.screen && tab.screen.current_record
                     && tab.screen.current_record.id < 0) {
                 tab.screen.group.remove(tab.screen.current_record, true);
             }
-            await tab.close();
+            await Promise.race([tab.close(), new Promise((_, reject) =>
+                        setTimeout(() => reject('tab does not close'),
+                            10000))]);
         }
     }""")
 
@@ -359,14 +362,15 @@ def open_menu(page, seen, action):
     menu_id, name, action = action
     # what a click on the entry runs (nothing when the user may not run
     # its action: the entry shows, a click does nothing)
-    actions = page.evaluate("""id => Sao.rpc({
+    actions = page.evaluate("""id => Promise.race([Sao.rpc({
             method: 'model.ir.action.keyword.get_keyword',
             params: ['tree_open', ['ir.ui.menu', id], {}]},
-        Sao.Session.current_session)""", menu_id)
+        Sao.Session.current_session), new Promise((_, reject) =>
+                setTimeout(() => reject('no answer'), 30000))])""", menu_id)
     if not actions:
         return 'no action for the user: a click does nothing', None
-    page.evaluate("""id => Sao.Action.exec_keyword('tree_open',
-            {model: 'ir.ui.menu', id: id}, null, false)""", menu_id)
+    page.evaluate("""id => { Sao.Action.exec_keyword('tree_open',
+            {model: 'ir.ui.menu', id: id}, null, false); }""", menu_id)
     state = client_state(page, seen, None)
     kind = action.split(',')[0]
     if state is None:
@@ -396,8 +400,9 @@ def open_menu(page, seen, action):
             ' > tr:visible').first.locator('td[headers]:visible').filter(
                 has_not=page.locator('input, button, a')).first.dblclick()
     else:
+        # (not awaited: a view that fails to load never settles)
         page.evaluate(
-            "() => Sao.Tab.tabs.get_current().screen.switch_view()")
+            "() => { Sao.Tab.tabs.get_current().screen.switch_view(); }")
     form = client_state(page, seen, 'form')
     if form is None:
         return 'form does not load', state
@@ -423,6 +428,7 @@ def walk_menus(browser, server, user, password, only=None):
             seen = page.evaluate('window.__errors.length')
             before = len(errors)
             started = time.monotonic()
+            print('%s: opens %s' % (user, menu[1]), flush=True)
             try:
                 problem, state = open_menu(page, seen, menu)
             except Exception as exc:
