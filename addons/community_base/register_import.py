@@ -7,12 +7,12 @@ One row per unit and person, columns by header name (楼栋, 单元, 房号 …)
 read from .xlsx (openpyxl) or .csv in UTF-8, UTF-8 with BOM or GBK/GB18030.
 The import is all-or-nothing and idempotent; see ``import_register``.
 """
-import csv
 import datetime as dt
 import io
 import re
 from collections import OrderedDict, defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import NamedTuple
 
 from sql import Literal, Null
 
@@ -25,8 +25,10 @@ from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .display import format_decimal
-from .exceptions import ImportError_
 from .party import check_resident_id, compact_mobile, format_mobile, mask
+from .spreadsheet import (
+    RowErrors, index_columns, numbered_rows, parse_choice, parse_date,
+    parse_decimal, raise_errors, read_rows)
 from .vehicle import normalise_plate, plate_kind
 
 # Header (as written in the file) → key; the order is the export order.
@@ -70,7 +72,6 @@ ROLES = {
     '成员': 'member'}
 ROLE_LABELS = {'owner': '业主', 'tenant': '租户', 'member': '家庭成员'}
 _PLATE_SPLIT = re.compile(r'[,，;；、/\s]+')
-MAX_ERRORS = 100
 # Records per create() call: Tryton's browse() costs O(n²) in the size of
 # one call, so large imports create in slices of this size.
 CHUNK = 100
@@ -107,125 +108,168 @@ def _slices(values):
     return _chunks(sorted(values), backend.MAX_QUERY_PARAMS // 2)
 
 
-def _text(value):
-    "Cell value as stripped text ('' for empty); 12.0 → '12'."
-    if value is None:
-        return ''
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
+class _FirstSeen(NamedTuple):
+    "Where a resident ID number first stands in the file."
+    row: int
+    name: str
 
 
-def read_rows(data, filename):
-    """Return (headers, rows) of a register file.
+def _msg(name, **kw):
+    "The translated text of community_base.msg_import_<name>."
+    return gettext('community_base.msg_import_' + name, **kw)
 
-    ``data`` is the file content (bytes); ``filename`` chooses the format:
-    ``.xlsx`` is read with openpyxl in read-only mode (first sheet), other
-    names as CSV whose encoding is detected among UTF-8 with BOM, UTF-8 and
-    GB18030 (a superset of GBK, as Chinese Excel saves CSV). Rows are lists
-    of stripped strings; blank rows are kept (as empty lists) so that row
-    numbers match the spreadsheet.
-    """
-    if (filename or '').lower().endswith(('.xlsx', '.xlsm')):
-        import openpyxl
+
+def _parse_unit(n, get, errors):
+    "The unit dict of row ``n`` (without people); add its errors."
+    for key in ('building', 'room'):
+        if not get[key]:
+            errors.add(n, key, _msg('required'))
+    unit = {'row': n, 'building': get['building'],
+        'entrance': get['entrance'], 'room': get['room'], 'floor': None,
+        'gross_area': None, 'usable_area': None, 'type': None,
+        'status': None, 'handover_date': None, 'people': []}
+    if get['floor']:
         try:
-            workbook = openpyxl.load_workbook(
-                io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exception:
-            raise ImportError_(gettext(
-                    'community_base.msg_import_format',
-                    filename=filename)) from exception
-        sheet = workbook.worksheets[0]
-        rows = [[_text(v) for v in row]
-            for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
-    else:
-        if data.startswith(b'\xef\xbb\xbf'):
-            text = data[3:].decode('utf-8')
-        else:
-            try:
-                text = data.decode('utf-8')
-            except UnicodeDecodeError:
-                try:
-                    text = data.decode('gb18030')
-                except UnicodeDecodeError as exception:
-                    raise ImportError_(gettext(
-                            'community_base.msg_import_format',
-                            filename=filename)) from exception
-        rows = [[c.strip() for c in row]
-            for row in csv.reader(io.StringIO(text, newline=''))]
-    if not rows:
-        return [], []
-    return rows[0], rows[1:]
-
-
-class _Errors(list):
-    """Errors as (row, column header, reason); ``headers`` maps the keys
-    given to ``add`` to the column headers of the file."""
-
-    def __init__(self, headers=None):
-        super().__init__()
-        self.headers = HEADERS if headers is None else headers
-
-    def add(self, row, key, reason):
-        self.append((row, self.headers.get(key, key), reason))
-
-
-def index_columns(headers, columns, required):
-    """Return {key: column index} of the known ``headers`` of a file.
-
-    ``columns``: header → key; ``required``: headers that must be present,
-    else ImportError_ lists the missing ones by name."""
-    index = {}
-    for i, header in enumerate(headers):
-        header = (header or '').strip().lstrip('\ufeff')
-        if header in columns:
-            index[columns[header]] = i
-    missing = [h for h in required if columns[h] not in index]
-    if missing:
-        raise ImportError_(gettext(
-                'community_base.msg_import_missing_columns',
-                columns='、'.join(missing)))
-    return index
-
-
-def raise_errors(errors, message, filename):
-    """Raise ImportError_ with ``message`` (an ir.message id taking
-    ``filename`` and ``count``) and one line per error (row, column,
-    reason), at most MAX_ERRORS of them; do nothing without errors."""
-    if not errors:
-        return
-    errors = sorted(errors)
-    lines = [gettext('community_base.msg_import_error_line',
-            row=r, column=c, reason=m)
-        for r, c, m in errors[:MAX_ERRORS]]
-    if len(errors) > MAX_ERRORS:
-        lines.append('… (%s)' % len(errors))
-    raise ImportError_(gettext(message,
-            filename=filename, count=len(errors)), '\n'.join(lines))
-
-
-def _parse_decimal(value, places=2):
-    try:
-        number = Decimal(value.replace(',', '').rstrip('%').strip())
-    except InvalidOperation:
-        return None
-    if not number.is_finite():
-        return None
-    return number.quantize(Decimal(1).scaleb(-places))
-
-
-def _parse_date(value):
-    for fmt in ('%Y-%m-%d', '%Y/%m/%d', '%Y.%m.%d', '%Y%m%d'):
-        try:
-            return dt.datetime.strptime(value, fmt).date()
+            unit['floor'] = int(get['floor'])
         except ValueError:
-            pass
-    return None
+            errors.add(n, 'floor', _msg('integer'))
+    for key in ('gross_area', 'usable_area'):
+        if get[key]:
+            value = parse_decimal(get[key])
+            if value is None or value <= 0:
+                errors.add(n, key, _msg('area'))
+            unit[key] = value
+    if (unit['gross_area'] and unit['usable_area']
+            and unit['usable_area'] > unit['gross_area']):
+        errors.add(n, 'usable_area', _msg('usable_area'))
+    for key, choices in (('type', UNIT_TYPES), ('status', UNIT_STATUSES)):
+        if get[key]:
+            unit[key] = parse_choice(get[key], choices)
+            if unit[key] is None:
+                errors.add(n, key, _msg('choice', choices='/'.join(choices)))
+    if get['handover_date']:
+        unit['handover_date'] = parse_date(get['handover_date'])
+        if not unit['handover_date']:
+            errors.add(n, 'handover_date', _msg('date'))
+    return unit
+
+
+def _parse_id_number(n, get, person, errors, persons, today):
+    "Check the resident ID of row ``n``; one ID number, one name."
+    try:
+        person['id_number'] = check_resident_id(
+            get['id_number'], today=today)
+    except ValueError as exception:
+        errors.add(n, 'id_number', _msg('id_number', reason=str(exception)))
+        return
+    seen = persons.setdefault(
+        person['id_number'], _FirstSeen(n, get['name']))
+    if seen.name != get['name']:
+        errors.add(n, 'name', _msg('id_other_name',
+                row=seen.row, name=seen.name))
+
+
+def _parse_role_share(n, get, person, errors):
+    "Read the role (身份) and the owner's share (产权比例) of row ``n``."
+    if not get['role']:
+        errors.add(n, 'role', _msg('required'))
+    else:
+        person['role'] = parse_choice(get['role'], ROLES)
+        if not person['role']:
+            errors.add(n, 'role', _msg('choice', choices='/'.join(ROLES)))
+    if get['share']:
+        if person['role'] != 'owner':
+            errors.add(n, 'share', _msg('share_not_owner'))
+        else:
+            person['share'] = parse_decimal(get['share'])
+            if (person['share'] is None or person['share'] <= 0
+                    or person['share'] > 100):
+                errors.add(n, 'share', _msg('share'))
+
+
+def _parse_person(n, get, errors, persons, today):
+    """The person dict of row ``n``, or None when it names nobody; add its
+    errors."""
+    if not get['name']:
+        for key in ('id_number', 'mobile', 'role', 'share', 'plates',
+                'start_date'):
+            if get[key]:
+                errors.add(n, 'name', _msg('required'))
+                break
+        return None
+    person = {'row': n, 'name': get['name'], 'id_number': None,
+        'mobile': None, 'role': None, 'share': None, 'plates': [],
+        'start_date': None}
+    if get['start_date']:
+        person['start_date'] = parse_date(get['start_date'])
+        if not person['start_date']:
+            errors.add(n, 'start_date', _msg('date'))
+    if get['id_number']:
+        _parse_id_number(n, get, person, errors, persons, today)
+    if get['mobile']:
+        person['mobile'] = compact_mobile(get['mobile'])
+        if not person['mobile']:
+            errors.add(n, 'mobile', _msg('mobile'))
+    _parse_role_share(n, get, person, errors)
+    for plate in _PLATE_SPLIT.split(get['plates']):
+        if not plate:
+            continue
+        plate = normalise_plate(plate)
+        if not plate_kind(plate):
+            errors.add(n, 'plates', _msg('plate', plate=plate))
+        person['plates'].append(plate)
+    return person
+
+
+def _merge_unit(units, code, unit, n, errors):
+    """The unit of ``code`` with the values of row ``n`` merged in: a unit
+    on several rows must not contradict itself."""
+    if code not in units:
+        units[code] = unit
+        return unit
+    known = units[code]
+    for key in ('floor', 'gross_area', 'usable_area', 'type', 'status',
+            'handover_date'):
+        if unit[key] is not None:
+            if known[key] is None:
+                known[key] = unit[key]
+            elif known[key] != unit[key]:
+                errors.add(n, key, _msg('unit_conflict',
+                        unit=code, row=known['row']))
+    return known
+
+
+def _add_person(unit, code, person, n, errors):
+    "Add ``person`` to the people of ``unit`` unless it is there already."
+    for other in unit['people']:
+        if ((person['id_number']
+                    and other['id_number'] == person['id_number'])
+                or (not person['id_number']
+                    and not other['id_number']
+                    and other['name'] == person['name'])):
+            errors.add(n, 'name', _msg('person_twice',
+                    unit=code, row=other['row']))
+            return
+    unit['people'].append(person)
+
+
+def _check_units(units, errors):
+    "Check each unit of the file: its gross area, its owners' shares."
+    for code, unit in units.items():
+        if unit['gross_area'] is None:
+            errors.add(unit['row'], 'gross_area', _msg('required'))
+        owners = [p for p in unit['people'] if p['role'] == 'owner']
+        if len(owners) == 1 and owners[0]['share'] is None:
+            owners[0]['share'] = Decimal('100.00')
+        elif owners:
+            if any(p['share'] is None for p in owners):
+                errors.add(owners[0]['row'], 'share', _msg('share_missing',
+                        unit=code))
+            else:
+                total = sum(p['share'] for p in owners)
+                if total != 100:
+                    errors.add(owners[0]['row'], 'share', _msg('shares',
+                            unit=code, total=total))
 
 
 def parse_register(headers, rows, today=None):
@@ -238,160 +282,26 @@ def parse_register(headers, rows, today=None):
     (E.164), 'role', 'share' (Decimal or None), 'plates', 'start_date'
     (入住日期, the start of a new residency; None: the handover date of a
     new unit, else the import date)}. ``errors`` a list
-    of (row number, column header, reason); rows are numbered as in the
-    spreadsheet (header = row 1). Missing required columns raise
+    of ``RowError`` (row number, column header, reason); rows are numbered
+    as in the spreadsheet (header = row 1). Missing required columns raise
     ImportError_ at once, listing them by name.
     """
     index = index_columns(headers, COLUMNS, REQUIRED_COLUMNS)
-    errors = _Errors()
+    errors = RowErrors(HEADERS)
     units = OrderedDict()
-    persons = {}  # id number → (row, name)
-
-    def msg(name, **kw):
-        return gettext('community_base.msg_import_' + name, **kw)
-
-    for n, row in enumerate(rows, start=2):
-        if not any(row):
-            continue
-        get = {k: (row[i] if i < len(row) else '') for k, i in index.items()}
-        for key in COLUMNS.values():
-            get.setdefault(key, '')
+    persons = {}  # id number → _FirstSeen
+    for n, get in numbered_rows(rows, index, COLUMNS.values()):
         count = len(errors)
+        unit = _parse_unit(n, get, errors)
+        person = _parse_person(n, get, errors, persons, today)
         building, room = get['building'], get['room']
-        entrance = get['entrance']
-        for key in ('building', 'room'):
-            if not get[key]:
-                errors.add(n, key, msg('required'))
-        unit = {'row': n, 'building': building, 'entrance': entrance,
-            'room': room, 'floor': None, 'gross_area': None,
-            'usable_area': None, 'type': None, 'status': None,
-            'handover_date': None, 'people': []}
-        if get['floor']:
-            try:
-                unit['floor'] = int(get['floor'])
-            except ValueError:
-                errors.add(n, 'floor', msg('integer'))
-        for key in ('gross_area', 'usable_area'):
-            if get[key]:
-                value = _parse_decimal(get[key])
-                if value is None or value <= 0:
-                    errors.add(n, key, msg('area'))
-                unit[key] = value
-        if (unit['gross_area'] and unit['usable_area']
-                and unit['usable_area'] > unit['gross_area']):
-            errors.add(n, 'usable_area', msg('usable_area'))
-        for key, choices in (('type', UNIT_TYPES), ('status', UNIT_STATUSES)):
-            if get[key]:
-                value = choices.get(get[key])
-                if value is None and get[key] in choices.values():
-                    value = get[key]
-                if value is None:
-                    errors.add(n, key, msg('choice',
-                            choices='/'.join(choices)))
-                unit[key] = value
-        if get['handover_date']:
-            unit['handover_date'] = _parse_date(get['handover_date'])
-            if not unit['handover_date']:
-                errors.add(n, 'handover_date', msg('date'))
-        person = None
-        if get['name']:
-            person = {'row': n, 'name': get['name'], 'id_number': None,
-                'mobile': None, 'role': None, 'share': None, 'plates': [],
-                'start_date': None}
-            if get['start_date']:
-                person['start_date'] = _parse_date(get['start_date'])
-                if not person['start_date']:
-                    errors.add(n, 'start_date', msg('date'))
-            if get['id_number']:
-                try:
-                    person['id_number'] = check_resident_id(
-                        get['id_number'], today=today)
-                except ValueError as exception:
-                    errors.add(n, 'id_number', msg('id_number',
-                            reason=str(exception)))
-                else:
-                    seen = persons.setdefault(
-                        person['id_number'], (n, get['name']))
-                    if seen[1] != get['name']:
-                        errors.add(n, 'name', msg('id_other_name',
-                                row=seen[0], name=seen[1]))
-            if get['mobile']:
-                person['mobile'] = compact_mobile(get['mobile'])
-                if not person['mobile']:
-                    errors.add(n, 'mobile', msg('mobile'))
-            if not get['role']:
-                errors.add(n, 'role', msg('required'))
-            else:
-                person['role'] = ROLES.get(get['role'])
-                if not person['role'] and get['role'] in ROLES.values():
-                    person['role'] = get['role']
-                if not person['role']:
-                    errors.add(n, 'role', msg('choice',
-                            choices='/'.join(ROLES)))
-            if get['share']:
-                if person['role'] != 'owner':
-                    errors.add(n, 'share', msg('share_not_owner'))
-                else:
-                    person['share'] = _parse_decimal(get['share'])
-                    if (person['share'] is None or person['share'] <= 0
-                            or person['share'] > 100):
-                        errors.add(n, 'share', msg('share'))
-            for plate in _PLATE_SPLIT.split(get['plates']):
-                if not plate:
-                    continue
-                plate = normalise_plate(plate)
-                if not plate_kind(plate):
-                    errors.add(n, 'plates', msg('plate', plate=plate))
-                person['plates'].append(plate)
-        else:
-            for key in ('id_number', 'mobile', 'role', 'share', 'plates',
-                    'start_date'):
-                if get[key]:
-                    errors.add(n, 'name', msg('required'))
-                    break
         if len(errors) > count or not (building and room):
             continue
-        code = '-'.join(x for x in (building, entrance, room) if x)
-        if code in units:
-            known = units[code]
-            for key in ('floor', 'gross_area', 'usable_area', 'type',
-                    'status', 'handover_date'):
-                if unit[key] is not None:
-                    if known[key] is None:
-                        known[key] = unit[key]
-                    elif known[key] != unit[key]:
-                        errors.add(n, key, msg('unit_conflict',
-                                unit=code, row=known['row']))
-            unit = known
-        else:
-            units[code] = unit
+        code = '-'.join(x for x in (building, get['entrance'], room) if x)
+        unit = _merge_unit(units, code, unit, n, errors)
         if person:
-            for other in unit['people']:
-                if ((person['id_number']
-                            and other['id_number'] == person['id_number'])
-                        or (not person['id_number']
-                            and not other['id_number']
-                            and other['name'] == person['name'])):
-                    errors.add(n, 'name', msg('person_twice',
-                            unit=code, row=other['row']))
-                    break
-            else:
-                unit['people'].append(person)
-    for code, unit in units.items():
-        if unit['gross_area'] is None:
-            errors.add(unit['row'], 'gross_area', msg('required'))
-        owners = [p for p in unit['people'] if p['role'] == 'owner']
-        if len(owners) == 1 and owners[0]['share'] is None:
-            owners[0]['share'] = Decimal('100.00')
-        elif owners:
-            if any(p['share'] is None for p in owners):
-                errors.add(owners[0]['row'], 'share', msg('share_missing',
-                        unit=code))
-            else:
-                total = sum(p['share'] for p in owners)
-                if total != 100:
-                    errors.add(owners[0]['row'], 'share', msg('shares',
-                            unit=code, total=total))
+            _add_person(unit, code, person, n, errors)
+    _check_units(units, errors)
     errors.sort()
     return units, errors
 
@@ -474,22 +384,28 @@ class RegisterImport(Wizard):
 
     @classmethod
     def _write_register(cls, compound, units, date):
-        pool = Pool()
-        Building = pool.get('community.building')
-        Entrance = pool.get('community.entrance')
-        Unit = pool.get('community.unit')
-        UnitArea = pool.get('community.unit.area')
-        Party = pool.get('party.party')
-        Identifier = pool.get('party.identifier')
-        Mechanism = pool.get('party.contact_mechanism')
-        Residency = pool.get('community.residency')
-        Vehicle = pool.get('community.vehicle')
-        VehicleUnit = pool.get('community.vehicle-community.unit')
+        "Write the parsed ``units`` into compound; return the counts."
         details = {m: defaultdict(int) for m in (
                 'unit', 'party', 'residency', 'vehicle')}
         cid = compound.id
+        buildings, entrances = cls._write_buildings(cid, units)
+        cls._write_units(cid, units, buildings, entrances, date, details)
+        residencies, people = cls._match_parties(cid, units, date)
+        cls._write_parties(people, details)
+        cls._write_residencies(cid, units, residencies, date, details)
+        cls._write_vehicles(cid, units, details)
+        counts = {k: sum(d.get(k, 0) for d in details.values())
+            for k in ('created', 'updated', 'unchanged', 'ended')}
+        counts['details'] = {m: dict(d) for m, d in details.items()}
+        return counts
 
-        # Buildings and entrances
+    @classmethod
+    def _write_buildings(cls, cid, units):
+        """Create the buildings and entrances of ``units`` not in the
+        compound yet; return ({code: id}, {(building id, code): id})."""
+        pool = Pool()
+        Building = pool.get('community.building')
+        Entrance = pool.get('community.entrance')
         building = Building.__table__()
         buildings = {b['code']: b['id'] for b in _select(building.select(
                     building.id, building.code,
@@ -513,8 +429,15 @@ class RegisterImport(Wizard):
                             'name': '%s单元' % c if c.isdigit() else c}
                         for b, c in new]):
                 entrances[(e.building.id, e.code)] = e.id
+        return buildings, entrances
 
-        # Units and their areas
+    @classmethod
+    def _load_compound_units(cls, cid, date):
+        """Return ({code: unit row}, {unit id: area row effective on
+        date}) of the compound's units."""
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        UnitArea = pool.get('community.unit.area')
         existing = {}
         unit_t = Unit.__table__()
         for record in _select(unit_t.select(
@@ -532,6 +455,32 @@ class RegisterImport(Wizard):
                     order_by=[area_t.effective_date.asc])):
             if area['effective_date'] <= date:
                 current_area[area['unit']] = area
+        return existing, current_area
+
+    @staticmethod
+    def _new_unit_values(cid, code, unit, values, buildings, entrances):
+        "Complete ``values`` of a unit the import creates."
+        roles = {p['role'] for p in unit['people']}
+        if not values['status']:
+            values['status'] = ('rented' if 'tenant' in roles
+                else 'occupied' if roles else 'vacant')
+        values.update({
+                'compound': cid,
+                'building': buildings[unit['building']],
+                'entrance': entrances.get((
+                        buildings[unit['building']], unit['entrance'])),
+                'code': code,
+                })
+        return values
+
+    @classmethod
+    def _write_units(cls, cid, units, buildings, entrances, date, details):
+        """Create or update the units and their areas; set 'id' (and 'new'
+        when created) on each unit of ``units``."""
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        UnitArea = pool.get('community.unit.area')
+        existing, current_area = cls._load_compound_units(cid, date)
         to_create, to_write, area_create, area_write = [], [], [], []
         for code, unit in units.items():
             values = {
@@ -542,19 +491,8 @@ class RegisterImport(Wizard):
                 'handover_date': unit['handover_date'],
                 }
             if code not in existing:
-                roles = {p['role'] for p in unit['people']}
-                if not values['status']:
-                    values['status'] = ('rented' if 'tenant' in roles
-                        else 'occupied' if roles else 'vacant')
-                values.update({
-                        'compound': cid,
-                        'building': buildings[unit['building']],
-                        'entrance': entrances.get((
-                                buildings[unit['building']],
-                                unit['entrance'])),
-                        'code': code,
-                        })
-                to_create.append(values)
+                to_create.append(cls._new_unit_values(
+                        cid, code, unit, values, buildings, entrances))
                 continue
             record = existing[code]
             unit['id'] = record['id']
@@ -562,18 +500,9 @@ class RegisterImport(Wizard):
                 if v is not None and record[k] != v}
             if changes:
                 to_write.extend(([Unit(record['id'])], changes))
-            area = current_area.get(record['id'])
-            gross, usable = unit['gross_area'], unit['usable_area']
-            if not area or area['gross_area'] != gross or (
-                    usable is not None and area['usable_area'] != usable):
-                if area and area['effective_date'] == date:
-                    area_write.extend(([UnitArea(area['id'])], {
-                                'gross_area': gross,
-                                'usable_area': usable}))
-                else:
-                    area_create.append({'unit': record['id'],
-                            'effective_date': date, 'gross_area': gross,
-                            'usable_area': usable})
+            if cls._area_change(unit, record['id'],
+                    current_area.get(record['id']), date,
+                    area_create, area_write):
                 changes = True
             details['unit']['updated' if changes else 'unchanged'] += 1
         if to_write:
@@ -594,7 +523,34 @@ class RegisterImport(Wizard):
         if area_create:
             _create(UnitArea, area_create)
 
-        # Parties: by resident ID, else by name among the unit's residents
+    @staticmethod
+    def _area_change(unit, unit_id, area, date, area_create, area_write):
+        """Queue the area of ``unit`` from date when it differs from the
+        current ``area``; tell whether it does."""
+        UnitArea = Pool().get('community.unit.area')
+        gross, usable = unit['gross_area'], unit['usable_area']
+        if area and area['gross_area'] == gross and (
+                usable is None or area['usable_area'] == usable):
+            return False
+        if area and area['effective_date'] == date:
+            area_write.extend(([UnitArea(area['id'])], {
+                        'gross_area': gross,
+                        'usable_area': usable}))
+        else:
+            area_create.append({'unit': unit_id,
+                    'effective_date': date, 'gross_area': gross,
+                    'usable_area': usable})
+        return True
+
+    @classmethod
+    def _match_parties(cls, cid, units, date):
+        """Find the party of each person: by resident ID, else by name
+        among the unit's residents (set as 'party', None if new). Return
+        (residency rows of the compound active on date, the people)."""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Identifier = pool.get('party.identifier')
+        Residency = pool.get('community.residency')
         residency = Residency.__table__()
         party_t = Party.__table__()
         residencies = _select(residency.join(party_t,
@@ -631,7 +587,16 @@ class RegisterImport(Wizard):
                     person['party'] = by_unit_name.get(
                         (unit['id'], person['name']))
                 people.append(person)
-        party_ids = sorted({p['party'] for p in people if p['party']})
+        return residencies, people
+
+    @staticmethod
+    def _load_party_contacts(party_ids):
+        """Return ({party id: name}, {party id: {E.164 mobiles}}) of the
+        existing parties."""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Mechanism = pool.get('party.contact_mechanism')
+        party_t = Party.__table__()
         names, mobiles = {}, defaultdict(set)
         mechanism_t = Mechanism.__table__()
         for sub in _slices(party_ids):
@@ -646,6 +611,17 @@ class RegisterImport(Wizard):
                 mobiles[mechanism['party']].add(
                     compact_mobile(mechanism['value_compact']
                         or mechanism['value']))
+        return names, mobiles
+
+    @classmethod
+    def _write_parties(cls, people, details):
+        """Update the names and add the mobiles of the known parties,
+        create the others; set 'party' on every person."""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Mechanism = pool.get('party.contact_mechanism')
+        party_ids = sorted({p['party'] for p in people if p['party']})
+        names, mobiles = cls._load_party_contacts(party_ids)
         new_parties, key2party, party_write, mechanism_create = [], {}, [], []
         seen = set()
         for person in people:
@@ -673,25 +649,8 @@ class RegisterImport(Wizard):
         if party_write:
             _write(Party, party_write)
         if new_parties:
-            # Party codes in one call to the sequence, not one per party
-            sequence = Party._code_sequence()
-            codes = (list(sequence.get_many(n=len(new_parties)))
-                if sequence else [None] * len(new_parties))
-            # code_alnum/code_digit as Party.compute_fields would set them,
-            # which saves a write per party
-            created = _create(Party, [{'name': p['name'], 'code': c,
-                        'code_alnum': re.sub(r'[\W_]', '', c) if c else None,
-                        'code_digit': (int(re.sub(r'\D', '', c)[-18:])
-                            if c and re.sub(r'\D', '', c) else None)}
-                    for p, c in zip(new_parties, codes)])
-            details['party']['created'] += len(created)
-            _create(Identifier, [{'party': party.id, 'type': 'cn_ric',
-                            'code': p['id_number']}
-                    for p, party in zip(new_parties, created)
-                    if p['id_number']])
-            mechanism_create.extend({'party': party.id, 'type': 'mobile',
-                    'value': p['mobile']}
-                for p, party in zip(new_parties, created) if p['mobile'])
+            created = cls._create_parties(
+                new_parties, mechanism_create, details)
             for person in people:
                 if not person['party']:
                     key = person['id_number'] or (id(person),)
@@ -703,18 +662,55 @@ class RegisterImport(Wizard):
                 values['value'] = format_mobile(values['value'])
             _create(Mechanism, mechanism_create)
 
-        # Residencies: match (unit, party, role); end those not in the file
+    @staticmethod
+    def _create_parties(new_parties, mechanism_create, details):
+        """Create the parties of ``new_parties`` with their resident IDs;
+        queue their mobiles in ``mechanism_create``; return them."""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Identifier = pool.get('party.identifier')
+        # Party codes in one call to the sequence, not one per party
+        sequence = Party._code_sequence()
+        codes = (list(sequence.get_many(n=len(new_parties)))
+            if sequence else [None] * len(new_parties))
+        # code_alnum/code_digit as Party.compute_fields would set them,
+        # which saves a write per party
+        created = _create(Party, [{'name': p['name'], 'code': c,
+                    'code_alnum': re.sub(r'[\W_]', '', c) if c else None,
+                    'code_digit': (int(re.sub(r'\D', '', c)[-18:])
+                        if c and re.sub(r'\D', '', c) else None)}
+                for p, c in zip(new_parties, codes)])
+        details['party']['created'] += len(created)
+        _create(Identifier, [{'party': party.id, 'type': 'cn_ric',
+                        'code': p['id_number']}
+                for p, party in zip(new_parties, created)
+                if p['id_number']])
+        mechanism_create.extend({'party': party.id, 'type': 'mobile',
+                'value': p['mobile']}
+            for p, party in zip(new_parties, created) if p['mobile'])
+        return created
+
+    @staticmethod
+    def _payer_of(unit):
+        "The person who pays for unit: the first owner, tenant or member."
+        for role in ('owner', 'tenant', 'member'):
+            for person in unit['people']:
+                if person['role'] == role:
+                    return person
+        return None
+
+    @classmethod
+    def _write_residencies(cls, cid, units, residencies, date, details):
+        """Match (unit, party, role) to the current residencies: create the
+        new ones, update the changed ones, end those not in the file."""
+        Residency = Pool().get('community.residency')
         current = {}
         for r in residencies:
             current[(r['unit'], r['party'], r['role'])] = r
         res_create, res_write, res_delete = [], [], []
         keep = set()
         for unit in units.values():
-            payer = None
-            for role in ('owner', 'tenant', 'member'):
-                for person in unit['people']:
-                    if person['role'] == role and payer is None:
-                        payer = person
+            payer = cls._payer_of(unit)
             for person in unit['people']:
                 key = (unit['id'], person['party'], person['role'])
                 values = {
@@ -734,16 +730,11 @@ class RegisterImport(Wizard):
                     else:
                         details['residency']['unchanged'] += 1
                 else:
-                    # 入住日期, else the handover of a unit this import
-                    # creates, else the import date
-                    start = date
-                    if person['start_date']:
-                        start = person['start_date']
-                    elif unit.get('new') and unit['handover_date']:
-                        start = min(unit['handover_date'], date)
                     values.update({'unit': unit['id'], 'compound': cid,
                             'party': person['party'],
-                            'role': person['role'], 'start_date': start})
+                            'role': person['role'],
+                            'start_date': cls._residency_start(
+                                unit, person, date)})
                     res_create.append(values)
         file_units = {u['id'] for u in units.values()}
         yesterday = date - dt.timedelta(days=1)
@@ -763,7 +754,35 @@ class RegisterImport(Wizard):
             _create(Residency, res_create)
             details['residency']['created'] += len(res_create)
 
-        # Vehicles: by plate in the compound
+    @staticmethod
+    def _residency_start(unit, person, date):
+        """The start of a new residency: 入住日期, else the handover of a
+        unit this import creates, else the import date."""
+        if person['start_date']:
+            return person['start_date']
+        if unit.get('new') and unit['handover_date']:
+            return min(unit['handover_date'], date)
+        return date
+
+    @staticmethod
+    def _file_plates(units):
+        "Return {plate: {'owner': party id, 'units': [unit ids]}} of units."
+        plates = OrderedDict()
+        for unit in units.values():
+            for person in unit['people']:
+                for plate in person['plates']:
+                    entry = plates.setdefault(plate, {
+                            'owner': person['party'], 'units': []})
+                    if unit['id'] not in entry['units']:
+                        entry['units'].append(unit['id'])
+        return plates
+
+    @classmethod
+    def _write_vehicles(cls, cid, units, details):
+        "Create or update the vehicles of the file by plate in the compound."
+        pool = Pool()
+        Vehicle = pool.get('community.vehicle')
+        VehicleUnit = pool.get('community.vehicle-community.unit')
         vehicle_t = Vehicle.__table__()
         link_t = VehicleUnit.__table__()
         vehicles = {v['plate']: v for v in _select(vehicle_t.select(
@@ -775,14 +794,7 @@ class RegisterImport(Wizard):
                     condition=link_t.vehicle == vehicle_t.id).select(
                     link_t.vehicle, link_t.unit,
                     where=vehicle_t.compound == cid))}
-        plates = OrderedDict()
-        for unit in units.values():
-            for person in unit['people']:
-                for plate in person['plates']:
-                    entry = plates.setdefault(plate, {
-                            'owner': person['party'], 'units': []})
-                    if unit['id'] not in entry['units']:
-                        entry['units'].append(unit['id'])
+        plates = cls._file_plates(units)
         veh_create, veh_write, link_create = [], [], []
         for plate, entry in plates.items():
             record = vehicles.get(plate)
@@ -811,11 +823,6 @@ class RegisterImport(Wizard):
             details['vehicle']['created'] += len(created)
         if link_create:
             _create(VehicleUnit, link_create)
-
-        counts = {k: sum(d.get(k, 0) for d in details.values())
-            for k in ('created', 'updated', 'unchanged', 'ended')}
-        counts['details'] = {m: dict(d) for m, d in details.items()}
-        return counts
 
     @classmethod
     def _register_export_clear(cls, compound, party_ids):
@@ -847,15 +854,36 @@ class RegisterImport(Wizard):
         pool = Pool()
         Date = pool.get('ir.date')
         Unit = pool.get('community.unit')
-        Residency = pool.get('community.residency')
-        Identifier = pool.get('party.identifier')
-        Mechanism = pool.get('party.contact_mechanism')
-        VehicleUnit = pool.get('community.vehicle-community.unit')
         if date is None:
             date = Date.today()
         units = Unit.search([('compound', '=', compound.id)],
             order=[('code', 'ASC')])
         areas = Unit.get_area_at(units, date)
+        residencies = cls._export_residencies(compound, date)
+        id_numbers, mobiles = cls._export_numbers(compound, residencies)
+        plates = cls._export_plates(compound)
+        output = io.BytesIO()
+        workbook = xlsxwriter.Workbook(output, {'in_memory': True})
+        sheet = workbook.add_worksheet('房屋登记')
+        sheet.write_row(0, 0, list(COLUMNS))
+        line = 1
+        for unit in units:
+            base = cls._export_unit_cells(unit, areas[unit.id])
+            for r in residencies.get(unit.id) or [None]:
+                if r is None:
+                    person = [''] * 7
+                else:
+                    person = cls._export_person_cells(
+                        unit, r, id_numbers, mobiles, plates)
+                sheet.write_row(line, 0, base + person)
+                line += 1
+        workbook.close()
+        return output.getvalue()
+
+    @staticmethod
+    def _export_residencies(compound, date):
+        "Return {unit id: [residencies active on date]} of compound."
+        Residency = Pool().get('community.residency')
         residencies = defaultdict(list)
         for r in Residency.search([
                     ('compound', '=', compound.id),
@@ -864,6 +892,15 @@ class RegisterImport(Wizard):
                         ('end_date', '>=', date)],
                     ], order=[('id', 'ASC')]):
             residencies[r.unit.id].append(r)
+        return residencies
+
+    @classmethod
+    def _export_numbers(cls, compound, residencies):
+        """Return ({party id: resident ID}, {party id: mobile}) of the
+        residents, masked unless the export may write them in clear."""
+        pool = Pool()
+        Identifier = pool.get('party.identifier')
+        Mechanism = pool.get('party.contact_mechanism')
         party_ids = sorted({r.party.id for rs in residencies.values()
                 for r in rs})
         id_numbers, mobiles = {}, {}
@@ -882,6 +919,12 @@ class RegisterImport(Wizard):
         if not clear:
             id_numbers = {k: mask(v) for k, v in id_numbers.items()}
             mobiles = {k: mask(v) for k, v in mobiles.items()}
+        return id_numbers, mobiles
+
+    @staticmethod
+    def _export_plates(compound):
+        "Return {(unit id, owner id): [plates]} of the active vehicles."
+        VehicleUnit = Pool().get('community.vehicle-community.unit')
         plates = defaultdict(list)
         for link in VehicleUnit.search([
                     ('unit.compound', '=', compound.id),
@@ -890,45 +933,39 @@ class RegisterImport(Wizard):
             plates[(link.unit.id, link.vehicle.owner.id
                     if link.vehicle.owner else None)].append(
                 link.vehicle.plate)
-        output = io.BytesIO()
-        workbook = xlsxwriter.Workbook(output, {'in_memory': True})
-        sheet = workbook.add_worksheet('房屋登记')
-        sheet.write_row(0, 0, list(COLUMNS))
-        line = 1
-        for unit in units:
-            gross, usable = areas[unit.id]
-            base = [
-                unit.building.code,
-                unit.entrance.code if unit.entrance else '',
-                unit.room or unit.code.rsplit('-', 1)[-1],
-                unit.floor if unit.floor is not None else '',
-                str(gross) if gross is not None else '',
-                str(usable) if usable is not None else '',
-                UNIT_TYPE_LABELS[unit.type],
-                UNIT_STATUS_LABELS[unit.status],
-                unit.handover_date.isoformat()
-                if unit.handover_date else '',
-                ]
-            people = residencies.get(unit.id) or [None]
-            for r in people:
-                if r is None:
-                    person = [''] * 7
-                else:
-                    person = [
-                        r.party.name,
-                        id_numbers.get(r.party.id, ''),
-                        mobiles.get(r.party.id, ''),
-                        ROLE_LABELS[r.role],
-                        format_decimal(r.share) if (
-                            r.role == 'owner' and r.share is not None)
-                        else '',
-                        ' '.join(plates.get((unit.id, r.party.id), [])),
-                        r.start_date.isoformat(),
-                        ]
-                sheet.write_row(line, 0, base + person)
-                line += 1
-        workbook.close()
-        return output.getvalue()
+        return plates
+
+    @staticmethod
+    def _export_unit_cells(unit, area):
+        "The unit's cells of a row, 楼栋 to 交房日期."
+        gross, usable = area
+        return [
+            unit.building.code,
+            unit.entrance.code if unit.entrance else '',
+            unit.room or unit.code.rsplit('-', 1)[-1],
+            unit.floor if unit.floor is not None else '',
+            str(gross) if gross is not None else '',
+            str(usable) if usable is not None else '',
+            UNIT_TYPE_LABELS[unit.type],
+            UNIT_STATUS_LABELS[unit.status],
+            unit.handover_date.isoformat()
+            if unit.handover_date else '',
+            ]
+
+    @staticmethod
+    def _export_person_cells(unit, r, id_numbers, mobiles, plates):
+        "The resident's cells of a row, 姓名 to 入住日期."
+        return [
+            r.party.name,
+            id_numbers.get(r.party.id, ''),
+            mobiles.get(r.party.id, ''),
+            ROLE_LABELS[r.role],
+            format_decimal(r.share) if (
+                r.role == 'owner' and r.share is not None)
+            else '',
+            ' '.join(plates.get((unit.id, r.party.id), [])),
+            r.start_date.isoformat(),
+            ]
 
 
 class RegisterImportStart(ModelView):

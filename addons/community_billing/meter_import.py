@@ -9,6 +9,8 @@ The import is all-or-nothing and idempotent; see ``import_readings``.
 """
 import io
 from collections import OrderedDict, defaultdict
+from decimal import Decimal
+from typing import NamedTuple, Optional
 
 from trytond.i18n import gettext
 from trytond.model import ModelView, fields
@@ -19,9 +21,10 @@ from trytond.transaction import Transaction, check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.community_base.display import format_decimal
-from trytond.modules.community_base.register_import import (
-    _create, _Errors, _parse_date, _parse_decimal, _write, index_columns,
-    raise_errors, read_rows)
+from trytond.modules.community_base.register_import import _create, _write
+from trytond.modules.community_base.spreadsheet import (
+    RowErrors, index_columns, numbered_rows, parse_choice, parse_date,
+    parse_decimal, raise_errors, read_rows)
 
 from .meter import compute_consumption
 
@@ -49,9 +52,44 @@ REASONS = {
     }
 
 
+class _Entry(NamedTuple):
+    "A reading of the file: its row, its meter (or stored reading), values."
+    row: int
+    meter: object  # community.meter, or community.meter.reading to write
+    values: dict
+
+
+class _Point(NamedTuple):
+    "A meter's reading once imported: its row in the file (None: stored)."
+    row: Optional[int]
+    value: Decimal
+    reason: Optional[str]
+    start_value: Optional[Decimal]
+
+
+class _Dated(NamedTuple):
+    "The previous reading of a meter: its date and value."
+    date: object  # datetime.date
+    value: Decimal
+
+
+class _Actions(NamedTuple):
+    "What the import does: readings to create, to write, unchanged count."
+    to_create: list
+    to_write: list
+    unchanged: int
+
+
 def _fmt(value):
     "Decimal without trailing zeros: 1234.50 → '1234.5'."
     return format_decimal(value)
+
+
+def _msg(name, **kw):
+    "The text of community_billing.msg_meter_import_*, else community_base's."
+    module = ('community_billing' if name.startswith('meter_import')
+        else 'community_base')
+    return gettext('%s.msg_%s' % (module, name), **kw)
 
 
 class MeterReadingImport(Wizard):
@@ -109,7 +147,7 @@ class MeterReadingImport(Wizard):
         """Import a meter readings file into compound, all or nothing.
 
         ``data`` (bytes) is read per ``filename`` (see
-        ``register_import.read_rows``). Each row names a meter by 表号, or by
+        ``spreadsheet.read_rows``). Each row names a meter by 表号, or by
         房号 (unit code) and 收费项目 (fee item code or name) when the unit
         has one meter of that item, and gives 抄表日期 and 读数; 换表原因
         (翻表 = rolled over, 换表 = replaced, with 新表起始读数) explains a
@@ -132,23 +170,11 @@ class MeterReadingImport(Wizard):
             errors, 'community_billing.msg_meter_import_errors', filename)
         return cls._apply(*actions)
 
-    @classmethod
-    def _parse(cls, compound, headers, rows):
-        """Return ([(row, meter, values)], errors) of the rows; ``values``
-        with 'date', 'value', 'reason', 'start_value', 'note'."""
-        pool = Pool()
-        Meter = pool.get('community.meter')
-        index = index_columns(headers, COLUMNS, REQUIRED_COLUMNS)
-        if 'meter' not in index and not (
-                'unit' in index and 'fee_item' in index):
-            index_columns([], COLUMNS, ['表号'])
-        errors = _Errors(HEADERS)
-
-        def msg(name, **kw):
-            module = ('community_billing' if name.startswith('meter_import')
-                else 'community_base')
-            return gettext('%s.msg_%s' % (module, name), **kw)
-
+    @staticmethod
+    def _meter_lookups(compound):
+        """Return ({number: meter}, {(unit code, fee item code or name):
+        [active meters]}) of the compound's meters."""
+        Meter = Pool().get('community.meter')
         meters = Meter.search([('compound', '=', compound.id)],
             order=[('active', 'DESC'), ('id', 'ASC')])
         by_number = {}
@@ -158,146 +184,175 @@ class MeterReadingImport(Wizard):
             if meter.active:
                 for item_key in {meter.fee_item.code, meter.fee_item.name}:
                     by_unit_item[(meter.unit.code, item_key)].append(meter)
+        return by_number, by_unit_item
+
+    @classmethod
+    def _parse(cls, compound, headers, rows):
+        """Return ([``_Entry``], errors) of the rows; ``values`` with
+        'date', 'value', 'reason', 'start_value', 'note'."""
+        index = index_columns(headers, COLUMNS, REQUIRED_COLUMNS)
+        if 'meter' not in index and not (
+                'unit' in index and 'fee_item' in index):
+            index_columns([], COLUMNS, ['表号'])
+        errors = RowErrors(HEADERS)
+        by_number, by_unit_item = cls._meter_lookups(compound)
         entries, seen = [], {}
-        for n, row in enumerate(rows, start=2):
-            get = {k: (row[i] if i < len(row) else '')
-                for k, i in index.items()}
-            for key in COLUMNS.values():
-                get.setdefault(key, '')
+        for n, get in numbered_rows(rows, index, COLUMNS.values()):
             if not get['value']:
                 continue
             count = len(errors)
             if get['compound'] and get['compound'] not in {
                     compound.code, compound.name}:
-                errors.add(n, 'compound', msg('meter_import_compound',
+                errors.add(n, 'compound', _msg('meter_import_compound',
                         code=get['compound'], compound=compound.code))
                 continue
-            meter = None
-            if get['meter']:
-                meter = by_number.get(get['meter'])
-                if not meter:
-                    errors.add(n, 'meter', msg('meter_import_unknown_meter',
-                            meter=get['meter'], compound=compound.rec_name))
-            elif get['unit'] and get['fee_item']:
-                found = by_unit_item.get((get['unit'], get['fee_item']), [])
-                if len(found) == 1:
-                    meter, = found
-                else:
-                    errors.add(n, 'unit', msg('meter_import_unit_meter',
-                            unit=get['unit'], item=get['fee_item']))
-            else:
-                errors.add(n, 'meter', msg('import_required'))
-            values = {'date': None, 'value': None, 'reason': None,
-                'start_value': None}
-            if get['note']:
-                values['note'] = get['note']
-            if not get['date']:
-                errors.add(n, 'date', msg('import_required'))
-            else:
-                values['date'] = _parse_date(get['date'])
-                if not values['date']:
-                    errors.add(n, 'date', msg('import_date'))
-            for key in ('value', 'start_value'):
-                if get[key]:
-                    values[key] = _parse_decimal(get[key])
-                    if values[key] is None or values[key] < 0:
-                        errors.add(n, key, msg('meter_import_number'))
-            if get['reason']:
-                values['reason'] = REASONS.get(get['reason'])
-                if not values['reason'] and get['reason'] in (
-                        REASONS.values()):
-                    values['reason'] = get['reason']
-                if not values['reason']:
-                    errors.add(n, 'reason', msg('import_choice',
-                            choices='/'.join(REASONS)))
+            meter = cls._find_meter(
+                n, get, compound, by_number, by_unit_item, errors)
+            values = cls._parse_values(n, get, errors)
             if len(errors) > count:
                 continue
             key = (meter.id, values['date'])
             if key in seen:
-                errors.add(n, 'date', msg('meter_import_twice',
+                errors.add(n, 'date', _msg('meter_import_twice',
                         row=seen[key]))
                 continue
             seen[key] = n
-            entries.append((n, meter, values))
+            entries.append(_Entry(n, meter, values))
         return entries, errors
+
+    @staticmethod
+    def _find_meter(n, get, compound, by_number, by_unit_item, errors):
+        "The meter row ``n`` names by 表号 or by 房号 and 收费项目, or None."
+        if get['meter']:
+            meter = by_number.get(get['meter'])
+            if not meter:
+                errors.add(n, 'meter', _msg('meter_import_unknown_meter',
+                        meter=get['meter'], compound=compound.rec_name))
+            return meter
+        if get['unit'] and get['fee_item']:
+            found = by_unit_item.get((get['unit'], get['fee_item']), [])
+            if len(found) == 1:
+                return found[0]
+            errors.add(n, 'unit', _msg('meter_import_unit_meter',
+                    unit=get['unit'], item=get['fee_item']))
+            return None
+        errors.add(n, 'meter', _msg('import_required'))
+        return None
+
+    @staticmethod
+    def _parse_values(n, get, errors):
+        "The reading values of row ``n``: date, value, reason, start, note."
+        values = {'date': None, 'value': None, 'reason': None,
+            'start_value': None}
+        if get['note']:
+            values['note'] = get['note']
+        if not get['date']:
+            errors.add(n, 'date', _msg('import_required'))
+        else:
+            values['date'] = parse_date(get['date'])
+            if not values['date']:
+                errors.add(n, 'date', _msg('import_date'))
+        for key in ('value', 'start_value'):
+            if get[key]:
+                values[key] = parse_decimal(get[key])
+                if values[key] is None or values[key] < 0:
+                    errors.add(n, key, _msg('meter_import_number'))
+        if get['reason']:
+            values['reason'] = parse_choice(get['reason'], REASONS)
+            if not values['reason']:
+                errors.add(n, 'reason', _msg('import_choice',
+                        choices='/'.join(REASONS)))
+        return values
 
     @classmethod
     def _check(cls, entries, errors):
         """Check the readings of the file against the stored ones of their
-        meters, in date order; add errors. Return (to create, to write,
-        unchanged count)."""
+        meters, in date order; add errors. Return ``_Actions``."""
         pool = Pool()
         Reading = pool.get('community.meter.reading')
-        meter_ids = sorted({m.id for _, m, _ in entries})
+        meter_ids = sorted({e.meter.id for e in entries})
         stored = defaultdict(dict)
         for sub in grouped_slice(meter_ids):
             for reading in Reading.search([('meter', 'in', list(sub))]):
                 stored[reading.meter.id][reading.date] = reading
         by_meter = defaultdict(list)
         for entry in entries:
-            by_meter[entry[1].id].append(entry)
+            by_meter[entry.meter.id].append(entry)
         to_create, to_write, unchanged = [], [], 0
         for meter_id, meter_entries in by_meter.items():
-            meter = meter_entries[0][1]
-            # The meter's readings once imported: date → (row or None,
-            # value, reason, start_value)
-            timeline = {d: (None, r.value, r.reason, r.start_value)
+            timeline = {d: _Point(None, r.value, r.reason, r.start_value)
                 for d, r in stored[meter_id].items()}
-            for n, _, values in meter_entries:
-                date = values['date']
-                reading = stored[meter_id].get(date)
-                if reading is not None:
-                    if (reading.value == values['value']
-                            and reading.reason == values['reason']
-                            and (reading.start_value or None) == (
-                                values['start_value'] or None)
-                            and values.get('note', reading.note)
-                            == reading.note):
-                        unchanged += 1
-                        continue
-                    line = reading.billed_line()
-                    if line:
-                        errors.add(n, 'value', gettext(
-                                'community_billing.msg_meter_import_billed',
-                                date=date, value=_fmt(reading.value),
-                                bill=line.bill.rec_name))
-                        continue
-                    to_write.append((n, reading, values))
-                else:
-                    to_create.append((n, meter, values))
-                timeline[date] = (n, values['value'], values['reason'],
-                    values['start_value'])
-            previous, last_row = None, None
-            for date in sorted(timeline):
-                n, value, reason, start_value = timeline[date]
-                consumption = compute_consumption(
-                    meter.digits, value, reason, start_value,
-                    previous[1] if previous else None)
-                if consumption is not None and consumption < 0:
-                    if n is not None:
-                        errors.add(n, 'value', gettext(
-                                'community_billing.msg_meter_import_lower',
-                                previous=_fmt(previous[1]),
-                                date=previous[0]))
-                    elif last_row is not None:
-                        errors.add(last_row, 'value', gettext(
-                                'community_billing.msg_meter_import_next_lower',
-                                value=_fmt(value), date=date))
-                previous = (date, value)
-                last_row = n
-        return to_create, to_write, unchanged
+            unchanged += cls._merge_timeline(meter_entries, stored[meter_id],
+                timeline, to_create, to_write, errors)
+            cls._check_timeline(meter_entries[0].meter, timeline, errors)
+        return _Actions(to_create, to_write, unchanged)
+
+    @staticmethod
+    def _merge_timeline(
+            entries, stored, timeline, to_create, to_write, errors):
+        """Put the file's ``entries`` of a meter over its ``stored``
+        readings in ``timeline`` ({date: ``_Point``}); queue the readings
+        to create and to write. Return how many are unchanged."""
+        unchanged = 0
+        for n, meter, values in entries:
+            date = values['date']
+            reading = stored.get(date)
+            if reading is not None:
+                if (reading.value == values['value']
+                        and reading.reason == values['reason']
+                        and (reading.start_value or None) == (
+                            values['start_value'] or None)
+                        and values.get('note', reading.note)
+                        == reading.note):
+                    unchanged += 1
+                    continue
+                line = reading.billed_line()
+                if line:
+                    errors.add(n, 'value', gettext(
+                            'community_billing.msg_meter_import_billed',
+                            date=date, value=_fmt(reading.value),
+                            bill=line.bill.rec_name))
+                    continue
+                to_write.append(_Entry(n, reading, values))
+            else:
+                to_create.append(_Entry(n, meter, values))
+            timeline[date] = _Point(n, values['value'], values['reason'],
+                values['start_value'])
+        return unchanged
+
+    @staticmethod
+    def _check_timeline(meter, timeline, errors):
+        "Add an error where a reading is lower than the one before it."
+        previous, last_row = None, None
+        for date in sorted(timeline):
+            n, value, reason, start_value = timeline[date]
+            consumption = compute_consumption(
+                meter.digits, value, reason, start_value,
+                previous.value if previous else None)
+            if consumption is not None and consumption < 0:
+                if n is not None:
+                    errors.add(n, 'value', gettext(
+                            'community_billing.msg_meter_import_lower',
+                            previous=_fmt(previous.value),
+                            date=previous.date))
+                elif last_row is not None:
+                    errors.add(last_row, 'value', gettext(
+                            'community_billing.msg_meter_import_next_lower',
+                            value=_fmt(value), date=date))
+            previous = _Dated(date, value)
+            last_row = n
 
     @classmethod
     def _apply(cls, to_create, to_write, unchanged):
         "Create and write the checked readings; return the counts."
         pool = Pool()
         Reading = pool.get('community.meter.reading')
-        to_create.sort(key=lambda e: (e[2]['date'], e[0]))
+        to_create.sort(key=lambda e: (e.values['date'], e.row))
         _create(Reading, [dict(values, meter=meter.id)
                 for _, meter, values in to_create])
         args = []
         for _, reading, values in sorted(
-                to_write, key=lambda e: e[2]['date']):
+                to_write, key=lambda e: e.values['date']):
             args.extend(([reading], values))
         if args:
             _write(Reading, args)
