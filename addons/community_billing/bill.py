@@ -74,6 +74,51 @@ class _Line(NamedTuple):
     period_end: dt.date
 
 
+class _Bill(NamedTuple):
+    "A bill computed by the bill run: unit × payer with its lines."
+    unit: '_Unit'
+    party: int  # party.party id of the payer
+    lines: list  # [_Line]
+
+
+class _ItemLine(NamedTuple):
+    "The line of a fee item and who pays it: the payer kind on a day."
+    line: _Line
+    date: dt.date  # the day whose payer pays
+    payer_kind: str  # 'owner' or 'tenant'
+
+
+class _Residency(NamedTuple):
+    "An owner or tenant of a unit, as the bill run reads it."
+    party: int
+    role: str
+    share: Optional[Decimal]
+    payer: bool
+    start_date: dt.date
+    end_date: Optional[dt.date]
+
+
+class _Metered(NamedTuple):
+    "The consumption of a metered fee item of a unit over a gap."
+    item: object  # community.fee.item
+    first: dt.date
+    last: dt.date
+    consumption: Decimal  # from first to last day
+    before: Decimal  # earlier in that calendar year
+    tiers: list  # [(up to, unit price)]
+
+
+class _Charge(NamedTuple):
+    """A charge added to a unit's bill over a gap: an apportionment, or
+    a charge of another module (``_load_charges``, same field order)."""
+    item: object  # community.fee.item
+    first: dt.date
+    last: dt.date
+    quantity: Decimal  # weight, count …
+    amount: Decimal
+    description: str
+
+
 class _Unit:
     "Light-weight unit row used by the bill run."
     __slots__ = ('id', 'code', 'building', 'type', 'handover_date')
@@ -301,6 +346,8 @@ class BillRun(Workflow, ModelSQL, ModelView):
         return result
 
     def _load_residencies(self, unit_ids):
+        """Return {unit id: [``_Residency``]} of the owners and tenants of
+        the units during the period."""
         pool = Pool()
         Residency = pool.get('community.residency')
         residency = Residency.__table__()
@@ -317,7 +364,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     & ((residency.end_date == Null)
                         | (residency.end_date >= self.period_start))))
             for row in cursor:
-                result[row[0]].append(row[1:])
+                result[row[0]].append(_Residency(*row[1:]))
         return result
 
     def _load_billed(self):
@@ -352,24 +399,25 @@ class BillRun(Workflow, ModelSQL, ModelView):
         largest share (lowest party id on a tie); 'tenant' → the active
         tenant with the payer flag, else any tenant, else the owner."""
         def active(r):
-            return r[4] <= date and (r[5] is None or r[5] >= date)
+            return r.start_date <= date and (
+                r.end_date is None or r.end_date >= date)
         if kind == 'tenant':
-            tenants = [r for r in residencies if r[1] == 'tenant'
+            tenants = [r for r in residencies if r.role == 'tenant'
                 and active(r)]
             if tenants:
-                tenants.sort(key=lambda r: (not r[3], r[0]))
-                return tenants[0][0]
-        owners = [r for r in residencies if r[1] == 'owner' and active(r)]
+                tenants.sort(key=lambda r: (not r.payer, r.party))
+                return tenants[0].party
+        owners = [r for r in residencies if r.role == 'owner' and active(r)]
         if not owners:
             return None
-        owners.sort(key=lambda r: (not r[3], -(r[2] or 0), r[0]))
-        return owners[0][0]
+        owners.sort(key=lambda r: (not r.payer, -(r.share or 0), r.party))
+        return owners[0].party
 
     def _compute(self, units, assignments, prices, areas, residencies,
             billed, metered=None, apportioned=None):
         """Compute the bills of units.
 
-        Returns a list of (unit, party, lines) with lines ``_Line``; only
+        Returns a list of ``_Bill`` with lines ``_Line``; only
         lines with a non-zero amount and a payer, for the days of the
         period not yet billed (``billed``, see ``_gaps``): a line covers
         one gap, so a unit × fee item is never billed twice for a day.
@@ -377,64 +425,77 @@ class BillRun(Workflow, ModelSQL, ModelView):
         (``_load_metered``, ``_load_apportioned``).
         """
         bills = []
-        start, end = self.period_start, self.period_end
         for unit in units:
             by_party = defaultdict(list)
             unit_residencies = residencies.get(unit.id, [])
-            for item, item_assignments in assignments:
-                item_prices = prices[item.id]
-                matching = [a for a in item_assignments if a.matches(unit)]
-                if not matching or not item_prices:
-                    continue
-                rank = min(SCOPE_RANK[a.scope] for a in matching)
-                matching = [a for a in matching
-                    if SCOPE_RANK[a.scope] == rank]
-                for first, last in _gaps(
-                        start, end, billed.get((unit.id, item.id))):
-                    computed = self._item_line(unit, item, matching,
-                        item_prices, areas, first, last)
-                    if computed is None:
-                        continue
-                    line, date, payer_kind = computed
-                    party = self._payer(unit_residencies, date, payer_kind)
-                    if party is not None:
-                        by_party[party].append(line)
-            for item, first, last, consumption, before, tiers in (
-                    metered or {}).get(unit.id, []):
-                if not consumption:
-                    continue
-                amount, parts = tiered_amount(tiers, before, consumption)
-                party = self._payer(unit_residencies, last, 'owner')
-                if party is None or not amount:
-                    continue
-                description = ' + '.join(
-                    '%s×%s' % (format_decimal(q), format_decimal(p))
-                    for q, p in parts)
-                by_party[party].append(_Line(item, consumption,
-                        round_money(amount / consumption), None,
-                        description, amount, first, last))
-            for item, first, last, weight, amount, description in (
-                    apportioned or {}).get(unit.id, []):
-                if not amount:
-                    continue
-                party = self._payer(unit_residencies, last, 'owner')
-                if party is None:
-                    continue
-                by_party[party].append(_Line(item, weight,
-                        (amount / weight).quantize(Decimal('0.0001'))
-                        if weight else amount, None, description, amount,
-                        first, last))
+            self._add_fee_lines(by_party, unit, assignments, prices, areas,
+                unit_residencies, billed)
+            self._add_metered_lines(by_party, unit_residencies,
+                (metered or {}).get(unit.id, []))
+            self._add_charge_lines(by_party, unit_residencies,
+                (apportioned or {}).get(unit.id, []))
             for party, lines in by_party.items():
-                bills.append((unit, party, lines))
+                bills.append(_Bill(unit, party, lines))
         return bills
+
+    def _add_fee_lines(self, by_party, unit, assignments, prices, areas,
+            residencies, billed):
+        """Add to ``by_party`` the lines of the monthly and one-off fee
+        items assigned to unit, one per gap not yet billed."""
+        for item, item_assignments in assignments:
+            item_prices = prices[item.id]
+            matching = [a for a in item_assignments if a.matches(unit)]
+            if not matching or not item_prices:
+                continue
+            rank = min(SCOPE_RANK[a.scope] for a in matching)
+            matching = [a for a in matching
+                if SCOPE_RANK[a.scope] == rank]
+            for first, last in _gaps(self.period_start, self.period_end,
+                    billed.get((unit.id, item.id))):
+                computed = self._item_line(unit, item, matching,
+                    item_prices, areas, first, last)
+                if computed is None:
+                    continue
+                party = self._payer(
+                    residencies, computed.date, computed.payer_kind)
+                if party is not None:
+                    by_party[party].append(computed.line)
+
+    def _add_metered_lines(self, by_party, residencies, metered):
+        "Add to ``by_party`` the tiered lines of the ``_Metered`` of a unit."
+        for item, first, last, consumption, before, tiers in metered:
+            if not consumption:
+                continue
+            amount, parts = tiered_amount(tiers, before, consumption)
+            party = self._payer(residencies, last, 'owner')
+            if party is None or not amount:
+                continue
+            description = ' + '.join(
+                '%s×%s' % (format_decimal(q), format_decimal(p))
+                for q, p in parts)
+            by_party[party].append(_Line(item, consumption,
+                    round_money(amount / consumption), None,
+                    description, amount, first, last))
+
+    def _add_charge_lines(self, by_party, residencies, charges):
+        "Add to ``by_party`` the lines of the ``_Charge`` of a unit."
+        for item, first, last, weight, amount, description in charges:
+            if not amount:
+                continue
+            party = self._payer(residencies, last, 'owner')
+            if party is None:
+                continue
+            by_party[party].append(_Line(item, weight,
+                    (amount / weight).quantize(Decimal('0.0001'))
+                    if weight else amount, None, description, amount,
+                    first, last))
 
     @staticmethod
     def _item_line(unit, item, assignments, item_prices, areas, start, end):
         """The line of a monthly or one-off fee item over [start, end].
 
         ``assignments``: the unit's assignments of the item of the best
-        scope. Returns (``_Line``, the day whose payer pays, the kind of
-        payer 'owner' or 'tenant') or None when nothing is due."""
+        scope. Returns ``_ItemLine`` or None when nothing is due."""
         segments, total = [], Decimal(0)
         first = None
         covered = start - dt.timedelta(days=1)
@@ -484,14 +545,14 @@ class BillRun(Workflow, ModelSQL, ModelView):
         else:
             days = sum(s[4] for s in segments)
             description = describe_segments(segments)
-        return (_Line(item, last[2], last[3], days, description, amount,
-                start, end), first, payer_kind)
+        return _ItemLine(_Line(item, last[2], last[3], days, description,
+                amount, start, end), first, payer_kind)
 
     def _load_charges(self, units, billed):
-        """Return ({unit id: [(fee item, first day, last day, quantity,
-        amount, description)]},
-        marks) for the charges of other modules to add to the bills of
-        ``units`` (e.g. the chargeable repairs of community_service);
+        """Return ({unit id: [``_Charge`` or a tuple of its fields (fee
+        item, first day, last day, quantity, amount, description)]}, marks)
+        for the charges of other modules to add to the bills of ``units``
+        (e.g. the chargeable repairs of community_service);
         ``marks`` is passed to ``_mark_charges`` once the batch is
         billed. ``billed`` holds the (unit id, fee item id) already billed
         in the period."""
@@ -502,10 +563,11 @@ class BillRun(Workflow, ModelSQL, ModelView):
         pass
 
     def _load_apportioned(self, billed):
-        """Return {unit id: [(fee item, first day, last day, weight, amount,
-        description)]} from the confirmed apportionments of the compound
-        whose period starts in the period on days not yet billed for the
-        unit × fee item (``_gaps``), summed per unit, fee item and gap."""
+        """Return {unit id: [``_Charge`` (fee item, first day, last day,
+        weight, amount, description)]} from the confirmed apportionments of
+        the compound whose period starts in the period on days not yet
+        billed for the unit × fee item (``_gaps``), summed per unit, fee
+        item and gap."""
         pool = Pool()
         Line = pool.get('community.apportionment.line')
         lines = Line.search([
@@ -533,14 +595,14 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 totals.items(), key=lambda t: (
                     t[0][0], t[0][1].sequence or 0, t[0][1].id, t[0][2])):
             result[unit_id].append(
-                (item, *gap, weight, amount, ' + '.join(names)))
+                _Charge(item, *gap, weight, amount, ' + '.join(names)))
         return result
 
     def _load_metered(self, billed):
-        """Return {unit id: [(fee item, first day, last day, consumption
-        from first to last day, consumption earlier in that calendar year,
-        tiers)]} from the meter readings, for each part of the period not
-        yet billed for the unit × fee item (``_gaps``)."""
+        """Return {unit id: [``_Metered`` (fee item, first day, last day,
+        consumption from first to last day, consumption earlier in that
+        calendar year, tiers)]} from the meter readings, for each part of
+        the period not yet billed for the unit × fee item (``_gaps``)."""
         pool = Pool()
         Reading = pool.get('community.meter.reading')
         Tier = pool.get('community.fee.tier')
@@ -572,7 +634,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 before = sum((c for d, c in dated if year <= d < first),
                     Decimal(0))
                 result[unit_id].append(
-                    (item, first, last, now, before, tiers[item.id]))
+                    _Metered(item, first, last, now, before, tiers[item.id]))
         return result
 
     def _fee_data(self):
@@ -651,28 +713,27 @@ class BillRun(Workflow, ModelSQL, ModelView):
     def _post_batch(self, bills, config):
         """Insert bills and their lines, and post one move for them."""
         pool = Pool()
-        Bill = pool.get('community.bill')
-        Line = pool.get('community.bill.line')
         Move = pool.get('account.move')
-        MoveLine = pool.get('account.move.line')
-        Period = pool.get('account.period')
+        compound = self.compound
+        receivable = config.get_multivalue(
+            'receivable_account', company=compound.company.id)
+        due_date = self.get_due_date()
+        ids = self._insert_bills(bills, due_date)
+        move = self._create_move(self._insert_lines(ids, bills), config)
+        self._insert_receivables(move, ids, bills, receivable, due_date)
+        Move.validate_move([move])
+        Move.post([move])
+
+    def _insert_bills(self, bills, due_date):
+        "Insert the bills of the ``_Bill``; return their ids in order."
+        Bill = Pool().get('community.bill')
         transaction = Transaction()
         cursor = transaction.connection.cursor()
         user = transaction.user
         bill = Bill.__table__()
-        line = Line.__table__()
-        move_line = MoveLine.__table__()
         compound = self.compound
-        journal = config.get_multivalue('journal', company=compound.company.id)
-        receivable = config.get_multivalue(
-            'receivable_account', company=compound.company.id)
-        due_date = self.get_due_date()
-        date = self.period_start
-        period = Period.find(compound.company, date=date)
         now = CurrentTimestamp()
         period_code = self.period_start.strftime('%Y%m')
-
-        # Bills
         values = []
         seen = defaultdict(int)
         for unit, party, lines in bills:
@@ -693,11 +754,20 @@ class BillRun(Workflow, ModelSQL, ModelView):
                         bill.state, bill.total_amount],
                     sub, returning=[bill.id]))
             ids.extend(r[0] for r in cursor)
+        return ids
 
-        # Lines, and the aggregates per fee item
+    def _insert_lines(self, ids, bills):
+        """Insert the lines of the bills of ``ids``; return {fee item:
+        total amount} of the lines."""
+        Line = Pool().get('community.bill.line')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        user = transaction.user
+        line = Line.__table__()
+        compound = self.compound
+        now = CurrentTimestamp()
         values = []
         per_item = defaultdict(Decimal)
-        items = {}
         for bill_id, (unit, _party, lines) in zip(ids, bills):
             for seq, l in enumerate(lines, 1):
                 values.append([user, now, bill_id, seq, compound.id, unit.id,
@@ -705,8 +775,7 @@ class BillRun(Workflow, ModelSQL, ModelView):
                         'posted', l.quantity.quantize(Decimal('0.01')),
                         l.unit_price.quantize(Decimal('0.0001')), l.days,
                         l.description, l.amount])
-                per_item[l.item.id] += l.amount
-                items[l.item.id] = l.item
+                per_item[l.item] += l.amount
         for sub in _chunks(values, 2000):
             cursor.execute(*line.insert(
                     [line.create_uid, line.create_date, line.bill,
@@ -715,13 +784,24 @@ class BillRun(Workflow, ModelSQL, ModelView):
                         line.state, line.quantity, line.unit_price,
                         line.days, line.description, line.amount],
                     sub))
+        return per_item
 
-        # The move: revenue and VAT aggregated per fee item (ORM) ...
-        description = '%s %s' % (compound.rec_name, period_code)
+    def _create_move(self, per_item, config):
+        """Create the move of the batch with the revenue and VAT aggregated
+        per fee item (ORM); the receivable lines come by SQL."""
+        pool = Pool()
+        Move = pool.get('account.move')
+        Period = pool.get('account.period')
+        compound = self.compound
+        journal = config.get_multivalue('journal', company=compound.company.id)
+        date = self.period_start
+        period = Period.find(compound.company, date=date)
+        description = '%s %s' % (
+            compound.rec_name, self.period_start.strftime('%Y%m'))
         move_lines = []
-        for item_id, total in sorted(per_item.items()):
-            item = items[item_id]
-            move_lines.extend(_revenue_lines(item, total, description))
+        for item in sorted(per_item, key=lambda i: i.id):
+            move_lines.extend(
+                _revenue_lines(item, per_item[item], description))
         move, = Move.create([{
                     'company': compound.company.id,
                     'journal': journal.id,
@@ -731,7 +811,20 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     'description': description,
                     'lines': [('create', move_lines)],
                     }])
-        # ... and one receivable line per bill (SQL).
+        return move
+
+    def _insert_receivables(self, move, ids, bills, receivable, due_date):
+        """Insert one receivable line per bill in move (SQL) and link each
+        bill to its line."""
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        MoveLine = pool.get('account.move.line')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        user = transaction.user
+        bill = Bill.__table__()
+        move_line = MoveLine.__table__()
+        now = CurrentTimestamp()
         values = [[user, now, move.id, receivable.id, party,
                 sum(l.amount for l in lines), Decimal(0), due_date, 'valid',
                 'community.bill,%s' % bill_id]
@@ -751,9 +844,6 @@ class BillRun(Workflow, ModelSQL, ModelView):
                 where=(move_line.move == move.id)
                 & (move_line.origin == Concat('community.bill,', bill.id))
                 & (bill.run == self.id) & (bill.move == Null)))
-        Move.validate_move([move])
-        Move.post([move])
-
 
 def _gaps(start, end, ranges):
     """The parts [(first day, last day)] of [start, end] not covered by

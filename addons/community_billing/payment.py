@@ -133,6 +133,55 @@ class Compound(metaclass=PoolMeta):
         return self.receipt_sequence
 
 
+class _PostLookups:
+    """What posting payments looks up once per company (method, date,
+    compound) for a whole call of ``Payment._post``."""
+
+    def __init__(self, config):
+        self.config = config
+        self.debit_accounts, self.journals, self.periods = {}, {}, {}
+        self.prepayment_accounts, self.sequences = {}, {}
+
+    def prepayment_account(self, payment):
+        "The advance receipts account of the payment's company."
+        company = payment.compound.company
+        if company.id not in self.prepayment_accounts:
+            self.prepayment_accounts[company.id] = (
+                payment.prepayment_account(self.config))
+        return self.prepayment_accounts[company.id]
+
+    def debit_account(self, payment):
+        "The account receiving the money of the payment's method."
+        key = (payment.compound.company.id, payment.method)
+        if key not in self.debit_accounts:
+            self.debit_accounts[key] = payment.debit_account(self.config)
+        return self.debit_accounts[key]
+
+    def journal(self, payment):
+        "The cash journal of the payment's company."
+        company = payment.compound.company
+        if company.id not in self.journals:
+            self.journals[company.id] = payment.journal()
+        return self.journals[company.id]
+
+    def period(self, payment):
+        "The accounting period of the payment's date."
+        Period = Pool().get('account.period')
+        company = payment.compound.company
+        if (company.id, payment.date) not in self.periods:
+            self.periods[company.id, payment.date] = Period.find(
+                company, date=payment.date)
+        return self.periods[company.id, payment.date]
+
+    def receipt_number(self, payment):
+        "The next number of the compound's receipt sequence."
+        compound = payment.compound
+        if compound.id not in self.sequences:
+            self.sequences[compound.id] = compound.get_receipt_sequence()
+        with Transaction().set_context(company=compound.company.id):
+            return self.sequences[compound.id].get()
+
+
 class Payment(Workflow, ModelSQL, ModelView):
     """Payment at the counter (收费) for a unit.
 
@@ -350,111 +399,28 @@ class Payment(Workflow, ModelSQL, ModelView):
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
         Move = pool.get('account.move')
-        MoveLine = pool.get('account.move.line')
-        Period = pool.get('account.period')
         PaymentLine = pool.get('community.payment.line')
         Configuration = pool.get('community.billing.configuration')
-        config = Configuration(1)
+        lookups = _PostLookups(Configuration(1))
         user = Transaction().user
         payment_lines = []
         moves = []
         # what the slice allocates to each target before its moves are
         # saved (then the open amounts include it)
         settled = defaultdict(Decimal)
-        # looked up once per company (date, compound) for the whole call
-        debit_accounts, journals, periods = {}, {}, {}
-        prepayment_accounts, sequences = {}, {}
         for payment in payments:
             lines = list(payment.lines)
             payment_lines.extend(lines)
-            # What each line settles: its late fee, else its bill
-            targets = [l.late_fee or l.bill for l in lines]
-            cls.lock_bills(targets)
-            # Read the amounts after the lock: a concurrent payment that
-            # committed meanwhile is seen here.
-            Transaction().counter += 1
-            fresh = {str(r): r for r in Bill.browse(
-                    [t.id for t in targets if not isinstance(t, LateFee)])}
-            fresh.update((str(r), r) for r in LateFee.browse(
-                    [t.id for t in targets if isinstance(t, LateFee)]))
-            targets = [fresh[str(t)] for t in targets]
-            allocated = Decimal(0)
-            move_lines = []
-            for line, target in zip(lines, targets):
-                to_pay = target.amount_to_pay - settled[str(target)]
-                amount = line.amount if line.amount is not None else to_pay
-                if isinstance(target, LateFee):
-                    posted = bool(target.move_line)
-                    wrong = target.bill != line.bill
-                    description = gettext(
-                        'community_billing.msg_late_fee_description',
-                        bill=target.bill.rec_name)
-                else:
-                    posted = target.state == 'posted'
-                    wrong = False
-                    description = target.number
-                if not posted or to_pay <= 0 or amount <= 0:
-                    raise BillingError(gettext(
-                            'community_billing.msg_payment_bill_paid',
-                            bill=target.rec_name))
-                if amount > to_pay or wrong or target.unit != payment.unit:
-                    raise BillingError(gettext(
-                            'community_billing.msg_payment_line_amount',
-                            bill=target.rec_name,
-                            amount=format_money(to_pay)))
-                line.amount = amount
-                allocated += amount
-                settled[str(target)] += amount
-                move_lines.append(MoveLine(
-                        account=target.move_line.account,
-                        party=target.party, debit=Decimal(0), credit=amount,
-                        origin=target, description=description))
-            if payment.amount <= 0 or allocated > payment.amount:
-                raise BillingError(gettext(
-                        'community_billing.msg_payment_amount',
-                        payment=payment.rec_name or payment.unit.rec_name,
-                        amount=format_money(allocated)))
-            prepayment = payment.amount - allocated
-            if prepayment and payment.method == 'prepayment':
-                raise BillingError(gettext(
-                        'community_billing.msg_payment_amount',
-                        payment=payment.unit.rec_name,
-                        amount=format_money(allocated)))
-            company = payment.compound.company
-            if prepayment:
-                if company.id not in prepayment_accounts:
-                    prepayment_accounts[company.id] = (
-                        payment.prepayment_account(config))
-                move_lines.append(MoveLine(
-                        account=prepayment_accounts[company.id],
-                        party=payment.party, debit=Decimal(0),
-                        credit=prepayment, description=payment.reference))
-            key = (company.id, payment.method)
-            if key not in debit_accounts:
-                debit_accounts[key] = payment.debit_account(config)
-            move_lines.append(MoveLine(
-                    account=debit_accounts[key],
-                    party=(payment.party
-                        if payment.method == 'prepayment' else None),
-                    debit=payment.amount, credit=Decimal(0),
-                    description=payment.reference))
-            if company.id not in journals:
-                journals[company.id] = payment.journal()
-            if (company.id, payment.date) not in periods:
-                periods[company.id, payment.date] = Period.find(
-                    company, date=payment.date)
-            moves.append(Move(company=company, journal=journals[company.id],
-                    period=periods[company.id, payment.date],
-                    date=payment.date, origin=payment,
-                    description=payment.reference, lines=move_lines))
+            targets = cls._locked_targets(lines)
+            move_lines = [payment._settle_line(line, target, settled)
+                for line, target in zip(lines, targets)]
+            prepayment = payment._prepayment(
+                sum((l.amount for l in lines), Decimal(0)))
+            move_lines.extend(payment._money_move_lines(prepayment, lookups))
+            moves.append(payment._move(move_lines, lookups))
             payment.prepayment_amount = prepayment
             payment.cashier = user
-            if payment.compound.id not in sequences:
-                sequences[payment.compound.id] = (
-                    payment.compound.get_receipt_sequence())
-            sequence = sequences[payment.compound.id]
-            with Transaction().set_context(company=company.id):
-                payment.receipt_number = sequence.get()
+            payment.receipt_number = lookups.receipt_number(payment)
         Move.save(moves)
         Move.post(moves)
         for payment, move in zip(payments, moves):
@@ -466,6 +432,100 @@ class Payment(Workflow, ModelSQL, ModelView):
                     if not l.late_fee}))
         LateFee.reconcile_paid(list({l.late_fee for p in payments
                     for l in p.lines if l.late_fee}))
+
+    @classmethod
+    def _locked_targets(cls, lines):
+        """What each line settles (its late fee, else its bill), locked
+        and read again after the lock."""
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        targets = [l.late_fee or l.bill for l in lines]
+        cls.lock_bills(targets)
+        # Read the amounts after the lock: a concurrent payment that
+        # committed meanwhile is seen here.
+        Transaction().counter += 1
+        fresh = {str(r): r for r in Bill.browse(
+                [t.id for t in targets if not isinstance(t, LateFee)])}
+        fresh.update((str(r), r) for r in LateFee.browse(
+                [t.id for t in targets if isinstance(t, LateFee)]))
+        return [fresh[str(t)] for t in targets]
+
+    def _settle_line(self, line, target, settled):
+        """Check and set the amount of ``line`` paying ``target``; return
+        the move line crediting the target's receivable."""
+        pool = Pool()
+        LateFee = pool.get('community.late_fee')
+        MoveLine = pool.get('account.move.line')
+        to_pay = target.amount_to_pay - settled[str(target)]
+        amount = line.amount if line.amount is not None else to_pay
+        if isinstance(target, LateFee):
+            posted = bool(target.move_line)
+            wrong = target.bill != line.bill
+            description = gettext(
+                'community_billing.msg_late_fee_description',
+                bill=target.bill.rec_name)
+        else:
+            posted = target.state == 'posted'
+            wrong = False
+            description = target.number
+        if not posted or to_pay <= 0 or amount <= 0:
+            raise BillingError(gettext(
+                    'community_billing.msg_payment_bill_paid',
+                    bill=target.rec_name))
+        if amount > to_pay or wrong or target.unit != self.unit:
+            raise BillingError(gettext(
+                    'community_billing.msg_payment_line_amount',
+                    bill=target.rec_name,
+                    amount=format_money(to_pay)))
+        line.amount = amount
+        settled[str(target)] += amount
+        return MoveLine(
+            account=target.move_line.account,
+            party=target.party, debit=Decimal(0), credit=amount,
+            origin=target, description=description)
+
+    def _prepayment(self, allocated):
+        """What the payment keeps as prepayment beyond the ``allocated``
+        amount of its lines; raise BillingError when that is negative, or
+        positive on a payment from prepayment."""
+        if self.amount <= 0 or allocated > self.amount:
+            raise BillingError(gettext(
+                    'community_billing.msg_payment_amount',
+                    payment=self.rec_name or self.unit.rec_name,
+                    amount=format_money(allocated)))
+        prepayment = self.amount - allocated
+        if prepayment and self.method == 'prepayment':
+            raise BillingError(gettext(
+                    'community_billing.msg_payment_amount',
+                    payment=self.unit.rec_name,
+                    amount=format_money(allocated)))
+        return prepayment
+
+    def _money_move_lines(self, prepayment, lookups):
+        """The move lines of the money: the prepayment credited to advance
+        receipts, the amount debited to the method's account."""
+        MoveLine = Pool().get('account.move.line')
+        move_lines = []
+        if prepayment:
+            move_lines.append(MoveLine(
+                    account=lookups.prepayment_account(self),
+                    party=self.party, debit=Decimal(0),
+                    credit=prepayment, description=self.reference))
+        move_lines.append(MoveLine(
+                account=lookups.debit_account(self),
+                party=(self.party if self.method == 'prepayment' else None),
+                debit=self.amount, credit=Decimal(0),
+                description=self.reference))
+        return move_lines
+
+    def _move(self, move_lines, lookups):
+        "The (unsaved) move of the payment with ``move_lines``."
+        Move = Pool().get('account.move')
+        company = self.compound.company
+        return Move(company=company, journal=lookups.journal(self),
+            period=lookups.period(self), date=self.date, origin=self,
+            description=self.reference, lines=move_lines)
 
     def debit_account(self, config):
         "The account receiving the money for the method."
