@@ -16,7 +16,9 @@ from trytond.tests.test_tryton import activate_module, with_transaction
 from trytond.transaction import Transaction, TransactionError
 
 from ..fee import month_slices, prorate, round_money
-from .tools import bill_month, create_unit, setup_billing  # noqa: F401
+from .tools import (  # noqa: F401
+    bill_month, billing_company, counter_payment, create_unit, owned_unit,
+    run_bills, setup_billing)
 
 
 class BillingTestCase(unittest.TestCase):
@@ -52,21 +54,15 @@ class BillingTestCase(unittest.TestCase):
         "A full month: one bill per unit, posted in one move, balanced"
         pool = Pool()
         Party = pool.get('party.party')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
         Line = pool.get('community.bill.line')
         MoveLine = pool.get('account.move.line')
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
+        with billing_company() as (company, compound, building, items):
             a, b = Party.create([{'name': '张三'}, {'name': '李四'}])
             u1 = create_unit(building, '3-1-101', Decimal('89.50'), [(a, 100)])
             u2 = create_unit(building, '3-1-102', Decimal('120.00'),
                 [(b, 100)], handover=dt.date(2026, 3, 20))
-            run, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 3, 1),
-                        'period_end': dt.date(2026, 3, 31)}])
-            BillRun.process([run])
+            run = bill_month(compound, 2026, 3)
             self.assertEqual(run.state, 'done')
             self.assertEqual((run.unit_total, run.unit_done), (2, 2))
             bill1, = Bill.search([('unit', '=', u1.id)])
@@ -146,10 +142,7 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(by_compound.amount, Decimal('353.75'))
 
             # Re-run: no duplicate
-            run2, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 3, 1),
-                        'period_end': dt.date(2026, 3, 31)}])
-            BillRun.process([run2])
+            run2 = bill_month(compound, 2026, 3)
             self.assertEqual(Bill.search(
                     [('compound', '=', compound.id)], count=True), 2)
             self.assertEqual(run2.bill_count, 0)
@@ -185,16 +178,12 @@ class BillingTestCase(unittest.TestCase):
     def test_bill_line_description_prices(self):
         "Line descriptions print 310 and 10.00 as 310 and 10"
         pool = Pool()
-        Party = pool.get('party.party')
         Bill = pool.get('community.bill')
         Assignment = pool.get('community.fee.assignment')
         FeePrice = pool.get('community.fee.price')
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            owner, = Party.create([{'name': '郑十'}])
-            unit = create_unit(building, '3-1-301', Decimal('100.00'),
-                [(owner, 100)])
+        with billing_company() as (company, compound, building, items):
+            _, unit = owned_unit(
+                building, '3-1-301', Decimal('100.00'), '郑十')
             FeePrice.write(list(items['service'].prices), {
                     'unit_price': Decimal('3.00')})
             FeePrice.create([{'fee_item': items['parking'].id,
@@ -218,23 +207,16 @@ class BillingTestCase(unittest.TestCase):
         """A run overlapping billed days bills only the days not yet
         billed; the database refuses overlapping lines"""
         pool = Pool()
-        Party = pool.get('party.party')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
         Line = pool.get('community.bill.line')
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            owner, = Party.create([{'name': '钱七'}])
-            unit = create_unit(building, '3-2-201', Decimal('89.50'),
-                [(owner, 100)])
+        with billing_company() as (company, compound, building, items):
+            _, unit = owned_unit(
+                building, '3-2-201', Decimal('89.50'), '钱七')
             march = bill_month(compound, 2026, 3)
             self.assertEqual(march.amount, Decimal('233.75'))
             # mid-month to mid-month after the calendar month
-            run, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 3, 16),
-                        'period_end': dt.date(2026, 4, 15)}])
-            BillRun.process([run])
+            run = run_bills(
+                compound, dt.date(2026, 3, 16), dt.date(2026, 4, 15))
             bill, = Bill.search([('run', '=', run.id)])
             # 1 to 15 April only: 89.50 × 2.50 × 15/30 = 111.875 → 111.88,
             # 10.00 × 15/30 = 5.00
@@ -253,10 +235,8 @@ class BillingTestCase(unittest.TestCase):
             april = bill_month(compound, 2026, 4)
             self.assertEqual(april.amount, Decimal('116.88'))
             # a whole year over billed months: nothing billed twice
-            year, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 1, 1),
-                        'period_end': dt.date(2026, 4, 30)}])
-            BillRun.process([year])
+            year = run_bills(
+                compound, dt.date(2026, 1, 1), dt.date(2026, 4, 30))
             bill, = Bill.search([('run', '=', year.id)])
             self.assertEqual(
                 sorted((l.fee_item.code, l.period_start, l.period_end,
@@ -293,7 +273,6 @@ class BillingTestCase(unittest.TestCase):
         """A database with the old constraint (equal period starts) gets
         the overlap constraint on update; overlapping lines are named"""
         pool = Pool()
-        Party = pool.get('party.party')
         Line = pool.get('community.bill.line')
         Bill = pool.get('community.bill')
         cursor = Transaction().connection.cursor()
@@ -305,12 +284,9 @@ class BillingTestCase(unittest.TestCase):
             return sorted(r[0] for r in cursor)
         self.assertEqual(constraints(),
             ['community_bill_line_unit_fee_days_exclude'])
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            owner, = Party.create([{'name': '陈八'}])
-            unit = create_unit(building, '7-1-101', Decimal('89.50'),
-                [(owner, 100)])
+        with billing_company() as (company, compound, building, items):
+            _, unit = owned_unit(
+                building, '7-1-101', Decimal('89.50'), '陈八')
             bill_month(compound, 2026, 3)
             bill, = Bill.search([('unit', '=', unit.id)])
             # the previous version's constraint, and a line it let in
@@ -348,9 +324,7 @@ class BillingTestCase(unittest.TestCase):
         Term = pool.get('community.late_fee.term')
         Cron = pool.get('ir.cron')
         from .. import late_fee as late_fee_module
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
+        with billing_company() as (company, compound, building, items):
             term, = Term.create([{'compound': compound.id,
                         'account': items['chart']['revenue_other'].id}])
             a, b, c = Party.create(
@@ -365,10 +339,8 @@ class BillingTestCase(unittest.TestCase):
 
             # 1 April, the scheduled action has not run: paying all lists
             # the late fee of the first overdue day, 260.00 × 0.05 % = 0.13
-            payment, = Payment.create([{'compound': compound.id,
-                        'unit': u1.id, 'party': a.id,
-                        'date': dt.date(2026, 4, 1), 'method': 'cash',
-                        'amount': Decimal(0)}])
+            payment = counter_payment(u1, a, dt.date(2026, 4, 1), Decimal(0),
+                [], post=False)
             Payment.pay_open([payment])
             self.assertEqual([(l.bill, bool(l.late_fee), l.amount)
                     for l in payment.lines], [
@@ -385,12 +357,8 @@ class BillingTestCase(unittest.TestCase):
 
             # the bill alone paid on 1 April: the late fee of the day is
             # charged on the principal open before the payment
-            cash, = Payment.create([{'compound': compound.id,
-                        'unit': u2.id, 'party': b.id,
-                        'date': dt.date(2026, 4, 1), 'method': 'cash',
-                        'amount': Decimal('260.00'),
-                        'lines': [('create', [{'bill': bill2.id}])]}])
-            Payment.post([cash])
+            counter_payment(u2, b, dt.date(2026, 4, 1), Decimal('260.00'),
+                [{'bill': bill2.id}])
             fee2, = LateFee.search([('bill', '=', bill2.id)])
             self.assertEqual(
                 (fee2.date, fee2.principal, fee2.amount, fee2.amount_to_pay),
@@ -420,18 +388,13 @@ class BillingTestCase(unittest.TestCase):
     def test_metered_water(self):
         "Metered water with annual tiers; lower readings need a reason"
         pool = Pool()
-        Party = pool.get('party.party')
         FeeItem = pool.get('community.fee.item')
         Meter = pool.get('community.meter')
         Reading = pool.get('community.meter.reading')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            owner, = Party.create([{'name': '吴九'}])
-            unit = create_unit(building, '3-3-301', Decimal('80.00'),
-                [(owner, 100)])
+        with billing_company() as (company, compound, building, items):
+            _, unit = owned_unit(
+                building, '3-3-301', Decimal('80.00'), '吴九')
             water, = FeeItem.create([{
                         'compound': compound.id, 'code': 'SF',
                         'name': "水费", 'kind': 'metered',
@@ -468,10 +431,7 @@ class BillingTestCase(unittest.TestCase):
                         'date': dt.date(2026, 4, 30), 'value': Decimal(10),
                         'reason': 'rollover'}])
             self.assertEqual(rolled.consumption, Decimal(820))
-            run, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 3, 1),
-                        'period_end': dt.date(2026, 3, 31)}])
-            BillRun.process([run])
+            bill_month(compound, 2026, 3)
             bill, = Bill.search([('unit', '=', unit.id)])
             line, = [l for l in bill.lines if l.fee_item == water]
             # 170 m³ used before March: 10 × 2.80 + 10 × 3.90
@@ -483,9 +443,7 @@ class BillingTestCase(unittest.TestCase):
     def test_configuration_per_company(self):
         "Accounts and journal of the billing configuration per company"
         pool = Pool()
-        Party = pool.get('party.party')
         Configuration = pool.get('community.billing.configuration')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
         from ..account import create_fiscal_year, create_property_chart
         company_a = create_company()
@@ -495,9 +453,7 @@ class BillingTestCase(unittest.TestCase):
             create_fiscal_year(company_b, 2026)
         with set_company(company_a):
             compound, building, items = setup_billing(company_a)
-            owner, = Party.create([{'name': '冯二'}])
-            create_unit(building, '3-2-201', Decimal('100.00'),
-                [(owner, 100)])
+            owned_unit(building, '3-2-201', Decimal('100.00'), '冯二')
         chart_a = items['chart']
         config = Configuration(1)
         for company, chart in [(company_a, chart_a), (company_b, chart_b)]:
@@ -514,10 +470,7 @@ class BillingTestCase(unittest.TestCase):
         # A run of company A's compound started in company B's context
         # posts on company A's accounts.
         with set_company(company_b):
-            run, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 7, 1),
-                        'period_end': dt.date(2026, 7, 31)}])
-            BillRun.process([run])
+            run = bill_month(compound, 2026, 7)
             bill, = Bill.search([('run', '=', run.id)])
             self.assertEqual(bill.move_line.account, chart_a['receivable'])
             self.assertEqual(bill.move.company, company_a)
@@ -526,36 +479,21 @@ class BillingTestCase(unittest.TestCase):
     def test_zz_two_cashiers(self):
         "Two cashiers paying the same bill: never a double settlement"
         pool = Pool()
-        Party = pool.get('party.party')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
         Payment = pool.get('community.payment')
         transaction = Transaction()
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            compound.code = 'CONC'
-            compound.save()
-            owner, = Party.create([{'name': '周八'}])
-            unit = create_unit(building, '9-9-901', Decimal('100.00'),
-                [(owner, 100)])
-            run, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 5, 1),
-                        'period_end': dt.date(2026, 5, 31)}])
-            BillRun.process([run])
+        with billing_company('CONC') as (company, compound, building, items):
+            owner, unit = owned_unit(
+                building, '9-9-901', Decimal('100.00'), '周八')
+            bill_month(compound, 2026, 5)
             bill, = Bill.search([('unit', '=', unit.id)])
             self.assertEqual(bill.total_amount, Decimal('260.00'))
             transaction.commit()
 
             def pay(amount):
-                payment, = Payment.create([{
-                            'compound': compound.id, 'unit': unit.id,
-                            'party': owner.id, 'date': dt.date(2026, 5, 3),
-                            'method': 'wechat', 'reference': 'WX%s' % amount,
-                            'amount': amount,
-                            'lines': [('create', [{'bill': bill.id}])]}])
-                Payment.post([payment])
-                return payment
+                return counter_payment(unit, owner, dt.date(2026, 5, 3),
+                    amount, [{'bill': bill.id}], method='wechat',
+                    reference='WX%s' % amount)
 
             first = pay(Decimal('260.00'))  # not committed yet
             with transaction.new_transaction() as other:
@@ -581,27 +519,20 @@ class BillingTestCase(unittest.TestCase):
     def test_payments_of_one_bill_in_one_call(self):
         "Payments of one bill posted together share its open amount"
         pool = Pool()
-        Party = pool.get('party.party')
         Bill = pool.get('community.bill')
         Payment = pool.get('community.payment')
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            owner, = Party.create([{'name': '吴九'}])
-            unit = create_unit(building, '9-9-902', Decimal('100.00'),
-                [(owner, 100)])
+        with billing_company() as (company, compound, building, items):
+            owner, unit = owned_unit(
+                building, '9-9-902', Decimal('100.00'), '吴九')
             bill_month(compound, 2026, 5)
             bill, = Bill.search([('unit', '=', unit.id)])
             self.assertEqual(bill.amount_to_pay, Decimal('260.00'))
 
             def payments(first, second):
-                return Payment.create([{
-                            'compound': compound.id, 'unit': unit.id,
-                            'party': owner.id, 'date': dt.date(2026, 6, 1),
-                            'method': 'cash', 'amount': amount,
-                            'lines': [('create', [{'bill': bill.id,
-                                            'amount': line}])]}
-                        for amount, line in [first, second]])
+                return [counter_payment(unit, owner, dt.date(2026, 6, 1),
+                        amount, [{'bill': bill.id, 'amount': line}],
+                        post=False)
+                    for amount, line in [first, second]]
             # in one slice (moves not saved yet), then in two slices (the
             # first slice's move saved): the second payment gets the rest
             # (slice size, second payment's line, its prepayment)
@@ -638,27 +569,17 @@ class BillingTestCase(unittest.TestCase):
     def test_zz_two_cashiers_late_fee(self):
         "Two cashiers paying the same late fee: never a double settlement"
         pool = Pool()
-        Party = pool.get('party.party')
-        BillRun = pool.get('community.bill.run')
         Bill = pool.get('community.bill')
         Payment = pool.get('community.payment')
         LateFee = pool.get('community.late_fee')
         Term = pool.get('community.late_fee.term')
         transaction = Transaction()
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            compound.code = 'CONF'
-            compound.save()
+        with billing_company('CONF') as (company, compound, building, items):
             Term.create([{'compound': compound.id,
                         'account': items['chart']['revenue_other'].id}])
-            owner, = Party.create([{'name': '吴九'}])
-            unit = create_unit(building, '9-9-902', Decimal('100.00'),
-                [(owner, 100)])
-            run, = BillRun.create([{'compound': compound.id,
-                        'period_start': dt.date(2026, 5, 1),
-                        'period_end': dt.date(2026, 5, 31)}])
-            BillRun.process([run])
+            owner, unit = owned_unit(
+                building, '9-9-902', Decimal('100.00'), '吴九')
+            bill_month(compound, 2026, 5)
             bill, = Bill.search([('unit', '=', unit.id)])
             # 260.00 × 0.05 % × 10 days (1 to 10 June)
             fee, = LateFee.charge(compound, dt.date(2026, 6, 10))
@@ -666,14 +587,8 @@ class BillingTestCase(unittest.TestCase):
             transaction.commit()
 
             def pay():
-                payment, = Payment.create([{
-                            'compound': compound.id, 'unit': unit.id,
-                            'party': owner.id, 'date': dt.date(2026, 6, 11),
-                            'method': 'cash', 'amount': Decimal('1.30'),
-                            'lines': [('create', [{'bill': bill.id,
-                                            'late_fee': fee.id}])]}])
-                Payment.post([payment])
-                return payment
+                return counter_payment(unit, owner, dt.date(2026, 6, 11),
+                    Decimal('1.30'), [{'bill': bill.id, 'late_fee': fee.id}])
 
             first = pay()  # not committed yet
             with transaction.new_transaction() as other:
@@ -695,12 +610,8 @@ class BillingTestCase(unittest.TestCase):
             self.assertEqual(Bill(bill.id).amount_to_pay, Decimal('260.00'))
 
             def pay_bill():
-                payment, = Payment.create([{
-                            'compound': compound.id, 'unit': unit.id,
-                            'party': owner.id, 'date': dt.date(2026, 6, 11),
-                            'method': 'cash', 'amount': Decimal('260.00'),
-                            'lines': [('create', [{'bill': bill.id}])]}])
-                Payment.post([payment])
+                counter_payment(unit, owner, dt.date(2026, 6, 11),
+                    Decimal('260.00'), [{'bill': bill.id}])
 
             # A cashier whose transaction saw the bill open before another
             # cashier's payment committed: the lock fails to serialize
@@ -745,23 +656,17 @@ class BillingTestCase(unittest.TestCase):
     def test_zz_bill_run_progress(self):
         "Other sessions see units done of units grow as batches commit"
         pool = Pool()
-        Party = pool.get('party.party')
         BillRun = pool.get('community.bill.run')
         Configuration = pool.get('community.billing.configuration')
         Wizard = pool.get('community.bill.run.create', type='wizard')
         transaction = Transaction()
-        company = create_company()
-        with set_company(company):
-            compound, building, items = setup_billing(company)
-            compound.code = 'PROG'
-            compound.save()
+        with billing_company('PROG') as (company, compound, building, items):
             config = Configuration(1)
             config.batch_size = 2
             config.save()
             for i in range(5):
-                owner, = Party.create([{'name': '业主%s' % i}])
-                create_unit(building, '3-1-%s' % (101 + i),
-                    Decimal('80.00'), [(owner, 100)])
+                owned_unit(building, '3-1-%s' % (101 + i), Decimal('80.00'),
+                    '业主%s' % i)
 
             # The wizard only queues the run and shows it.
             session_id, _, _ = Wizard.create()

@@ -5,15 +5,39 @@
 modules' (``from trytond.modules.community_billing.tests.tools import
 setup_billing``)."""
 import datetime as dt
+from contextlib import contextmanager
 from decimal import Decimal
+from typing import NamedTuple
 
 from trytond.pool import Pool
+
+
+class Billing(NamedTuple):
+    "What ``setup_billing`` creates."
+    compound: object  # community.compound
+    building: object  # community.building
+    items: dict  # 'service', 'garbage', 'parking' fee items, 'chart'
+
+
+class BillingCompany(NamedTuple):
+    "What ``billing_company`` yields: a new company and its ``Billing``."
+    company: object
+    compound: object
+    building: object
+    items: dict
+
+
+class OwnedUnit(NamedTuple):
+    "What ``owned_unit`` creates."
+    owner: object  # party.party
+    unit: object  # community.unit
 
 
 def setup_billing(company, year=2026):
     """Chart, fiscal year, a compound with a building and three fee items
     (property service 2.50/m² grade 2 at 6 %, garbage 10.00 at 6 %,
-    parking 80.00 at 6 %). Returns (compound, building, items dict)."""
+    parking 80.00 at 6 %). Returns ``Billing`` (compound, building,
+    items dict)."""
     pool = Pool()
     from trytond.modules.community_billing.account import (
         create_fiscal_year, create_property_chart)
@@ -62,9 +86,23 @@ def setup_billing(company, year=2026):
                                 'effective_date': start,
                                 'unit_price': Decimal('80.00')}])],
                 }])
-    return compound, building, {
+    return Billing(compound, building, {
         'service': service, 'garbage': garbage, 'parking': parking,
-        'chart': chart}
+        'chart': chart})
+
+
+@contextmanager
+def billing_company(code=None, year=2026):
+    """Create a company and set it as the user's; yield ``BillingCompany``
+    with ``setup_billing``'s compound (its code changed to ``code``)."""
+    from trytond.modules.company.tests import create_company, set_company
+    company = create_company()
+    with set_company(company):
+        billing = setup_billing(company, year=year)
+        if code:
+            billing.compound.code = code
+            billing.compound.save()
+        yield BillingCompany(company, *billing)
 
 
 def create_unit(building, code, area, owners, handover=None,
@@ -88,13 +126,39 @@ def create_unit(building, code, area, owners, handover=None,
     return unit
 
 
-def bill_month(compound, year, month):
-    "Run and process the bill run of a whole month; return the run."
+def owned_unit(building, code, area, name):
+    "Create a party ``name`` owning (100 %) a new unit; return OwnedUnit."
+    Party = Pool().get('party.party')
+    owner, = Party.create([{'name': name}])
+    return OwnedUnit(owner, create_unit(building, code, area, [(owner, 100)]))
+
+
+def run_bills(compound, start, end):
+    "Run and process a bill run of compound over [start, end]; return it."
     BillRun = Pool().get('community.bill.run')
-    start = dt.date(year, month, 1)
-    end = ((start + dt.timedelta(days=32)).replace(day=1)
-        - dt.timedelta(days=1))
     run, = BillRun.create([{'compound': compound.id,
                 'period_start': start, 'period_end': end}])
     BillRun.process([run])
     return run
+
+
+def bill_month(compound, year, month):
+    "Run and process the bill run of a whole month; return the run."
+    start = dt.date(year, month, 1)
+    end = ((start + dt.timedelta(days=32)).replace(day=1)
+        - dt.timedelta(days=1))
+    return run_bills(compound, start, end)
+
+
+def counter_payment(unit, party, date, amount, lines, method='cash',
+        post=True, **values):
+    """Create a counter payment of unit by party paying ``lines`` (payment
+    line values, e.g. [{'bill': id}]) and post it unless not ``post``;
+    return it."""
+    Payment = Pool().get('community.payment')
+    payment, = Payment.create([dict(values, compound=unit.compound.id,
+                unit=unit.id, party=party.id, date=date, method=method,
+                amount=amount, lines=[('create', lines)])])
+    if post:
+        Payment.post([payment])
+    return payment
