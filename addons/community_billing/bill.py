@@ -119,6 +119,13 @@ class _Charge(NamedTuple):
     description: str
 
 
+class _Insert(NamedTuple):
+    "What the SQL inserts of a batch share."
+    cursor: object
+    user: int  # res.user id, as create_uid
+    now: object  # CURRENT_TIMESTAMP, as create_date
+
+
 class _Unit:
     "Light-weight unit row used by the bill run."
     __slots__ = ('id', 'code', 'building', 'type', 'handover_date')
@@ -718,21 +725,21 @@ class BillRun(Workflow, ModelSQL, ModelView):
         receivable = config.get_multivalue(
             'receivable_account', company=compound.company.id)
         due_date = self.get_due_date()
-        ids = self._insert_bills(bills, due_date)
-        move = self._create_move(self._insert_lines(ids, bills), config)
-        self._insert_receivables(move, ids, bills, receivable, due_date)
+        transaction = Transaction()
+        sql = _Insert(transaction.connection.cursor(), transaction.user,
+            CurrentTimestamp())
+        ids = self._insert_bills(sql, bills, due_date)
+        move = self._create_move(self._insert_lines(sql, ids, bills), config)
+        self._insert_receivables(sql, move, ids, bills, receivable, due_date)
         Move.validate_move([move])
         Move.post([move])
 
-    def _insert_bills(self, bills, due_date):
+    def _insert_bills(self, sql, bills, due_date):
         "Insert the bills of the ``_Bill``; return their ids in order."
         Bill = Pool().get('community.bill')
-        transaction = Transaction()
-        cursor = transaction.connection.cursor()
-        user = transaction.user
+        cursor, user, now = sql
         bill = Bill.__table__()
         compound = self.compound
-        now = CurrentTimestamp()
         period_code = self.period_start.strftime('%Y%m')
         values = []
         seen = defaultdict(int)
@@ -756,16 +763,13 @@ class BillRun(Workflow, ModelSQL, ModelView):
             ids.extend(r[0] for r in cursor)
         return ids
 
-    def _insert_lines(self, ids, bills):
+    def _insert_lines(self, sql, ids, bills):
         """Insert the lines of the bills of ``ids``; return {fee item:
         total amount} of the lines."""
         Line = Pool().get('community.bill.line')
-        transaction = Transaction()
-        cursor = transaction.connection.cursor()
-        user = transaction.user
+        cursor, user, now = sql
         line = Line.__table__()
         compound = self.compound
-        now = CurrentTimestamp()
         values = []
         per_item = defaultdict(Decimal)
         for bill_id, (unit, _party, lines) in zip(ids, bills):
@@ -813,18 +817,16 @@ class BillRun(Workflow, ModelSQL, ModelView):
                     }])
         return move
 
-    def _insert_receivables(self, move, ids, bills, receivable, due_date):
+    def _insert_receivables(
+            self, sql, move, ids, bills, receivable, due_date):
         """Insert one receivable line per bill in move (SQL) and link each
         bill to its line."""
         pool = Pool()
         Bill = pool.get('community.bill')
         MoveLine = pool.get('account.move.line')
-        transaction = Transaction()
-        cursor = transaction.connection.cursor()
-        user = transaction.user
+        cursor, user, now = sql
         bill = Bill.__table__()
         move_line = MoveLine.__table__()
-        now = CurrentTimestamp()
         values = [[user, now, move.id, receivable.id, party,
                 sum(l.amount for l in lines), Decimal(0), due_date, 'valid',
                 'community.bill,%s' % bill_id]

@@ -22,9 +22,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from trytond.modules.community_base.display import format_decimal
 from trytond.modules.community_base.register_import import _create, _write
-from trytond.modules.community_base.spreadsheet import (
-    RowErrors, index_columns, numbered_rows, parse_choice, parse_date,
-    parse_decimal, raise_errors, read_rows)
+from trytond.modules.community_base import spreadsheet
 
 from .meter import compute_consumption
 
@@ -162,11 +160,11 @@ class MeterReadingImport(Wizard):
         values is left unchanged, different values update it unless it is
         billed (an error). Returns {'created', 'updated', 'unchanged'}.
         """
-        headers, rows = read_rows(data, filename)
+        headers, rows = spreadsheet.read_rows(data, filename)
         entries, errors = cls._parse(compound, headers, rows)
         if not errors:
             actions = cls._check(entries, errors)
-        raise_errors(
+        spreadsheet.raise_errors(
             errors, 'community_billing.msg_meter_import_errors', filename)
         return cls._apply(*actions)
 
@@ -190,14 +188,14 @@ class MeterReadingImport(Wizard):
     def _parse(cls, compound, headers, rows):
         """Return ([``_Entry``], errors) of the rows; ``values`` with
         'date', 'value', 'reason', 'start_value', 'note'."""
-        index = index_columns(headers, COLUMNS, REQUIRED_COLUMNS)
+        index = spreadsheet.index_columns(headers, COLUMNS, REQUIRED_COLUMNS)
         if 'meter' not in index and not (
                 'unit' in index and 'fee_item' in index):
-            index_columns([], COLUMNS, ['表号'])
-        errors = RowErrors(HEADERS)
+            spreadsheet.index_columns([], COLUMNS, ['表号'])
+        errors = spreadsheet.RowErrors(HEADERS)
         by_number, by_unit_item = cls._meter_lookups(compound)
         entries, seen = [], {}
-        for n, get in numbered_rows(rows, index, COLUMNS.values()):
+        for n, get in spreadsheet.numbered_rows(rows, index, COLUMNS.values()):
             if not get['value']:
                 continue
             count = len(errors)
@@ -249,16 +247,16 @@ class MeterReadingImport(Wizard):
         if not get['date']:
             errors.add(n, 'date', _msg('import_required'))
         else:
-            values['date'] = parse_date(get['date'])
+            values['date'] = spreadsheet.parse_date(get['date'])
             if not values['date']:
                 errors.add(n, 'date', _msg('import_date'))
         for key in ('value', 'start_value'):
             if get[key]:
-                values[key] = parse_decimal(get[key])
+                values[key] = spreadsheet.parse_decimal(get[key])
                 if values[key] is None or values[key] < 0:
                     errors.add(n, key, _msg('meter_import_number'))
         if get['reason']:
-            values['reason'] = parse_choice(get['reason'], REASONS)
+            values['reason'] = spreadsheet.parse_choice(get['reason'], REASONS)
             if not values['reason']:
                 errors.add(n, 'reason', _msg('import_choice',
                         choices='/'.join(REASONS)))
