@@ -114,9 +114,9 @@ class _FirstSeen(NamedTuple):
     name: str
 
 
-def _msg(name, **kw):
-    "The translated text of community_base.msg_import_<name>."
-    return gettext('community_base.msg_import_' + name, **kw)
+def _msg(message, /, **kw):
+    "The translated text of community_base.msg_import_<message>."
+    return gettext('community_base.msg_import_' + message, **kw)
 
 
 def _parse_unit(n, get, errors):

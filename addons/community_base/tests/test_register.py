@@ -258,6 +258,15 @@ class RegisterImportTestCase(unittest.TestCase):
             self.assertIn('Row 3, column 手机', detail)
             self.assertIn('Row 3, column 车牌', detail)
             self.assertIn('Row 4, column 产权比例', detail)
+            # one ID number under two names: a row error, not a crash
+            data = '\n'.join([HEADER,
+                    '1,1,104,1,90,,住宅,赵六,11010519491231002X,,业主,,',
+                    '1,1,105,1,90,,住宅,钱七,11010519491231002X,,业主,,',
+                    ]).encode()
+            with self.assertRaises(UserError) as cm:
+                Import.import_register(compound, data, 'r.csv')
+            self.assertIn('Row 3, column 姓名: the same ID number has the '
+                'name "赵六" in row 2', cm.exception.description)
             self.assertEqual(Unit.search([]), [])
 
 
