@@ -65,8 +65,8 @@ IOT_DEVICES = [
 # demo_services.py) that staff have not confirmed yet: the first tab of the
 # device list (待确认) is the work to do
 IOT_DISCOVERED = [
-    ('zigbee2mqtt', 'b5/lobby/motion', "5栋大堂人体感应", ['motion', 'battery'],
-        'common_area', 'RTCGQ11LM', 'Aqara'),
+    ('zigbee2mqtt', 'b5/lobby/motion', "5栋大堂人体感应",
+        ['motion', 'battery'], 'common_area', 'RTCGQ11LM', 'Aqara'),
     ]
 
 
