@@ -532,7 +532,8 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
     ``audience``: ``'resident'`` (a web.user, else the login page) or
     ``'staff'`` (a Tryton user of a staff group, else the staff login;
     the page runs as that user with access checks on). ``readonly``: the
-    transaction (None: read-only for GET and HEAD). POSTs need the CSRF
+    transaction of the POSTs (True: read-only; a GET or HEAD is always
+    read-only, whatever ``readonly`` says). POSTs need the CSRF
     token unless ``csrf=False``. ``service``: the key of the navigation
     entry the page belongs to; the page answers 404 when the resident's
     current compound does not offer that service (for a staff page: when
@@ -567,7 +568,10 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
                 if service and not ctx.offers(service):
                     abort(404)
                 return func(ctx, **kwargs)
-        wrapped = with_pool(with_transaction(readonly=readonly)(endpoint))
+        # a GET or HEAD runs in a read-only transaction whatever
+        # ``readonly`` says: a GET never writes (a write raises)
+        wrapped = with_pool(with_transaction(
+                readonly=True if readonly else None)(endpoint))
         if max_size:
             set_max_request_size(max_size)(wrapped)
         app.route(PREFIX + path, methods=list(methods))(wrapped)
