@@ -288,6 +288,11 @@ CLIENT_STATE = """seen => {
         records: tab.screen.group.length, views: tab.screen.number_of_views,
         rows: view.view_type == 'tree' ?
             view.el.find('table.tree > tbody > tr:visible').length : null,
+        headers: view.view_type == 'tree' ?
+            view.el.find('table.tree > thead th[data-column]:visible').map(
+                (i, th) => [[th.className.split(' ')[0] || '',
+                    jQuery(th).find('.header label').text().trim()]]
+                ).get() : null,
         record: tab.screen.current_record ? tab.screen.current_record.id : null,
         model: tab.screen.model_name};
 }"""
@@ -356,6 +361,21 @@ def open_client(browser, server, user, password, errors):
     return page
 
 
+def header_problem(state):
+    """A list's date and time columns (two columns of one date-time
+    field) each with a label of its own: none blank, none repeated."""
+    headers = state.get('headers') or []
+    texts = [text for _, text in headers]
+    for widget, text in headers:
+        if widget not in ('date', 'time'):
+            continue
+        if not text:
+            return 'blank %s column header %s' % (widget, texts)
+        if texts.count(text) > 1:
+            return 'repeated column header %r %s' % (text, texts)
+    return None
+
+
 def open_menu(page, seen, action):
     """Open the menu entry as a click on it does and the form of its
     first record (a new one on an empty list); return (problem, state)."""
@@ -390,6 +410,9 @@ def open_menu(page, seen, action):
         return 'unexpected view', state
     if state['records'] and not state['rows']:
         return 'records but no row shown', state
+    problem = header_problem(state)
+    if problem:
+        return problem, state
     elif state['views'] == 1:
         # a list only (a report such as the arrears): no form to open
         return None, state
