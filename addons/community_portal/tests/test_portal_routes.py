@@ -290,6 +290,38 @@ class PortalRouteTestCase(RouteTestCase):
                 data={'csrf': self.csrf(page)}).status_code, 404)
         self.assertEqual(len(self.receipts()), len(before) + 1)
 
+    def test_get_is_read_only(self):
+        """A GET runs in a read-only transaction even on a page that
+        writes on POST: an expired session cookie sent to the login page
+        (GET) logs out without deleting the session (a write), its POST
+        does"""
+        client = self.login(self.client())
+
+        def sessions():
+            with Transaction().start(DB_NAME, 0, readonly=True):
+                Session = Pool().get('web.user.session')
+                return Session.search_count([])
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Session = Pool().get('web.user.session')
+            table = Session.__table__()
+            cursor = transaction.connection.cursor()
+            old = dt.datetime.now() - dt.timedelta(days=40)
+            cursor.execute(*table.update(
+                    [table.create_date, table.write_date], [old, old]))
+            transaction.commit()
+        count = sessions()
+        self.assertGreater(count, 0)
+        for path in ['/login', '/signup']:
+            page = client.get(self.url(path), headers=ZH)
+            self.assertEqual(page.status_code, 200)
+            self.assertIn('csrf', page.get_data(as_text=True))
+        self.assertEqual(sessions(), count)
+        # the POST of the page may write: the expired session goes
+        client.post(self.url('/login'), data={
+                'login': '13900139006', 'password': 'wrong-password',
+                'csrf': self.csrf(page)})
+        self.assertLess(sessions(), count)
+
     def test_language_precedence(self):
         """The page's language: the account's choice, else the cookie of
         the switch before login, else the browser's, else Chinese"""
