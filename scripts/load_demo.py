@@ -445,10 +445,12 @@ def setup_portal():
                         'body': "缴费、报修、公告都可以在手机上办理。",
                         }])
             Announcement.publish([announcement])
-            # a notice being written: the first tab of the list (草稿)
+        # a notice being written: the first tab of the list (草稿)
+        draft = "春节期间物业服务安排"
+        if not Announcement.search([('compound', '=', compound.id),
+                    ('title', '=', draft)], limit=1):
             Announcement.create([{
-                        'compound': compound.id,
-                        'title': "春节期间物业服务安排",
+                        'compound': compound.id, 'title': draft,
                         'body': "春节期间物业服务中心值班时间为9:00-17:00。",
                         }])
     # each compound its own portal (社区 › 业主端 › 小区业主端): its name,
