@@ -77,6 +77,13 @@ class WebUser(metaclass=PoolMeta):
     mobile = fields.Char("Mobile")
     nickname = fields.Char("Nickname")
     portal_token = fields.Char("Portal Token", readonly=True, strip=False)
+    portal_language = fields.Selection([
+            (None, ""),
+            ('zh_CN', "Chinese"),
+            ('en', "English"),
+            ], "Portal Language",
+        help="The language of the portal's pages chosen by the resident; "
+        "when empty, the browser's.")
 
     @classmethod
     def __setup__(cls):

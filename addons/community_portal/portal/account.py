@@ -3,10 +3,13 @@
 # license terms.
 """Account and household pages: login, sign-up, binding, home (with the
 compound switcher), units, profile, household."""
+import re
+
 from trytond.exceptions import RateLimitException, UserError
 from trytond.protocols.wrappers import abort
 
 from ..models import normalize_mobile
+from . import i18n
 from .i18n import N_
 from .nav import register_nav
 from .web import (
@@ -15,6 +18,11 @@ from .web import (
 
 register_nav('home', N_("Home"), '', icon='home', order=0)
 register_nav('profile', N_("Me"), 'profile', icon='user', order=90)
+
+#: the language cookie lasts a year
+LANG_COOKIE_AGE = 365 * 24 * 3600
+#: a page of the portal to go back to after the language switch
+SAFE_PATH = re.compile(r'/(?!/)[A-Za-z0-9/_.-]{0,200}')
 
 
 def unverified(ctx):
@@ -144,6 +152,25 @@ def switch_compound(ctx):
         abort(404)
     ctx.cookies[COMPOUND_COOKIE] = sign_ref('compound', compound_id)
     return ctx.redirect('/')
+
+
+@route('/language', methods=('POST',), login=False, readonly=False)
+def switch_language(ctx):
+    """The language switch of the layout: stored on the portal account of
+    a logged-in resident and in a cookie (the choice before login); back
+    to the page it was made on."""
+    lang = ctx.request.form.get('lang', '')
+    if lang not in i18n.LANGUAGES:
+        abort(400)
+    ctx.cookies[i18n.LANG_COOKIE] = lang
+    ctx.cookie_ages[i18n.LANG_COOKIE] = LANG_COOKIE_AGE
+    if ctx.user and ctx.user.portal_language != lang:
+        WebUser = ctx.pool.get('web.user')
+        WebUser.write([ctx.user], {'portal_language': lang})
+    back = ctx.request.form.get('next', '')
+    if not SAFE_PATH.fullmatch(back):
+        back = '/'
+    return ctx.redirect(back)
 
 
 @route('/units')

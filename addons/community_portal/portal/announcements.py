@@ -22,12 +22,32 @@ def announcements(ctx):
     return ctx.render('announcements.html', items=items)
 
 
-@route('/announcements/<token>', readonly=False)
-def announcement(ctx, token):
+def resident_announcement(ctx, token):
+    "The announcement of ``token`` if it is addressed to the resident."
     if not ctx.scope:
         abort(404)
-    Announcement = ctx.pool.get('community.announcement')
-    item = ctx.get_or_404('community.announcement', [
+    return ctx.get_or_404('community.announcement', [
             ('resident', '=', ctx.party.id), ('token', '=', token)])
+
+
+@route('/announcements/<token>', service='announcements')
+def announcement(ctx, token):
+    """An announcement (GET writes nothing): with its read receipt, or the
+    button that records it."""
+    item = resident_announcement(ctx, token)
+    Receipt = ctx.pool.get('community.announcement.receipt')
+    receipts = Receipt.search([
+            ('announcement', '=', item.id), ('party', '=', ctx.party.id),
+            ], limit=1)
+    return ctx.render('announcement.html', item=item,
+        receipt=receipts[0] if receipts else None)
+
+
+@route('/announcements/<token>/read', methods=('POST',), readonly=False,
+    service='announcements')
+def announcement_read(ctx, token):
+    "Record that the resident read the announcement (idempotent)."
+    item = resident_announcement(ctx, token)
+    Announcement = ctx.pool.get('community.announcement')
     Announcement.mark_read([item], ctx.party)
-    return ctx.render('announcement.html', item=item)
+    return ctx.redirect('/announcements/%s' % token)

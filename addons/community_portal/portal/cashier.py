@@ -14,7 +14,7 @@ from .nav import STAFF, register_nav
 from .web import parse_ref, sign_ref, staff_route
 
 register_nav('staff_cashier', N_("Cashier"), 'staff/cashier', order=20,
-    audience=STAFF)
+    audience=STAFF, service='bills')
 
 
 def cashier_pending(pool, bill, provider):
@@ -33,7 +33,7 @@ def cashier_pending(pool, bill, provider):
     return pending[0] if pending else None
 
 
-@staff_route('/staff/cashier', methods=('GET', 'POST'))
+@staff_route('/staff/cashier', methods=('GET', 'POST'), service='bills')
 def staff_cashier(ctx):
     """Cashier: look a unit up by code (GET, which writes nothing) and show
     its open bills, each with the payment QR code to show the resident

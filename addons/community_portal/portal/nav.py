@@ -11,22 +11,26 @@ orders them; a compound without configuration shows every resident entry.
 from collections import namedtuple
 
 NavEntry = namedtuple('NavEntry',
-    ['key', 'label', 'url', 'icon', 'order', 'audience'])
+    ['key', 'label', 'url', 'icon', 'order', 'audience', 'service'])
 
 RESIDENT = 'resident'
 STAFF = 'staff'
 _entries = {}
 
 
-def register_nav(key, label, url, icon='', order=100, audience=RESIDENT):
+def register_nav(key, label, url, icon='', order=100, audience=RESIDENT,
+        service=None):
     """Add (or replace) the navigation entry ``key``.
 
     ``label``: an English msgid (marked with ``N_``), translated when
     shown; ``url``: the path under the portal root (``''`` is home);
-    ``audience``: RESIDENT or STAFF."""
+    ``audience``: RESIDENT or STAFF; ``service``: for a STAFF entry, the
+    key of the residents' service it serves (shown only to staff of a
+    compound offering it; None: always shown)."""
     if audience not in {RESIDENT, STAFF}:
         raise ValueError(audience)
-    _entries[key] = NavEntry(key, label, url, icon, order, audience)
+    _entries[key] = NavEntry(key, label, url, icon, order, audience,
+        service if audience == STAFF else key)
 
 
 def nav_entries(audience=RESIDENT):
@@ -42,6 +46,14 @@ def nav_entry(key):
 def nav_keys(audience=RESIDENT):
     "(key, label) of the entries, for the selection of the back office."
     return [(e.key, e.label) for e in nav_entries(audience)]
+
+
+def staff_nav(offered):
+    """The staff entries shown to a staff member: ``offered`` the service
+    keys the compounds they work for offer, None when one of them has no
+    configuration (every service)."""
+    return [e for e in nav_entries(STAFF)
+        if offered is None or e.service is None or e.service in offered]
 
 
 def compound_nav(enabled):

@@ -18,7 +18,7 @@ from .web import (
     CSRF_COOKIE, STAFF_COOKIE, error_text, is_staff, rollback, staff_route)
 
 register_nav('staff_queue', N_("Work orders"), 'staff/', order=10,
-    audience=STAFF)
+    audience=STAFF, service='requests')
 register_nav('staff_logout', N_("Log out"), 'staff/logout-page', order=90,
     audience=STAFF)
 
@@ -75,6 +75,10 @@ def staff_request(ctx, token):
 
 @staff_route('/staff/')
 def staff_queue(ctx):
+    """The staff home: the queue of service requests, or the first entry
+    of the staff's navigation when their compounds offer no repairs."""
+    if not ctx.offers('requests'):
+        return ctx.redirect('/' + ctx.nav()[0].url)
     Request = ctx.pool.get('community.service.request')
     user = Transaction().user
     new = Request.search([('state', '=', 'new')], limit=100)
@@ -86,7 +90,7 @@ def staff_queue(ctx):
         state_label=lambda state: state_label(ctx, state))
 
 
-@staff_route('/staff/requests/<token>')
+@staff_route('/staff/requests/<token>', service='requests')
 def staff_request_page(ctx, token):
     record = staff_request(ctx, token)
     selection = ctx.selection
@@ -100,13 +104,15 @@ def staff_request_page(ctx, token):
         photo_base=ctx.base + '/staff/requests/' + token)
 
 
-@staff_route('/staff/requests/<token>/photos/<int:index>')
+@staff_route('/staff/requests/<token>/photos/<int:index>',
+    service='requests')
 def staff_request_photo(ctx, token, index):
     return photo_response(ctx, staff_request(ctx, token), index)
 
 
 @staff_route('/staff/requests/<token>/<any(claim, start, done):step>',
-    methods=('POST',), readonly=False, max_size=MAX_UPLOAD)
+    methods=('POST',), readonly=False, max_size=MAX_UPLOAD,
+    service='requests')
 def staff_request_step(ctx, token, step):
     Request = ctx.pool.get('community.service.request')
     record = staff_request(ctx, token)

@@ -251,6 +251,8 @@ class Context:
         self.db = database_name
         self.base = '/%s/portal' % database_name
         self.cookies = {}
+        #: {cookie name: max age in seconds} of the lasting cookies
+        self.cookie_ages = {}
         self.user = None
         self.session_key = None
         self._scope = None
@@ -264,7 +266,7 @@ class Context:
             if user and user.active:
                 self.user = user
                 self.session_key = key
-        self.lang = i18n.choose_language(request)
+        self.lang = i18n.choose_language(request, self.user)
 
     # translation
     def _(self, message, **variables):
@@ -420,8 +422,7 @@ class Context:
     def render(self, template, status=200, **values):
         env = environment(self.lang)
         settings = self.settings if self.audience == nav.RESIDENT else None
-        values.setdefault('nav', self.nav()
-            if self.audience == nav.RESIDENT else nav.nav_entries(nav.STAFF))
+        values.setdefault('nav', self.nav())
         html = env.get_template(template).render(
             ctx=self, base=self.base, lang=self.lang,
             html_lang='zh-CN' if self.lang == 'zh_CN' else self.lang,
@@ -452,6 +453,7 @@ class Context:
                 response.delete_cookie(name, path=self.base)
             else:
                 response.set_cookie(name, value, path=self.base,
+                    max_age=self.cookie_ages.get(name),
                     httponly=True, samesite='Lax', secure=secure)
         response.headers['Cache-Control'] = 'no-store'
         response.headers['X-Content-Type-Options'] = 'nosniff'
@@ -482,6 +484,32 @@ class StaffContext(Context):
     def scope(self):
         return {}
 
+    def offered_services(self):
+        """The service keys offered by the compounds the staff user sees
+        (their record rules decide: their own compounds, or every one of
+        their companies for the headquarters), None if one of them has
+        no portal configuration (it offers every service). Read as the
+        staff user, once per request."""
+        def compute():
+            Compound = self.pool.get('community.compound')
+            Settings = self.pool.get('community.portal.compound')
+            offered = set()
+            for compound in Compound.search([]):
+                settings = Settings.get_settings(compound)
+                if settings is None or settings.nav_keys is None:
+                    return None
+                offered.update(settings.nav_keys)
+            return offered
+        return self.cached('offered_services', compute)
+
+    def offers(self, service):
+        "Whether one of the staff user's compounds offers ``service``."
+        offered = self.offered_services()
+        return offered is None or service in offered
+
+    def nav(self):
+        return nav.staff_nav(self.offered_services())
+
     def csrf_token(self):
         if self.staff:
             return _hmac_hex(self.session_key, 'staff-csrf')
@@ -504,10 +532,12 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
     ``audience``: ``'resident'`` (a web.user, else the login page) or
     ``'staff'`` (a Tryton user of a staff group, else the staff login;
     the page runs as that user with access checks on). ``readonly``: the
-    transaction (None: read-only for GET and HEAD). POSTs need the CSRF
+    transaction of the POSTs (True: read-only; a GET or HEAD is always
+    read-only, whatever ``readonly`` says). POSTs need the CSRF
     token unless ``csrf=False``. ``service``: the key of the navigation
     entry the page belongs to; the page answers 404 when the resident's
-    current compound does not offer that service.
+    current compound does not offer that service (for a staff page: when
+    none of the staff user's compounds offers it).
     """
     staff = audience == nav.STAFF
     login_path = '/staff/login' if staff else '/login'
@@ -535,8 +565,13 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
                 preferences = User.get_preferences(context_only=True)
             with transaction.set_user(ctx.staff), \
                     transaction.set_context(preferences), check_access():
+                if service and not ctx.offers(service):
+                    abort(404)
                 return func(ctx, **kwargs)
-        wrapped = with_pool(with_transaction(readonly=readonly)(endpoint))
+        # a GET or HEAD runs in a read-only transaction whatever
+        # ``readonly`` says: a GET never writes (a write raises)
+        wrapped = with_pool(with_transaction(
+                readonly=True if readonly else None)(endpoint))
         if max_size:
             set_max_request_size(max_size)(wrapped)
         app.route(PREFIX + path, methods=list(methods))(wrapped)

@@ -32,6 +32,9 @@ class PortalRouteTestCase(RouteTestCase):
         Residency = pool.get('community.residency')
         WebUser = pool.get('web.user')
         Portal = pool.get('community.portal.compound')
+        Announcement = pool.get('community.announcement')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
         company = create_company()
         jz, bj = Compound.create([
                 {'company': company.id, 'code': 'JZHY', 'name': "嘉州花园"},
@@ -61,6 +64,25 @@ class PortalRouteTestCase(RouteTestCase):
                     'contacts': "滨江物业 0833-2200002",
                     'services': [('create', [
                                 {'key': 'announcements', 'sequence': 1}])],
+                    }])
+        notice, = Announcement.create([{
+                    'compound': bj.id, 'title': "电梯年检",
+                    'body': "3月20日电梯年检。",
+                    'publish_date': dt.datetime(2020, 1, 1)}])
+        Announcement.publish([notice])
+        staff = ModelData.get_id('community_base', 'group_community_staff')
+        User.create([{
+                    'name': "嘉州维修", 'login': 'tech_jz',
+                    'password': PASSWORD, 'groups': [('add', [staff])],
+                    'companies': [('add', [company.id])],
+                    'company': company.id,
+                    'compounds': [('add', [jz.id])],
+                    }, {
+                    'name': "滨江客服", 'login': 'desk_bj',
+                    'password': PASSWORD, 'groups': [('add', [staff])],
+                    'companies': [('add', [company.id])],
+                    'company': company.id,
+                    'compounds': [('add', [bj.id])],
                     }])
 
     def url(self, path):
@@ -209,6 +231,188 @@ class PortalRouteTestCase(RouteTestCase):
                     headers=ZH).status_code, 404, path)
         self.assertEqual(client.get(self.url('/announcements'),
                 headers=ZH).status_code, 200)
+
+    def switch_to(self, client, name):
+        "Show the portal of the compound ``name``."
+        home = client.get(self.url('/'), headers=ZH)
+        refs = dict(re.findall(
+                r'name="compound" value="([^"]+)"><button type="submit" '
+                r'class="secondary[^"]*">([^<]+)<',
+                home.get_data(as_text=True)))
+        ref = {v: k for k, v in refs.items()}[name]
+        response = client.post(self.url('/compound'), data={
+                'compound': ref, 'csrf': self.csrf(home)})
+        self.assertEqual(response.status_code, 303)
+
+    def receipts(self):
+        "The read receipts of the resident, as (title, party name)."
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            Receipt = Pool().get('community.announcement.receipt')
+            return sorted((r.announcement.title, r.party.name)
+                for r in Receipt.search([]))
+
+    def test_announcement_get_writes_nothing(self):
+        """Opening a notice (GET) records no read receipt; its button (a
+        POST with the CSRF token) records one, once"""
+        client = self.login(self.client())
+        self.switch_to(client, '滨江花园')
+        listing = client.get(self.url('/announcements'), headers=ZH)
+        self.assertEqual(listing.status_code, 200)
+        token, = re.findall(r'/announcements/([0-9a-f]{32})"',
+            listing.get_data(as_text=True))
+        before = self.receipts()
+        for _ in range(2):
+            page = client.get(self.url('/announcements/' + token),
+                headers=ZH)
+            self.assertEqual(page.status_code, 200)
+        html = page.get_data(as_text=True)
+        self.assertIn('电梯年检', html)
+        self.assertIn('我已阅读', html)
+        self.assertEqual(self.receipts(), before)
+        # without the CSRF token: refused, nothing recorded
+        forged = client.post(self.url('/announcements/%s/read' % token))
+        self.assertEqual(forged.status_code, 403)
+        self.assertEqual(self.receipts(), before)
+        for _ in range(2):
+            read = client.post(self.url('/announcements/%s/read' % token),
+                data={'csrf': self.csrf(page)})
+            self.assertEqual(read.status_code, 303)
+            self.assertTrue(read.headers['Location'].endswith(
+                    '/announcements/' + token))
+        self.assertEqual(self.receipts(), before + [("电梯年检", "钱多")])
+        html = client.get(self.url('/announcements/' + token),
+            headers=ZH).get_data(as_text=True)
+        self.assertIn('已读于', html)
+        self.assertNotIn('我已阅读', html)
+        # an unknown notice: 404, nothing recorded
+        self.assertEqual(client.post(
+                self.url('/announcements/%s/read' % ('0' * 32)),
+                data={'csrf': self.csrf(page)}).status_code, 404)
+        self.assertEqual(len(self.receipts()), len(before) + 1)
+
+    def test_get_is_read_only(self):
+        """A GET runs in a read-only transaction even on a page that
+        writes on POST: an expired session cookie sent to the login page
+        (GET) logs out without deleting the session (a write), its POST
+        does"""
+        client = self.login(self.client())
+
+        def sessions():
+            with Transaction().start(DB_NAME, 0, readonly=True):
+                Session = Pool().get('web.user.session')
+                return Session.search_count([])
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Session = Pool().get('web.user.session')
+            table = Session.__table__()
+            cursor = transaction.connection.cursor()
+            old = dt.datetime.now() - dt.timedelta(days=40)
+            cursor.execute(*table.update(
+                    [table.create_date, table.write_date], [old, old]))
+            transaction.commit()
+        count = sessions()
+        self.assertGreater(count, 0)
+        for path in ['/login', '/signup']:
+            page = client.get(self.url(path), headers=ZH)
+            self.assertEqual(page.status_code, 200)
+            self.assertIn('csrf', page.get_data(as_text=True))
+        self.assertEqual(sessions(), count)
+        # the POST of the page may write: the expired session goes
+        client.post(self.url('/login'), data={
+                'login': '13900139006', 'password': 'wrong-password',
+                'csrf': self.csrf(page)})
+        self.assertLess(sessions(), count)
+
+    def test_language_precedence(self):
+        """The page's language: the account's choice, else the cookie of
+        the switch before login, else the browser's, else Chinese"""
+        anonymous = self.client()
+        page = anonymous.get(self.url('/login'), headers=EN)
+        self.assertIn('Resident login', page.get_data(as_text=True))
+        # the switch before login: a cookie, over the browser's language
+        switched = anonymous.post(self.url('/language'), data={
+                'lang': 'zh_CN', 'next': '/login',
+                'csrf': self.csrf(page)})
+        self.assertEqual(switched.status_code, 303)
+        self.assertTrue(switched.headers['Location'].endswith('/login'))
+        self.assertIn('Max-Age=', switched.headers['Set-Cookie'])
+        self.assertIn('业主登录', anonymous.get(self.url('/login'),
+                headers=EN).get_data(as_text=True))
+        # an unknown language or a foreign next page
+        self.assertEqual(anonymous.post(self.url('/language'), data={
+                    'lang': 'fr', 'csrf': self.csrf(page)}).status_code, 400)
+        away = anonymous.post(self.url('/language'), data={
+                'lang': 'zh_CN', 'next': '//evil.example/x',
+                'csrf': self.csrf(page)})
+        self.assertTrue(away.headers['Location'].endswith('/portal/'))
+
+        client = self.login(self.client())
+        try:
+            # no choice yet: the browser's language, else Chinese
+            self.assertIn('>Home<', client.get(self.url('/'),
+                    headers=EN).get_data(as_text=True))
+            self.assertIn('>首页<', client.get(self.url('/'),
+                    ).get_data(as_text=True))
+            # the account's choice, over the browser's
+            home = client.get(self.url('/'), headers=ZH)
+            client.post(self.url('/language'), data={
+                    'lang': 'en', 'next': '/', 'csrf': self.csrf(home)})
+            with Transaction().start(DB_NAME, 0, readonly=True):
+                WebUser = Pool().get('web.user')
+                user, = WebUser.search([])
+                self.assertEqual(user.portal_language, 'en')
+            # over the cookie and the browser: a new session without the
+            # cookie, a Chinese browser, and a cookie saying Chinese
+            other = self.login(self.client())
+            other.set_cookie('portal_lang', 'zh_CN',
+                path='/%s/portal' % DB_NAME)
+            html = other.get(self.url('/'), headers=ZH).get_data(as_text=True)
+            self.assertIn('>Home<', html)
+            self.assertIn('lang="en"', html.split('\n')[1])
+        finally:
+            with Transaction().start(DB_NAME, 0) as transaction:
+                WebUser = Pool().get('web.user')
+                WebUser.write(WebUser.search([]), {'portal_language': None})
+                transaction.commit()
+
+    def staff_client(self, login):
+        client = self.client()
+        page = client.get(self.url('/staff/login'))
+        response = client.post(self.url('/staff/login'), data={
+                'login': login, 'password': PASSWORD,
+                'csrf': self.csrf(page)})
+        self.assertEqual(response.status_code, 303)
+        return client
+
+    def test_staff_navigation_per_compound(self):
+        """The staff of a compound see the entries of the services it
+        offers; the pages of the others answer 404"""
+        jz = self.staff_client('tech_jz')
+        html = jz.get(self.url('/staff/meters'), headers=ZH
+            ).get_data(as_text=True)
+        self.assertEqual(re.findall(r'data-nav="([a-z_]+)"', html),
+            ['staff_queue', 'staff_cashier', 'staff_meters', 'staff_logout'])
+        self.assertEqual(jz.get(self.url('/staff/')).status_code, 200)
+        self.assertEqual(jz.get(self.url('/staff/cashier')).status_code,
+            200)
+
+        # 滨江花园 offers notices only: no work orders, no cashier
+        bj = self.staff_client('desk_bj')
+        html = bj.get(self.url('/staff/meters'), headers=ZH
+            ).get_data(as_text=True)
+        self.assertEqual(re.findall(r'data-nav="([a-z_]+)"', html),
+            ['staff_meters', 'staff_logout'])
+        self.assertNotIn('收银', html)
+        self.assertEqual(bj.get(self.url('/staff/cashier')).status_code,
+            404)
+        self.assertEqual(bj.post(self.url('/staff/cashier'), data={
+                    'csrf': self.csrf(bj.get(self.url('/staff/logout-page'))),
+                    }).status_code, 404)
+        self.assertEqual(bj.get(self.url('/staff/requests/%s' % ('0' * 32))
+                ).status_code, 404)
+        # the staff home goes to the first entry offered
+        home = bj.get(self.url('/staff/'))
+        self.assertEqual(home.status_code, 303)
+        self.assertTrue(home.headers['Location'].endswith('/staff/meters'))
 
     def test_selection_labels_from_model(self):
         "The request form's types are the model's selection"
