@@ -432,7 +432,29 @@ def open_menu(page, seen, action):
     elif form['state'] != 'form':
         return 'form: %s' % form, state
     state['form'] = form['record']
+    settle_widgets(page)
     return None, state
+
+
+def settle_widgets(page):
+    """Wait (at most 10 s) until every widget of the form shows its
+    record's value: a selection widget fills its options asynchronously
+    and, read before that, shows its first option (a tab closed at that
+    moment would take it as a change, which no person is fast enough to
+    cause)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        page.wait_for_function("""() => {
+            const tab = Sao.Tab.tabs.get_current();
+            const view = tab && tab.screen && tab.screen.current_view;
+            if (!view || view.view_type != 'form') {
+                return true;
+            }
+            return Object.values(view.widgets).flat().every(
+                w => !w.record || !w.field || !w.modified);
+        }""", polling=100, timeout=10000)
+    except PlaywrightTimeout:
+        pass
 
 
 def walk_menus(browser, server, user, password, only=None):
