@@ -58,18 +58,18 @@ class Alarm(Workflow, ModelSQL, ModelView):
         ondelete='SET NULL')
     service_request = fields.Many2One('community.service.request',
         "Service Request", readonly=True, ondelete='SET NULL')
-    raised = fields.Timestamp("Raised (UTC)", readonly=True)
+    raised = fields.Timestamp("Raised", readonly=True)
     occurrences = fields.Integer("Occurrences", readonly=True,
         help="Events of the same kind from the device while open.")
-    cleared = fields.Timestamp("Cleared by Device (UTC)", readonly=True)
-    escalated = fields.Timestamp("Escalated (UTC)", readonly=True)
+    cleared = fields.Timestamp("Cleared by Device", readonly=True)
+    escalated = fields.Timestamp("Escalated", readonly=True)
     acknowledged_by = fields.Many2One('res.user', "Acknowledged By",
         readonly=True)
-    acknowledged_at = fields.Timestamp("Acknowledged (UTC)", readonly=True)
+    acknowledged_at = fields.Timestamp("Acknowledged", readonly=True)
     acknowledgement_note = fields.Text("Acknowledgement Note",
         states={'readonly': Eval('state') != 'open'})
     resolved_by = fields.Many2One('res.user', "Resolved By", readonly=True)
-    resolved_at = fields.Timestamp("Resolved (UTC)", readonly=True)
+    resolved_at = fields.Timestamp("Resolved", readonly=True)
     resolution_note = fields.Text("Resolution Note",
         states={'readonly': Eval('state') == 'resolved'})
 

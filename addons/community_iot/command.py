@@ -46,8 +46,8 @@ class Command(Workflow, ModelSQL, ModelView):
     payload = fields.Text("Payload", readonly=True)
     retries = fields.Integer("Retries", readonly=True)
     max_retries = fields.Integer("Max Retries", required=True)
-    sent_at = fields.Timestamp("Sent (UTC)", readonly=True)
-    confirmed_at = fields.Timestamp("Confirmed (UTC)", readonly=True)
+    sent_at = fields.Timestamp("Sent", readonly=True)
+    confirmed_at = fields.Timestamp("Confirmed", readonly=True)
     error = fields.Char("Error", readonly=True)
     origin = fields.Reference("Origin", selection='get_origin',
         readonly=True)

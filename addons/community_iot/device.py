@@ -112,7 +112,7 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
     discovery_entries = fields.Text("Discovery Entries", readonly=True,
         help="The Home Assistant discovery config topics (below the root) "
         "that announce the device, as a JSON list.")
-    removed = fields.Timestamp("Removed (UTC)", readonly=True,
+    removed = fields.Timestamp("Removed", readonly=True,
         help="When the discovery source withdrew the device (it was "
         "deactivated then; announced again, it is reactivated).")
     availability = fields.Selection([
@@ -121,8 +121,8 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
             ('offline', "Offline"),
             ], "Availability", readonly=True, required=True)
     last_seen = fields.Timestamp("Last Seen", readonly=True,
-        help="UTC time of the last message received from the device.")
-    state_time = fields.Timestamp("State Time (UTC)", readonly=True,
+        help="Time of the last message received from the device.")
+    state_time = fields.Timestamp("State Time", readonly=True,
         help="The device time of the newest reading applied to the state: "
         "an older reading arriving later does not overwrite it.")
     battery = fields.Integer("Battery (%)", readonly=True)

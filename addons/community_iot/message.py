@@ -26,8 +26,8 @@ class Message(ModelSQL, ModelView):
     payload = fields.Binary("Payload", readonly=True)
     payload_text = fields.Function(fields.Text("Payload (text)"),
         'get_payload_text')
-    received = fields.Timestamp("Received (UTC)", readonly=True)
-    device_time = fields.Timestamp("Device Time (UTC)", readonly=True,
+    received = fields.Timestamp("Received", readonly=True)
+    device_time = fields.Timestamp("Device Time", readonly=True,
         help="The time of the reading by the device's own clock "
         "(Zigbee2MQTT last_seen, Tasmota Time, Shelly ts, generic "
         "timestamp), when it sends one.")
@@ -136,7 +136,7 @@ class Quarantine(ModelSQL, ModelView):
     payload_text = fields.Function(fields.Text("Payload (text)"),
         'get_payload_text')
     reason = fields.Char("Reason", readonly=True)
-    received = fields.Timestamp("Received (UTC)", readonly=True)
+    received = fields.Timestamp("Received", readonly=True)
     reviewed = fields.Boolean("Reviewed")
 
     @classmethod
@@ -175,7 +175,7 @@ class Event(ModelSQL, ModelView):
     value = fields.Numeric("Value", digits=(16, 6), readonly=True)
     unit = fields.Char("Unit", readonly=True)
     data = fields.Text("Data", readonly=True)
-    time = fields.Timestamp("Time (UTC)", readonly=True,
+    time = fields.Timestamp("Time", readonly=True,
         help="The device's own time of the reading when trusted, else the "
         "arrival time.")
     counter_reset = fields.Boolean("Counter Reset", readonly=True)
