@@ -23,7 +23,8 @@ from trytond import config
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from .bridge.adapters import CLEARED_BY, DecodeError, decode, topic_device
+from .bridge.adapters import (
+    CLEARED_BY, URGENT_KINDS, DecodeError, decode, topic_device)
 
 logger = logging.getLogger(__name__)
 SECTION = 'community_iot'
@@ -213,7 +214,8 @@ def ingest_prepared(batch):
     if event_rows:
         columns, types = _EVENT_COLUMNS, _EVENT_TYPES
         listened = Rule.listened_kinds()
-        if any(row.kind in listened and not row.stale
+        if any(row.kind in listened
+                and (not row.stale or row.kind in URGENT_KINDS)
                 for row in event_rows):
             cursor.execute('SELECT nextval(%s) FROM generate_series(1, %s)',
                 ('"%s_id_seq"' % Event._table, len(event_rows)))
@@ -417,7 +419,7 @@ def _apply(new):
     battery or link quality; its level events (door, smoke, switch…) are
     dropped (they compare with a newer state) and its other events
     (energy, button, SOS…) are recorded with their own time, flagged
-    stale, without rules or alarms. Readings without a device time are
+    stale, without rules or alarms (but SOS and falls). Readings without a device time are
     applied in arrival order."""
     event_rows = []
     changed = {}
@@ -521,8 +523,10 @@ def _after_events(event_ids, rows, clear=True):
 
     ``rows``: the EventRows inserted, ``event_ids`` their ids (empty when
     no rule listens to any of them); ``clear``: False when no alarm is
-    open. Stale events neither clear nor raise anything. Only the events
-    that a rule listens to are instantiated."""
+    open. Stale events clear nothing and raise nothing, but for the
+    urgent kinds (SOS, fall: ``URGENT_KINDS``), whose rules run with the
+    event's own time. Only the events that a rule listens to are
+    instantiated."""
     pool = Pool()
     Alarm = pool.get('community.iot.alarm')
     Rule = pool.get('community.iot.rule')
@@ -533,7 +537,8 @@ def _after_events(event_ids, rows, clear=True):
                 if r.kind in clearing and not r.stale])
     kinds = Rule.listened_kinds()
     events = Event.browse([i for i, r in zip(event_ids, rows)
-            if r.kind in kinds and not r.stale])
+            if r.kind in kinds
+            and (not r.stale or r.kind in URGENT_KINDS)])
     return Rule.apply(events) if events else 0
 
 

@@ -514,6 +514,43 @@ class CommunityIotTestCase(
                     ('single', now - dt.timedelta(seconds=5), False)])
 
     @with_transaction()
+    def test_stale_sos_raises_alarm(self):
+        "An SOS delayed in a gateway's queue still raises its alarm, at "
+        "the device's own time; a stale button press raises nothing"
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        Rule = pool.get('community.iot.rule')
+        Alarm = pool.get('community.iot.alarm')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            Rule.create([{'name': "SOS", 'event_kind': 'sos',
+                        'actions': [('create', [{'type': 'alarm'}])]},
+                    {'name': "Button", 'event_kind': 'button',
+                        'actions': [('create', [{'type': 'alarm'}])]}])
+            sos = create_device(compound, 'b5/sos')
+            now = dt.datetime.utcnow().replace(microsecond=0)
+            older = now - dt.timedelta(minutes=20)
+
+            def sos_msg(action, seen):
+                return msg('zigbee2mqtt/b5/sos', {'action': action,
+                        'last_seen': seen.isoformat() + 'Z'}, received=now)
+            stats = Message.ingest([sos_msg('single',
+                        now - dt.timedelta(seconds=5))])
+            self.assertEqual(stats['alarms'], 1)
+            stats = Message.ingest([sos_msg('single', older),
+                    sos_msg('emergency', older)])
+            self.assertEqual((stats['stale'], stats['alarms']), (2, 1))
+            self.assertEqual(sorted((e.kind, e.time, e.stale)
+                    for e in Event.search([('device', '=', sos.id)])), [
+                    ('button', older, True),
+                    ('button', now - dt.timedelta(seconds=5), False),
+                    ('sos', older, True)])
+            self.assertEqual(sorted(a.kind for a in Alarm.search([])),
+                ['button', 'sos'])
+
+    @with_transaction()
     def test_device_time_tolerance(self):
         "A device time is trusted within the tolerance, else the arrival "
         "time is used and flagged; local times in the compound's zone"

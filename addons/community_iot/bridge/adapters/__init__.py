@@ -13,8 +13,8 @@ device ``family`` selection extended.
 """
 from . import generic, homeassistant, shelly, tasmota, zigbee2mqtt
 from .base import (  # noqa: F401
-    CLEARED_BY, EVENT_KINDS, Adapter, DecodeError, Decoded, Event,
-    device_time, jsonable)
+    CLEARED_BY, EVENT_KINDS, URGENT_KINDS, Adapter, DecodeError, Decoded,
+    Event, device_time, jsonable)
 
 ADAPTERS = {a.family: a for a in (
         zigbee2mqtt.ADAPTER, tasmota.ADAPTER, shelly.ADAPTER,

@@ -37,6 +37,10 @@ EVENT_KINDS = [
     ('offline', "Device Offline"),
     ('custom', "Custom"),
     ]
+#: Events of a person in danger: their rules run (an alarm is raised) even
+#: when the reading is stale (delayed in a gateway's queue), since a late
+#: SOS is still somebody who called for help.
+URGENT_KINDS = frozenset({'sos', 'fall'})
 CLEARED_BY = {
     'door_opened': 'door_closed',
     'smoke': 'smoke_clear',
