@@ -419,8 +419,8 @@ def _apply(new):
     battery or link quality; its level events (door, smoke, switch…) are
     dropped (they compare with a newer state) and its other events
     (energy, button, SOS…) are recorded with their own time, flagged
-    stale, without rules or alarms (but SOS and falls). Readings without a device time are
-    applied in arrival order."""
+    stale, without rules or alarms (but SOS and falls). Readings without
+    a device time are applied in arrival order."""
     event_rows = []
     changed = {}
     stale_ids = []
