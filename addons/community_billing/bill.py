@@ -35,6 +35,7 @@ from trytond.pyson import Eval, If
 from trytond.sql.functions import DateRange, Range
 from trytond.sql.operators import RangeOverlap
 from trytond.transaction import Transaction
+from trytond.tools import escape_wildcard
 from trytond.wizard import Button, StateAction, StateView, Wizard
 
 from trytond.modules.community_base.display import format_decimal
@@ -740,14 +741,25 @@ class BillRun(Workflow, ModelSQL, ModelView):
         cursor, user, now = sql
         bill = Bill.__table__()
         compound = self.compound
-        period_code = self.period_start.strftime('%Y%m')
+        # a calendar month is YYYYMM, a period from another day YYYYMMDD
+        # (a mid-month run never repeats the month's numbers)
+        period_code = self.period_start.strftime(
+            '%Y%m' if self.period_start.day == 1 else '%Y%m%d')
+        prefix = '%s-%s-' % (compound.code, period_code)
+        # numbers taken by earlier runs (e.g. a period billed again after
+        # its bills were cancelled): the next suffix
+        cursor.execute(*bill.select(bill.number,
+                where=(bill.compound == compound.id)
+                & bill.number.like(escape_wildcard(prefix) + '%')))
+        taken = {n for n, in cursor}
         values = []
-        seen = defaultdict(int)
         for unit, party, lines in bills:
-            seen[unit.id] += 1
-            number = '%s-%s-%s' % (compound.code, period_code, unit.code)
-            if seen[unit.id] > 1:
-                number += '-%s' % seen[unit.id]
+            number = base = prefix + unit.code
+            suffix = 1
+            while number in taken:
+                suffix += 1
+                number = '%s-%s' % (base, suffix)
+            taken.add(number)
             total = sum(l.amount for l in lines)
             values.append([user, now, number, self.id, compound.id, unit.id,
                     party, self.period_start, self.period_end, due_date,

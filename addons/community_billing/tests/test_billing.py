@@ -249,6 +249,13 @@ class BillingTestCase(unittest.TestCase):
             Bill.cancel(Bill.search([('run', '=', march.id)]))
             again = bill_month(compound, 2026, 3)
             self.assertEqual(again.amount, Decimal('233.75'))
+            # every bill its own number: a period from the 16th is
+            # YYYYMMDD, March billed again after cancelling takes -2
+            code = '%s-%%s-3-2-201' % compound.code
+            self.assertEqual(sorted(b.number for b in Bill.search(
+                        [('unit', '=', unit.id)])), sorted([
+                        code % '202603', code % '20260316', code % '202604',
+                        code % '202601', code % '202603' + '-2']))
             # the database accepts a line right after the billed days ...
             Line.create([{
                         'bill': bill.id, 'compound': compound.id,
