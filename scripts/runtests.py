@@ -118,9 +118,35 @@ def main(argv):
         end_databases(uri, before)
 
 
+def start_top(args, no_top):
+    """Start pytest on the top-level tests/ in its own process, beside the
+    module tests (the run is mostly one process waiting on PostgreSQL or
+    the other way round: two use both cores); its output goes to a file
+    printed when it ends. It gets no DB_CACHE: the templates of trytond's
+    cache are the module tests' own (two processes creating one template
+    would clash), and the top-level tests name their own databases.
+    Return (process, report, output) or None."""
+    top = ROOT / 'tests'
+    if no_top or args or not any(top.glob('test_*.py')):
+        return None
+    report = ROOT / '.local' / 'pytest-report.xml'
+    output = ROOT / '.local' / 'pytest-output.txt'
+    report.parent.mkdir(exist_ok=True)
+    report.unlink(missing_ok=True)
+    env = dict(os.environ)
+    env.pop('DB_CACHE', None)
+    with open(output, 'wb') as out:
+        proc = subprocess.Popen([sys.executable, '-m', 'pytest', str(top),
+                '-p', 'no:cacheprovider', '-v', '-rfEs', '--durations=10',
+                '--junitxml=%s' % report], cwd=ROOT, env=env,
+            stdout=out, stderr=subprocess.STDOUT)
+    return proc, report, output
+
+
 def run(argv, args, only_top, no_top):
     passed = failed = skipped = 0
     start = time.monotonic()
+    top_run = start_top(args, no_top)
     if not only_top:
         loader = unittest.TestLoader()
         suite = unittest.TestSuite()
@@ -143,14 +169,14 @@ def run(argv, args, only_top, no_top):
         failed += n_fail
         skipped += n_skip
         passed += result.testsRun - n_fail - n_skip
-    top = ROOT / 'tests'
-    if not no_top and not args and any(top.glob('test_*.py')):
-        report = ROOT / '.local' / 'pytest-report.xml'
-        report.parent.mkdir(exist_ok=True)
-        proc = subprocess.run([sys.executable, '-m', 'pytest', str(top),
-                '-p', 'no:cacheprovider', '-v', '-rfEs', '--durations=10',
-                '--junitxml=%s' % report], cwd=ROOT)
-        if proc.returncode not in (0, 1, 5):
+    if top_run:
+        proc, report, output = top_run
+        returncode = proc.wait()
+        print('\n== top-level tests (tests/) ==')
+        sys.stdout.flush()
+        sys.stdout.buffer.write(output.read_bytes())
+        sys.stdout.flush()
+        if returncode not in (0, 1, 5):
             failed += 1
         if report.exists():
             import xml.etree.ElementTree as ET
