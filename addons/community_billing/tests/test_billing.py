@@ -749,7 +749,8 @@ class BillingTestCase(unittest.TestCase):
                 Decimal('260.00'), [{'bill': bill3.id}])
 
             def ids(domain):
-                return [b.id for b in Bill.search(domain, order=[('id', 'ASC')])]
+                return [b.id for b in Bill.search(
+                        domain, order=[('id', 'ASC')])]
             self.assertEqual(ids([('payment_state', '=', 'unpaid')]),
                 [bill1.id])
             self.assertEqual(ids([('payment_state', '=', 'partial')]),
