@@ -224,6 +224,20 @@ class BillRun(Workflow, ModelSQL, ModelView):
     def default_period_end(cls):
         return month_bounds(Pool().get('ir.date').today())[1]
 
+    @fields.depends('compound')
+    def on_change_compound(self):
+        "Propose the month after the compound's last billed period."
+        BillRun = Pool().get('community.bill.run')
+        if not self.compound:
+            return
+        runs = BillRun.search([
+                ('compound', '=', self.compound.id),
+                ('state', '=', 'done'),
+                ], order=[('period_end', 'DESC')], limit=1)
+        if runs:
+            self.period_start, self.period_end = month_bounds(
+                runs[0].period_end + dt.timedelta(days=1))
+
     def get_rec_name(self, name):
         return '%s %s~%s' % (
             self.compound.rec_name, self.period_start, self.period_end)
@@ -313,6 +327,46 @@ class BillRun(Workflow, ModelSQL, ModelView):
                             'compound': compound.id,
                             'period_start': start, 'period_end': end}])
             BillRun.process(runs)
+
+    @classmethod
+    def create_fiscal_years(cls):
+        """Create ahead of time the fiscal year (with its monthly periods)
+        of this year and the next of every company that has compounds, so
+        that a January bill run never stops on a missing period. Returns
+        the fiscal years created."""
+        pool = Pool()
+        Compound = pool.get('community.compound')
+        FiscalYear = pool.get('account.fiscalyear')
+        Date = pool.get('ir.date')
+        from .account import create_fiscal_year
+        created = []
+        companies = {c.company for c in Compound.search([])}
+        for company in sorted(companies, key=lambda c: c.id):
+            with Transaction().set_context(company=company.id):
+                today = Date.today()
+                for year in [today.year, today.year + 1]:
+                    if not FiscalYear.search([
+                                ('company', '=', company.id),
+                                ('start_date', '<=', dt.date(year, 1, 1)),
+                                ('end_date', '>=', dt.date(year, 12, 31)),
+                                ]):
+                        created.append(create_fiscal_year(company, year))
+        return created
+
+    def _check_billed(self):
+        "Refuse a run of a period that a done run already billed."
+        done = self.search([
+                ('compound', '=', self.compound.id),
+                ('state', '=', 'done'),
+                ('id', '!=', self.id),
+                ('period_start', '<=', self.period_end),
+                ('period_end', '>=', self.period_start),
+                ], limit=1)
+        if done:
+            raise BillingError(gettext(
+                    'community_billing.msg_bill_run_already_billed',
+                    compound=self.compound.rec_name,
+                    run=done[0].rec_name))
 
     def _check_period(self):
         pool = Pool()
@@ -1332,6 +1386,7 @@ class BillRunCreate(Wizard):
                     'due_date': self.start.due_date,
                     }])
         # Configuration and period errors are shown now, not in the task.
+        run._check_billed()
         run._check_period()
         BillRun.__queue__.process_in_batches([run])
         action['res_id'] = [run.id]
@@ -1347,6 +1402,9 @@ class Cron(metaclass=PoolMeta):
         super().__setup__()
         cls.method.selection.append(
             ('community.bill.run|run_due', "Run Due Bill Runs"))
+        cls.method.selection.append(
+            ('community.bill.run|create_fiscal_years',
+                "Create Next Fiscal Years"))
         cls.method.selection.append(
             ('community.payment|apply_prepayments_cron',
                 "Apply Prepayments to Due Bills"))

@@ -806,6 +806,38 @@ class BillingTestCase(unittest.TestCase):
                 with self.assertRaises(AccessButtonError):
                     BillRun.process(BillRun.search([]))
 
+    @with_transaction()
+    def test_next_fiscal_year_and_billed_period(self):
+        """The next fiscal year and its periods are created ahead; a
+        period already billed is refused; the wizard proposes the next
+        unbilled month"""
+        pool = Pool()
+        BillRun = pool.get('community.bill.run')
+        Period = pool.get('account.period')
+        Start = pool.get('community.bill.run.create.start')
+        Date = pool.get('ir.date')
+        with billing_company('FY') as (company, compound, building, items):
+            owned_unit(building, '3-1-101', Decimal('100.00'), '赵一')
+            year = Date.today().year
+            created = BillRun.create_fiscal_years()
+            self.assertEqual([f.name for f in created], [str(year + 1)])
+            self.assertEqual(BillRun.create_fiscal_years(), [])
+            january = Period.find(company, date=dt.date(year + 1, 1, 15))
+            self.assertEqual((january.start_date, january.end_date),
+                (dt.date(year + 1, 1, 1), dt.date(year + 1, 1, 31)))
+
+            bill_month(compound, 2026, 5)
+            again, = BillRun.create([{'compound': compound.id,
+                        'period_start': dt.date(2026, 5, 1),
+                        'period_end': dt.date(2026, 5, 31)}])
+            with self.assertRaises(UserError) as cm:
+                again._check_billed()
+            self.assertIn('choose the next period', cm.exception.message)
+            start = Start(compound=compound)
+            start.on_change_compound()
+            self.assertEqual((start.period_start, start.period_end),
+                (dt.date(2026, 6, 1), dt.date(2026, 6, 30)))
+
 
 class ChineseNumeralsTestCase(unittest.TestCase):
     "Amounts in Chinese capital numerals (大写)"
