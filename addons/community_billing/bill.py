@@ -224,20 +224,6 @@ class BillRun(Workflow, ModelSQL, ModelView):
     def default_period_end(cls):
         return month_bounds(Pool().get('ir.date').today())[1]
 
-    @fields.depends('compound')
-    def on_change_compound(self):
-        "Propose the month after the compound's last billed period."
-        BillRun = Pool().get('community.bill.run')
-        if not self.compound:
-            return
-        runs = BillRun.search([
-                ('compound', '=', self.compound.id),
-                ('state', '=', 'done'),
-                ], order=[('period_end', 'DESC')], limit=1)
-        if runs:
-            self.period_start, self.period_end = month_bounds(
-                runs[0].period_end + dt.timedelta(days=1))
-
     def get_rec_name(self, name):
         return '%s %s~%s' % (
             self.compound.rec_name, self.period_start, self.period_end)
@@ -1360,6 +1346,20 @@ class BillRunStart(ModelView):
     @classmethod
     def default_period_end(cls):
         return month_bounds(Pool().get('ir.date').today())[1]
+
+    @fields.depends('compound')
+    def on_change_compound(self):
+        "Propose the month after the compound's last billed period."
+        BillRun = Pool().get('community.bill.run')
+        if not self.compound:
+            return
+        runs = BillRun.search([
+                ('compound', '=', self.compound.id),
+                ('state', '=', 'done'),
+                ], order=[('period_end', 'DESC')], limit=1)
+        if runs:
+            self.period_start, self.period_end = month_bounds(
+                runs[0].period_end + dt.timedelta(days=1))
 
 
 class BillRunCreate(Wizard):
