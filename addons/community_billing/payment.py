@@ -6,8 +6,10 @@
 A payment settles one or several bills of a unit and their late fees
 (违约金); what is paid beyond them is kept as a prepayment of the payer
 (credit on the advance receipts account) and applied automatically to
-bills as they fall due, oldest first. Each posted payment gets a receipt
-number without gaps per compound (``ir.sequence.strict``). Bills and late
+bills as they fall due, oldest first. Each posted payment of money gets
+a receipt number without gaps per compound (``ir.sequence.strict``); an
+application of a prepayment gets none (its money was receipted when
+deposited). Bills and late
 fees are locked (``SELECT … FOR NO KEY UPDATE NOWAIT``) while a payment is
 posted, so two cashiers can never settle the same bill or late fee twice.
 """
@@ -258,6 +260,17 @@ class Payment(Workflow, ModelSQL, ModelView):
     def get_amount_in_words(self, name):
         return amount_in_words(self.amount) if self.amount is not None else ''
 
+    def get_rec_name(self, name):
+        if self.receipt_number:
+            return self.receipt_number
+        return ' '.join(filter(None, [
+                    self.unit.rec_name if self.unit else None,
+                    str(self.date) if self.date else None]))
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        return [('receipt_number',) + tuple(clause[1:])]
+
     @classmethod
     def check_modification(cls, mode, payments, values=None, external=False):
         super().check_modification(
@@ -420,7 +433,9 @@ class Payment(Workflow, ModelSQL, ModelView):
             moves.append(payment._move(move_lines, lookups))
             payment.prepayment_amount = prepayment
             payment.cashier = user
-            payment.receipt_number = lookups.receipt_number(payment)
+            if payment.method != 'prepayment':
+                # money already receipted when it was deposited
+                payment.receipt_number = lookups.receipt_number(payment)
         Move.save(moves)
         Move.post(moves)
         for payment, move in zip(payments, moves):
