@@ -226,6 +226,7 @@ class Payment(Workflow, ModelSQL, ModelView):
             ], "State", required=True, readonly=True)
     amount_in_words = fields.Function(
         fields.Char("Amount in Words"), 'get_amount_in_words')
+    method_string = method.translated('method')
     del _states
 
     @classmethod
@@ -821,12 +822,22 @@ class Refund(Workflow, ModelSQL, ModelView):
 
 class ReceiptReport(Report):
     """Receipt (收据): compound header, unit, payer, periods, items and
-    amounts in figures and in Chinese capital numerals; HTML print view."""
+    amounts in figures and in Chinese capital numerals, the method in the
+    user's language, the cashier, three copies (联次: 存根, 交款人, 记账)
+    with the stamp and signature area; rendered from HTML to PDF by
+    Tryton's own converter (weasyprint: the servers have no LibreOffice
+    for relatorio's ODT). Payments by prepayment have no receipt (the
+    deposit's receipt stands) and are left out."""
     __name__ = 'community.payment.receipt'
+    COPIES = ['第一联 存根', '第二联 交款人', '第三联 记账']
 
     @classmethod
     def get_context(cls, records, header, data):
         context = super().get_context(records, header, data)
+        context['records'] = [r for r in context['records']
+            if r.method != 'prepayment']
+        context['copies'] = cls.COPIES
         context['amount_in_words'] = amount_in_words
         context['format_money'] = format_money
+        context['method_label'] = lambda payment: payment.method_string
         return context
