@@ -824,10 +824,9 @@ class ReceiptReport(Report):
     """Receipt (收据): compound header, unit, payer, periods, items and
     amounts in figures and in Chinese capital numerals, the method in the
     user's language, the cashier, three copies (联次: 存根, 交款人, 记账)
-    with the stamp and signature area; rendered from HTML to PDF by
-    Tryton's own converter (weasyprint: the servers have no LibreOffice
-    for relatorio's ODT). Payments by prepayment have no receipt (the
-    deposit's receipt stands) and are left out."""
+    with the stamp and signature area (HTML print view). Payments by
+    prepayment have no receipt (the deposit's receipt stands) and are
+    left out."""
     __name__ = 'community.payment.receipt'
     COPIES = ['第一联 存根', '第二联 交款人', '第三联 记账']
 
