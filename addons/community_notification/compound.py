@@ -76,7 +76,7 @@ class Compound(metaclass=PoolMeta):
         month = local_now(self.timezone).date().replace(day=1)
         if (self.sms_warning and used + 1 >= threshold
                 and self.sms_warned != month):
-            self.sms_warned = month
+            self.__class__.write([self], {'sms_warned': month})
             self._warn_budget(used + 1)
         return True
 

@@ -270,19 +270,24 @@ class Notification(ModelSQL, ModelView):
         openids, mobiles = cls._addresses(parties)
         enabled = Preference.enabled_map(parties)
         limited = cls._rate_limited(notifications)
+        # a channel without an account in the configuration is not used
+        configured = {name for name, key in [
+                ('wechat', 'wechat_appid'), ('sms', 'sms_app_id')]
+            if option(key)}
         vlist = []
         for n in notifications:
             template = n.template
             party = n.party.id if n.party else None
             if not party:
-                if n.mobile and template.sms_template:
+                if n.mobile and template.sms_template and 'sms' in configured:
                     vlist.append(n._attempt('sms', n.mobile))
                 continue
             for name, address in [
                     ('wechat', openids.get(party)),
                     ('sms', mobiles.get(party)),
                     ]:
-                if (not address or not getattr(template, name + '_template')
+                if (not address or name not in configured
+                        or not getattr(template, name + '_template')
                         or not enabled(party, n.kind, name)):
                     continue
                 values = n._attempt(name, address)
@@ -415,8 +420,6 @@ class Attempt(ModelSQL, ModelView):
     def process(cls, attempts):
         """Send the pending attempts that are due; schedule the others
         (quiet hours, retries)."""
-        pool = Pool()
-        Compound = pool.get('community.compound')
         if not attempts:
             return
         now = dt.datetime.now()
@@ -466,7 +469,6 @@ class Attempt(ModelSQL, ModelView):
             if attempt.channel == 'sms' and compound:
                 sms_sent[compound.id] += 1
         cls.save(attempts)
-        Compound.save(list({a.compound for a in attempts if a.compound}))
         if later:
             delay = min(a.next_try for a in later) - now
             with Transaction().set_context(
