@@ -3,6 +3,7 @@
 # license terms.
 """Units (房屋) and their dated floor areas."""
 import datetime as dt
+import re
 
 from sql import Collate
 from sql.functions import Function
@@ -73,6 +74,41 @@ def natural_order(column):
     if _has_collation[name]:
         return [Collate(column, NATURAL_COLLATION)]
     return [NaturalKey(column)]
+
+# 1栋2单元301室, 1号楼2单元301, 1幢-2-301号, 1 - 2 - 301: building,
+# entrance and room as people say them
+_CODE_SEPARATORS = re.compile(
+    r'\s*(?:号楼|栋|幢|座|单元|楼|[-－—_/\s])\s*')
+_CODE_SUFFIX = re.compile(r'\s*(?:室|号|房)$')
+_CODE = re.compile(r'[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*')
+
+
+def normalise_unit_code(text):
+    """The unit code written in ``text`` as codes are stored
+    (``1-2-301``), or None when ``text`` is not a code: ``1栋2单元301``,
+    ``1号楼2单元301室``, ``1-2-301室`` and ``1 2 301`` give ``1-2-301``."""
+    if not isinstance(text, str):
+        return None
+    code = _CODE_SUFFIX.sub('', text.strip())
+    code = _CODE_SEPARATORS.sub('-', code).strip('-')
+    if not _CODE.fullmatch(code):
+        return None
+    return code
+
+
+def _unlikify(operand):
+    "The text of a ``%text%`` pattern, None when it holds other wildcards."
+    if not isinstance(operand, str):
+        return None
+    core = operand
+    if core.startswith('%'):
+        core = core[1:]
+    if core.endswith('%') and not core.endswith('\\%'):
+        core = core[:-1]
+    if '%' in core or '_' in core:
+        return None
+    return core
+
 
 UNIT_TYPES = [
     ('residential', "Residential"),
@@ -160,6 +196,31 @@ class Unit(ModelSQL, ModelView):
 
     def get_rec_name(self, name):
         return self.code
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        """Search units by code as people type it: ``1-2-301``,
+        ``1栋2单元301``, ``1-2-301室``. When the text is the whole code of
+        a unit, only the units of that code match (typing ``1-2-301``
+        never offers ``11-2-301`` or ``1-2-3012`` first); otherwise the
+        codes containing it."""
+        _, operator, operand, *extra = clause
+        negative = operator.startswith(('!', 'not '))
+        if operator.endswith('like'):
+            core = _unlikify(operand)
+            code = normalise_unit_code(core) if core else None
+            if code:
+                with Transaction().set_context(active_test=False):
+                    exact = cls.search([('code', 'ilike', code)], limit=1)
+                if exact:
+                    return [('code', 'not ilike' if negative else 'ilike',
+                            code)]
+                operand = '%' + code + '%'
+        elif operator in {'=', '!='}:
+            operand = normalise_unit_code(operand) or operand
+        elif operator in {'in', 'not in'} and operand:
+            operand = [normalise_unit_code(o) or o for o in operand]
+        return [('code', operator, operand, *extra)]
 
     @classmethod
     def get_area_at(cls, units, date):

@@ -92,6 +92,43 @@ class CommunityBaseTestCase(
                 ['2', '3', '10', 'B1'])
 
     @with_transaction()
+    def test_unit_search_by_code(self):
+        "Units are found by their code as people type it, exact code first"
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        Building = pool.get('community.building')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            one, eleven = Building.create([
+                    {'compound': compound.id, 'code': c} for c in ['1', '11']])
+            Unit.create([{'building': b.id, 'code': c} for b, c in [
+                        (eleven, '11-2-301'), (one, '1-2-3012'),
+                        (one, '1-2-301'), (one, '1-2-302')]])
+            for text in ['1-2-301', '1栋2单元301', '1-2-301室',
+                    '1号楼2单元301室', ' 1 - 2 - 301 ']:
+                self.assertEqual(
+                    [u.code for u in Unit.search(
+                            [('rec_name', 'ilike', '%' + text + '%')])],
+                    ['1-2-301'], text)
+                self.assertEqual(
+                    [r['name'] for r in Unit.autocomplete(text)],
+                    ['1-2-301'], text)
+            self.assertEqual(
+                [u.code for u in Unit.search(
+                        [('rec_name', '=', '1栋2单元301')])],
+                ['1-2-301'])
+            # no unit of that code: the codes containing it, naturally sorted
+            self.assertEqual(
+                [u.code for u in Unit.search(
+                        [('rec_name', 'ilike', '%1-2-30%')])],
+                ['1-2-301', '1-2-302', '1-2-3012', '11-2-301'])
+            self.assertEqual(
+                [u.code for u in Unit.search(
+                        [('rec_name', 'not ilike', '%1栋2单元301%')])],
+                ['1-2-302', '1-2-3012', '11-2-301'])
+
+    @with_transaction()
     def test_owner_shares_total_100(self):
         "Owners' shares must total 100 on every day"
         pool = Pool()
