@@ -21,10 +21,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import NamedTuple, Optional
 
-from sql import Null
-from sql.conditionals import Coalesce
+from sql import Cast, Null
+from sql.conditionals import Case, Coalesce
 from sql.aggregate import Count, Sum
-from sql.functions import CurrentTimestamp
+from sql.functions import CurrentTimestamp, ToChar
 from sql.operators import Concat
 
 from trytond.i18n import gettext
@@ -48,6 +48,12 @@ from .meter import tiered_amount
 STATES = [
     ('posted', "Posted"),
     ('cancelled', "Cancelled"),
+    ]
+PAYMENT_STATES = [
+    (None, ""),
+    ('unpaid', "Unpaid"),
+    ('partial', "Partly Paid"),
+    ('paid', "Paid"),
     ]
 
 
@@ -972,6 +978,17 @@ class Bill(Workflow, ModelSQL, ModelView):
     amount_to_pay = fields.Function(fields.Numeric(
             "Amount to Pay", digits=(16, 2)), 'get_amount_to_pay')
     paid = fields.Function(fields.Boolean("Paid"), 'get_amount_to_pay')
+    payment_state = fields.Function(fields.Selection(PAYMENT_STATES,
+            "Payment State"), 'get_amount_to_pay',
+        searcher='search_payment_state')
+    overdue = fields.Function(fields.Boolean("Overdue"),
+        'get_amount_to_pay', searcher='search_overdue')
+    building = fields.Function(fields.Many2One(
+            'community.building', "Building"), 'get_building',
+        searcher='search_building')
+    period = fields.Function(fields.Char("Period",
+            help="The month billed, as 2026-03."), 'get_period',
+        searcher='search_period')
 
     @classmethod
     def __setup__(cls):
@@ -1017,6 +1034,7 @@ class Bill(Workflow, ModelSQL, ModelView):
             for origin, amount in cursor:
                 paid[origins[origin]] += amount
         result = {n: {} for n in names}
+        today = Pool().get('ir.date').today()
         for bill in bills:
             if (bill.state == 'cancelled' or not bill.move_line
                     or bill.move_line.reconciliation):
@@ -1027,7 +1045,88 @@ class Bill(Workflow, ModelSQL, ModelView):
                 result['amount_to_pay'][bill.id] = remaining
             if 'paid' in names:
                 result['paid'][bill.id] = remaining <= 0
+            if 'payment_state' in names:
+                if bill.state == 'cancelled':
+                    state = None
+                elif remaining <= 0:
+                    state = 'paid'
+                elif remaining < bill.total_amount:
+                    state = 'partial'
+                else:
+                    state = 'unpaid'
+                result['payment_state'][bill.id] = state
+            if 'overdue' in names:
+                result['overdue'][bill.id] = (
+                    remaining > 0 and bill.due_date < today)
         return result
+
+    @classmethod
+    def _payment_state_query(cls):
+        """SQL of (bill id, payment state) of the posted bills, as
+        ``get_amount_to_pay`` computes them."""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        bill = cls.__table__()
+        receivable = MoveLine.__table__()
+        payment = MoveLine.__table__()
+        paid = payment.select(payment.origin.as_('origin'),
+            Sum(payment.credit - payment.debit).as_('amount'),
+            where=payment.origin.like('community.bill,%')
+            & (payment.reconciliation == Null) & (payment.credit > 0),
+            group_by=[payment.origin])
+        remaining = bill.total_amount - Coalesce(paid.amount, 0)
+        state = Case(
+            (receivable.reconciliation != Null, 'paid'),
+            (remaining <= 0, 'paid'),
+            (remaining < bill.total_amount, 'partial'),
+            else_='unpaid')
+        return bill.join(receivable,
+            condition=bill.move_line == receivable.id
+            ).join(paid, 'LEFT',
+            condition=paid.origin == Concat(
+                'community.bill,', Cast(bill.id, 'VARCHAR'))
+            ).select(bill.id.as_('id'), state.as_('state'),
+            bill.due_date.as_('due_date'),
+            where=bill.state == 'posted')
+
+    @classmethod
+    def search_payment_state(cls, name, clause):
+        _, operator, value = clause
+        query = cls._payment_state_query()
+        Operator = fields.SQL_OPERATORS[operator]
+        states = query.select(query.id,
+            where=Operator(query.state, value))
+        return [('id', 'in', states)]
+
+    @classmethod
+    def search_overdue(cls, name, clause):
+        _, operator, value = clause
+        today = Pool().get('ir.date').today()
+        query = cls._payment_state_query()
+        overdue = query.select(query.id,
+            where=(query.state != 'paid') & (query.due_date < today))
+        if (operator == '=') == bool(value):
+            return [('id', 'in', overdue)]
+        return [('id', 'not in', overdue)]
+
+    def get_building(self, name):
+        return self.unit.building.id if self.unit.building else None
+
+    @classmethod
+    def search_building(cls, name, clause):
+        return [('unit.' + clause[0],) + tuple(clause[1:])]
+
+    def get_period(self, name):
+        return self.period_start.strftime('%Y-%m')
+
+    @classmethod
+    def search_period(cls, name, clause):
+        _, operator, value = clause
+        bill = cls.__table__()
+        Operator = fields.SQL_OPERATORS[operator]
+        query = bill.select(bill.id,
+            where=Operator(ToChar(bill.period_start, 'YYYY-MM'), value))
+        return [('id', 'in', query)]
 
     @classmethod
     def check_modification(cls, mode, bills, values=None, external=False):

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from trytond.backend import DatabaseOperationalError
 from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError
+from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, with_transaction
@@ -715,6 +717,94 @@ class BillingTestCase(unittest.TestCase):
             config.batch_size = None
             config.save()
             transaction.commit()
+
+    @with_transaction()
+    def test_office_bill_filters_and_front_desk_rights(self):
+        """The bill list's filters (未缴/部分缴/已缴, 逾期, 楼栋, 期间), the
+        unit's amount due; the front desk cannot run bill runs, dunning or
+        late-fee charging"""
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        BillRun = pool.get('community.bill.run')
+        Unit = pool.get('community.unit')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        transaction = Transaction()
+        with billing_company('DESK') as (company, compound, building, items):
+            owner1, unit1 = owned_unit(
+                building, '3-1-101', Decimal('100.00'), '王一')
+            owner2, unit2 = owned_unit(
+                building, '3-1-102', Decimal('100.00'), '王二')
+            owner3, unit3 = owned_unit(
+                building, '3-1-103', Decimal('100.00'), '王三')
+            bill_month(compound, 2026, 5)
+            bill1, = Bill.search([('unit', '=', unit1.id)])
+            bill2, = Bill.search([('unit', '=', unit2.id)])
+            bill3, = Bill.search([('unit', '=', unit3.id)])
+            self.assertEqual(bill1.total_amount, Decimal('260.00'))
+            counter_payment(unit2, owner2, dt.date(2026, 5, 3),
+                Decimal('100.00'),
+                [{'bill': bill2.id, 'amount': Decimal('100.00')}])
+            counter_payment(unit3, owner3, dt.date(2026, 5, 3),
+                Decimal('260.00'), [{'bill': bill3.id}])
+
+            def ids(domain):
+                return [b.id for b in Bill.search(
+                        domain, order=[('id', 'ASC')])]
+            self.assertEqual(ids([('payment_state', '=', 'unpaid')]),
+                [bill1.id])
+            self.assertEqual(ids([('payment_state', '=', 'partial')]),
+                [bill2.id])
+            self.assertEqual(ids([('payment_state', '=', 'paid')]),
+                [bill3.id])
+            self.assertEqual(
+                [(b.payment_state, b.amount_to_pay)
+                    for b in Bill.browse([bill1, bill2, bill3])],
+                [('unpaid', Decimal('260.00')),
+                    ('partial', Decimal('160.00')),
+                    ('paid', Decimal('0'))])
+            # due in 2026-05, overdue on any later day
+            with unittest.mock.patch.object(pool.get('ir.date'), 'today',
+                    return_value=dt.date(2026, 12, 1)):
+                self.assertEqual(ids([('overdue', '=', True)]),
+                    [bill1.id, bill2.id])
+                self.assertEqual([b.overdue for b in Bill.browse(
+                            [bill1, bill2, bill3])], [True, True, False])
+            self.assertEqual(ids([('building', '=', building.id)]),
+                [bill1.id, bill2.id, bill3.id])
+            self.assertEqual(ids([('period', '=', '2026-05')]),
+                [bill1.id, bill2.id, bill3.id])
+            self.assertEqual(ids([('period', '=', '2026-06')]), [])
+            self.assertEqual(bill1.period, '2026-05')
+            self.assertEqual(
+                [u.amount_due for u in Unit.browse([unit1, unit2, unit3])],
+                [Decimal('260.00'), Decimal('160.00'), Decimal('0')])
+
+            desk, = User.create([{
+                        'login': 'desk', 'name': "前台",
+                        'groups': [('add', [ModelData.get_id(
+                                        'community_base',
+                                        'group_community_staff')])],
+                        'companies': [('add', [company.id])],
+                        'company': company.id,
+                        'compounds': [('add', [compound.id])],
+                        }])
+            for wizard in ['community.bill.run.create',
+                    'account.dunning.create', 'community.late_fee.charge']:
+                Wizard = pool.get(wizard, type='wizard')
+                with transaction.set_user(desk.id), \
+                        transaction.set_context(_check_access=True):
+                    with self.assertRaises(AccessError, msg=wizard):
+                        Wizard.check_access()
+            with transaction.set_user(desk.id), \
+                    transaction.set_context(_check_access=True):
+                self.assertEqual(len(Bill.search([])), 3)
+                with self.assertRaises(AccessError):
+                    BillRun.create([{'compound': compound.id,
+                                'period_start': dt.date(2026, 6, 1),
+                                'period_end': dt.date(2026, 6, 30)}])
+                with self.assertRaises(AccessButtonError):
+                    BillRun.process(BillRun.search([]))
 
 
 class ChineseNumeralsTestCase(unittest.TestCase):
