@@ -360,7 +360,7 @@ def check(conf, database, made):
         result['bills'] = {b.unit.code: [b.state, text(b.total_amount),
                 text(b.amount_to_pay)] for b in Bill.find([])}
         Payment = Model.get('community.payment')
-        result['payments'] = sorted([p.receipt_number, p.unit.code,
+        result['payments'] = sorted([p.receipt_number or '', p.unit.code,
                 text(p.amount), p.state, text(p.prepayment_amount)]
             for p in Payment.find([]))
         result['late_fees'] = [[f.unit.code, text(f.amount), f.days,

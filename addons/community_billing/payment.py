@@ -6,8 +6,10 @@
 A payment settles one or several bills of a unit and their late fees
 (违约金); what is paid beyond them is kept as a prepayment of the payer
 (credit on the advance receipts account) and applied automatically to
-bills as they fall due, oldest first. Each posted payment gets a receipt
-number without gaps per compound (``ir.sequence.strict``). Bills and late
+bills as they fall due, oldest first. Each posted payment of money gets
+a receipt number without gaps per compound (``ir.sequence.strict``); an
+application of a prepayment gets none (its money was receipted when
+deposited). Bills and late
 fees are locked (``SELECT … FOR NO KEY UPDATE NOWAIT``) while a payment is
 posted, so two cashiers can never settle the same bill or late fee twice.
 """
@@ -224,6 +226,7 @@ class Payment(Workflow, ModelSQL, ModelView):
             ], "State", required=True, readonly=True)
     amount_in_words = fields.Function(
         fields.Char("Amount in Words"), 'get_amount_in_words')
+    method_string = method.translated('method')
     del _states
 
     @classmethod
@@ -257,6 +260,17 @@ class Payment(Workflow, ModelSQL, ModelView):
 
     def get_amount_in_words(self, name):
         return amount_in_words(self.amount) if self.amount is not None else ''
+
+    def get_rec_name(self, name):
+        if self.receipt_number:
+            return self.receipt_number
+        return ' '.join(filter(None, [
+                    self.unit.rec_name if self.unit else None,
+                    str(self.date) if self.date else None]))
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        return [('receipt_number',) + tuple(clause[1:])]
 
     @classmethod
     def check_modification(cls, mode, payments, values=None, external=False):
@@ -420,7 +434,9 @@ class Payment(Workflow, ModelSQL, ModelView):
             moves.append(payment._move(move_lines, lookups))
             payment.prepayment_amount = prepayment
             payment.cashier = user
-            payment.receipt_number = lookups.receipt_number(payment)
+            if payment.method != 'prepayment':
+                # money already receipted when it was deposited
+                payment.receipt_number = lookups.receipt_number(payment)
         Move.save(moves)
         Move.post(moves)
         for payment, move in zip(payments, moves):
@@ -806,12 +822,21 @@ class Refund(Workflow, ModelSQL, ModelView):
 
 class ReceiptReport(Report):
     """Receipt (收据): compound header, unit, payer, periods, items and
-    amounts in figures and in Chinese capital numerals; HTML print view."""
+    amounts in figures and in Chinese capital numerals, the method in the
+    user's language, the cashier, three copies (联次: 存根, 交款人, 记账)
+    with the stamp and signature area (HTML print view). Payments by
+    prepayment have no receipt (the deposit's receipt stands) and are
+    left out."""
     __name__ = 'community.payment.receipt'
+    COPIES = ['第一联 存根', '第二联 交款人', '第三联 记账']
 
     @classmethod
     def get_context(cls, records, header, data):
         context = super().get_context(records, header, data)
+        context['records'] = [r for r in context['records']
+            if r.method != 'prepayment']
+        context['copies'] = cls.COPIES
         context['amount_in_words'] = amount_in_words
         context['format_money'] = format_money
+        context['method_label'] = lambda payment: payment.method_string
         return context

@@ -97,7 +97,7 @@ def check(run, company):
     from trytond.transaction import Transaction
     cursor = Transaction().connection.cursor()
     cursor.execute('SELECT receipt_number FROM community_payment '
-        "WHERE state = 'posted'")
+        "WHERE state = 'posted' AND method != 'prepayment'")
     numbers = [r[0] for r in cursor]
     serials = sorted(int(re.search(r'(\d+)$', n).group(1)) for n in numbers)
     gapless = (len(set(numbers)) == len(numbers)

@@ -1,0 +1,12 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+from trytond.exceptions import UserError
+
+
+class PaymentError(UserError):
+    "An online payment, its refund or its reconciliation is refused."
+
+
+class ProviderError(PaymentError):
+    "The payment provider refused or did not answer a request."

@@ -1,0 +1,401 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Online payments (线上支付): an order at WeChat Pay or Alipay paying bills,
+late fees or a prepayment of a unit (or, through ``origin``, another
+module's document).
+
+pending → paid (the provider's signed notification, or the query job when
+the notification was lost) → partly refunded | refunded; pending → closed
+(expired, or closed by staff) | failed. A paid payment is booked once: the
+state changes from pending to paid by one conditional UPDATE, and only the
+transaction that changed it posts the counter payment (``community.payment``,
+method WeChat Pay or Alipay, with its receipt number) settling what it pays
+as the counter does; what is already settled is kept as the payer's
+prepayment, never refused.
+"""
+import datetime as dt
+import logging
+from decimal import Decimal
+
+from sql import Literal
+from sql.conditionals import Coalesce
+
+from trytond.i18n import gettext
+from trytond.model import Check, ModelSQL, ModelView, Unique, Workflow, fields
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+from trytond.modules.community_base.display import format_money
+
+from .exceptions import PaymentError, ProviderError
+from .merchant import PROVIDERS
+from .providers import ProviderFailure, get_provider, new_reference
+
+logger = logging.getLogger(__name__)
+
+STATES = [
+    ('pending', "Pending"),
+    ('paid', "Paid"),
+    ('partly_refunded', "Partly Refunded"),
+    ('refunded', "Refunded"),
+    ('closed', "Closed"),
+    ('failed', "Failed"),
+    ]
+#: how long after its creation a pending payment is first queried
+QUERY_DELAY = dt.timedelta(minutes=3)
+
+
+class OnlinePayment(Workflow, ModelSQL, ModelView):
+    """Online Payment (线上支付): one order at a payment provider.
+
+    ``reference`` is our order number (out_trade_no), ``transaction_id``
+    the provider's. ``lines`` are the bills and late fees it pays with the
+    amounts open when it started; without lines it is a prepayment.
+    ``settlement`` is the posted counter payment (receipt) that booked it.
+    """
+    __name__ = 'community.payment.online'
+    _rec_name = 'reference'
+    _states = {'readonly': Eval('state') != 'pending'}
+    reference = fields.Char("Order Number", required=True, readonly=True,
+        strip=False)
+    company = fields.Function(fields.Many2One('company.company', "Company"),
+        'on_change_with_company', searcher='search_company')
+    compound = fields.Many2One('community.compound', "Compound",
+        required=True, ondelete='RESTRICT', readonly=True)
+    unit = fields.Many2One('community.unit', "Unit", required=True,
+        ondelete='RESTRICT', readonly=True,
+        domain=[('compound', '=', Eval('compound', -1))])
+    party = fields.Many2One('party.party', "Payer", required=True,
+        ondelete='RESTRICT', readonly=True,
+        context={'company': Eval('company', -1)}, depends={'company'})
+    merchant = fields.Many2One('community.payment.merchant',
+        "Merchant Account", required=True, ondelete='RESTRICT',
+        readonly=True)
+    provider = fields.Selection(PROVIDERS, "Provider", required=True,
+        readonly=True)
+    description = fields.Char("Description", required=True, readonly=True)
+    origin = fields.Reference("Origin", selection='get_origins',
+        readonly=True,
+        help="The document of another module this payment pays.")
+    amount = fields.Numeric("Amount", digits=(16, 2), required=True,
+        readonly=True)
+    refunded_amount = fields.Numeric("Refunded", digits=(16, 2),
+        required=True, readonly=True)
+    lines = fields.One2Many('community.payment.online.line', 'payment',
+        "Lines", readonly=True)
+    qr_code = fields.Char("QR Code Content", readonly=True,
+        help="WeChat Pay code_url or Alipay qr_code shown to the payer.")
+    transaction_id = fields.Char("Transaction ID", readonly=True)
+    expire_at = fields.DateTime("Expires At", readonly=True)
+    paid_at = fields.DateTime("Paid At", readonly=True)
+    settlement = fields.Many2One('community.payment', "Receipt",
+        readonly=True, ondelete='RESTRICT',
+        help="The posted payment with its receipt number that booked the "
+        "money on the ledger.")
+    state = fields.Selection(STATES, "State", required=True, readonly=True)
+    del _states
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('reference_unique', Unique(t, t.reference),
+                'community_payment.msg_online_payment_reference_unique'),
+            ('amount_positive', Check(t, t.amount > 0),
+                'community_payment.msg_online_payment_amount_positive'),
+            ('refunded_within_amount',
+                Check(t, (t.refunded_amount >= 0)
+                    & (t.refunded_amount <= t.amount)),
+                'community_payment.msg_online_payment_refunded_amount'),
+            ]
+        cls._order[0:0] = [('create_date', 'DESC'), ('id', 'DESC')]
+        cls.__access__.add('compound')
+        cls._transitions |= {
+            ('pending', 'closed'),
+            }
+        cls._buttons.update({
+                'close': {
+                    'invisible': Eval('state') != 'pending',
+                    'depends': ['state'],
+                    },
+                'query': {
+                    'invisible': Eval('state') != 'pending',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_reference():
+        return new_reference()
+
+    @staticmethod
+    def default_state():
+        return 'pending'
+
+    @staticmethod
+    def default_refunded_amount():
+        return Decimal(0)
+
+    @fields.depends('compound')
+    def on_change_with_company(self, name=None):
+        return self.compound.company if self.compound else None
+
+    @classmethod
+    def search_company(cls, name, clause):
+        return [('compound.company',) + tuple(clause[1:])]
+
+    @classmethod
+    def get_origins(cls):
+        "Documents of other modules an online payment may pay."
+        return [(None, '')]
+
+    def get_rec_name(self, name):
+        return '%s %s' % (self.reference, format_money(self.amount))
+
+    # ------------------------------------------------------------ creation
+    @classmethod
+    def start(cls, compound, unit, party, provider, items=None,
+            amount=None, description=None, origin=None):
+        """Open an online payment of ``unit`` by ``party`` at ``provider``
+        ('wechat' or 'alipay') and return it with its QR code content.
+
+        ``items``: payment line values (``community.payment.open_items``:
+        bill, late_fee, amount); ``amount`` defaults to their total; no
+        items: a prepayment of ``amount``. Raises PaymentError when the
+        compound has no merchant account for the provider, ProviderError
+        when the provider refuses the order (nothing is kept then)."""
+        pool = Pool()
+        Merchant = pool.get('community.payment.merchant')
+        merchant = Merchant.for_compound(compound, provider)
+        if not merchant:
+            raise PaymentError(gettext(
+                    'community_payment.msg_no_merchant',
+                    compound=compound.rec_name,
+                    provider=dict(PROVIDERS)[provider]))
+        items = items or []
+        if amount is None:
+            amount = sum((Decimal(i['amount']) for i in items), Decimal(0))
+        now = dt.datetime.now().replace(microsecond=0)
+        payment = cls(compound=compound, unit=unit, party=party,
+            merchant=merchant, provider=provider, amount=amount,
+            origin=origin,
+            description=(description or '%s %s' % (
+                    compound.name, unit.rec_name))[:120],
+            expire_at=now + dt.timedelta(minutes=merchant.expire_minutes),
+            lines=[{'bill': i['bill'], 'late_fee': i.get('late_fee'),
+                    'amount': i['amount']} for i in items])
+        payment.save()
+        try:
+            payment.qr_code = get_provider(merchant).create(payment)
+        except ProviderFailure as exception:
+            logger.warning("%s refused order %s: %s",
+                provider, payment.reference, exception)
+            raise ProviderError(gettext(
+                    'community_payment.msg_provider_failure',
+                    provider=dict(PROVIDERS)[provider]))
+        payment.save()
+        return payment
+
+    # -------------------------------------------------------- notification
+    @classmethod
+    def receive(cls, merchant, headers, body):
+        """Verify a notification sent to ``merchant``'s URL and act on it
+        once. Returns the payment (or refund) it concerns; raises
+        ValueError for a forged, malformed or unknown notification and
+        PaymentError when the amount differs: nothing is booked then."""
+        provider = get_provider(merchant)
+        notice = provider.parse(headers, body)
+        if notice.kind == 'refund':
+            try:
+                Refund = Pool().get('community.payment.online.refund')
+            except KeyError:
+                raise ValueError("refunds are not handled")
+            return Refund.confirm_notice(merchant, notice)
+        payments = cls.search([
+                ('reference', '=', notice.reference),
+                ('merchant', '=', merchant.id),
+                ], limit=1)
+        if not payments:
+            raise ValueError("unknown order %r" % notice.reference)
+        payment, = payments
+        if notice.state == 'paid':
+            cls.confirm(payment, notice)
+        return payment
+
+    @classmethod
+    def confirm(cls, payment, notice):
+        """Mark ``payment`` paid as ``notice`` (verified) says, and book it,
+        exactly once: the one transaction whose conditional UPDATE turns it
+        paid posts it; any other (a duplicate, a concurrent retry, the
+        query job) finds it paid and does nothing. A payment closed or
+        failed meanwhile is paid all the same: the money arrived."""
+        if notice.amount != payment.amount:
+            logger.warning("order %s: notified amount %s, expected %s",
+                payment.reference, notice.amount, payment.amount)
+            raise PaymentError(gettext(
+                    'community_payment.msg_notified_amount',
+                    payment=payment.reference,
+                    amount=format_money(notice.amount or 0)))
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        now = dt.datetime.now()
+        cursor.execute(*table.update(
+                [table.state, table.transaction_id, table.paid_at,
+                    table.write_date, table.write_uid],
+                ['paid', notice.transaction_id, now, now,
+                    Transaction().user],
+                where=(table.id == payment.id)
+                & table.state.in_(['pending', 'closed', 'failed']),
+                returning=[table.id]))
+        if not cursor.fetchall():
+            return False  # already paid: booked once before
+        Transaction().counter += 1  # the record cache is stale
+        payment = cls(payment.id)
+        payment.state = 'paid'
+        payment.transaction_id = notice.transaction_id
+        cls.settle([payment])
+        return True
+
+    @classmethod
+    def settle(cls, payments):
+        """Post each paid payment on the ledger as a counter payment of its
+        unit by its payer (method WeChat Pay or Alipay, the transaction id
+        as reference, a receipt number): each line pays up to what is
+        still open now (the bills are locked first); the rest, or all of a
+        prepayment, is kept as the payer's prepayment."""
+        pool = Pool()
+        Counter = pool.get('community.payment')
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        Date = pool.get('ir.date')
+        for payment in payments:
+            wanted = [(l.bill, l.late_fee, l.amount) for l in payment.lines]
+            Counter.lock_bills([f or b for b, f, _ in wanted])
+            Transaction().counter += 1  # read the amounts after the lock
+            lines, left = [], payment.amount
+            for bill, fee, amount in wanted:
+                target = LateFee(fee.id) if fee else Bill(bill.id)
+                if Bill(bill.id).state != 'posted':
+                    continue  # cancelled meanwhile: kept as prepayment
+                amount = min(amount, target.amount_to_pay, left)
+                if amount > 0:
+                    lines.append({'bill': bill.id, 'amount': amount,
+                            'late_fee': fee.id if fee else None})
+                    left -= amount
+            company = payment.compound.company
+            with Transaction().set_context(company=company.id):
+                counter = Counter(compound=payment.compound,
+                    unit=payment.unit, party=payment.party,
+                    date=Date.today(), method=payment.provider,
+                    reference=payment.transaction_id or payment.reference,
+                    amount=payment.amount, lines=lines)
+                counter.save()
+                Counter.post([counter])
+            payment.settlement = counter
+        cls.save(payments)
+
+    # ------------------------------------------------------ query and close
+    @classmethod
+    @ModelView.button
+    def query(cls, payments):
+        """Ask the provider about pending payments: book those it says are
+        paid (a lost notification), close those expired."""
+        now = dt.datetime.now()
+        for payment in payments:
+            if payment.state != 'pending':
+                continue
+            provider = get_provider(payment.merchant)
+            try:
+                notice = provider.query(payment)
+            except ProviderFailure as exception:
+                logger.warning("query of order %s failed: %s",
+                    payment.reference, exception)
+                continue
+            if notice.state == 'paid':
+                cls.confirm(payment, notice)
+            elif notice.state in {'closed', 'failed'} or (
+                    payment.expire_at and payment.expire_at < now):
+                try:
+                    if notice.state not in {'closed', 'failed'}:
+                        provider.close(payment)
+                except ProviderFailure as exception:
+                    logger.warning("close of order %s failed: %s",
+                        payment.reference, exception)
+                    continue
+                cls._set_closed([payment])
+
+    @classmethod
+    def _set_closed(cls, payments):
+        "pending → closed by a conditional UPDATE (a payment paid stays)."
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.state], ['closed'],
+                where=table.id.in_([p.id for p in payments])
+                & (table.state == 'pending')))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('closed')
+    def close(cls, payments):
+        "Close pending orders at their provider (the payer can no longer pay)."
+        for payment in payments:
+            try:
+                get_provider(payment.merchant).close(payment)
+            except ProviderFailure as exception:
+                logger.warning("close of order %s failed: %s",
+                    payment.reference, exception)
+                raise ProviderError(gettext(
+                        'community_payment.msg_provider_failure',
+                        provider=payment.provider))
+
+    @classmethod
+    def query_pending(cls):
+        """Scheduled action: query the pending payments older than a few
+        minutes (their notification may be lost), book the paid ones and
+        close the expired ones."""
+        pending = cls.search([
+                ('state', '=', 'pending'),
+                ('create_date', '<', dt.datetime.now() - QUERY_DELAY),
+                ], order=[('create_date', 'ASC')])
+        cls.query(pending)
+
+    @classmethod
+    def reserve_refund(cls, payment, amount):
+        """Add ``amount`` to what ``payment`` has refunded if it stays within
+        what was paid, in one conditional UPDATE (two concurrent refunds
+        cannot both pass: the second waits for the row and re-checks).
+        Returns True when reserved."""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        refunded = Coalesce(table.refunded_amount, Literal(0))
+        cursor.execute(*table.update(
+                [table.refunded_amount], [refunded + amount],
+                where=(table.id == payment.id)
+                & table.state.in_(['paid', 'partly_refunded'])
+                & (refunded + amount <= table.amount),
+                returning=[table.id]))
+        reserved = bool(cursor.fetchall())
+        Transaction().counter += 1
+        return reserved
+
+
+class OnlinePaymentLine(ModelSQL, ModelView):
+    """What an online payment pays: a bill, or a late fee of the bill, with
+    the amount open when the payment started."""
+    __name__ = 'community.payment.online.line'
+    payment = fields.Many2One('community.payment.online', "Payment",
+        required=True, ondelete='CASCADE', readonly=True)
+    bill = fields.Many2One('community.bill', "Bill", required=True,
+        ondelete='RESTRICT', readonly=True)
+    late_fee = fields.Many2One('community.late_fee', "Late Fee",
+        ondelete='RESTRICT', readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), required=True,
+        readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('payment')

@@ -1,0 +1,378 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The payment providers behind one interface.
+
+A provider is built from a merchant account (``community.payment.merchant``)
+and speaks the provider's HTTP API through its SDK, at the merchant's
+``gateway_url`` (the official gateway unless the company says otherwise):
+
+- ``create(payment)``: open the order, return what the payer scans (WeChat
+  Pay Native ``code_url``, Alipay precreate ``qr_code``);
+- ``parse(headers, body)``: verify a notification (signature, and for
+  WeChat Pay the AES-256-GCM resource) and return a ``Notice``; raise
+  ``ValueError`` for anything forged or malformed;
+- ``query(payment)``: the order's state at the provider, as a ``Notice``;
+- ``close(payment)``;
+- ``answer(ok)``: the HTTP answer the provider expects to a notification.
+
+Only what the provider signed is trusted: amounts are read from the
+verified data, never from our own records.
+"""
+import datetime as dt
+import json
+import logging
+import uuid
+from decimal import Decimal
+from typing import NamedTuple, Optional
+from urllib.parse import parse_qsl
+
+logger = logging.getLogger(__name__)
+
+WECHAT_GATEWAY = 'https://api.mch.weixin.qq.com'
+ALIPAY_GATEWAY = 'https://openapi.alipay.com/gateway.do'
+TIMEOUT = (5, 15)
+
+
+class Notice(NamedTuple):
+    "What a verified notification or a query says about an order."
+    #: 'payment' or 'refund'
+    kind: str
+    #: our order reference (out_trade_no)
+    reference: str
+    #: the provider's transaction id (WeChat transaction_id, Alipay trade_no)
+    transaction_id: Optional[str]
+    #: 'paid', 'pending', 'closed', 'refunded' (a refund succeeded),
+    #: 'failed'
+    state: str
+    #: the amount paid (payment) or refunded (refund), in yuan
+    amount: Optional[Decimal]
+    #: our refund reference (out_refund_no), for refunds
+    refund_reference: Optional[str] = None
+    #: the provider's notification id, for the log
+    notify_id: Optional[str] = None
+
+
+def fen(amount):
+    "Amount in yuan → integer fen (WeChat Pay)."
+    return int((Decimal(amount) * 100).to_integral_value())
+
+
+def yuan(value):
+    "Integer fen → Decimal yuan."
+    return (Decimal(int(value)) / 100).quantize(Decimal('0.01'))
+
+
+class ProviderFailure(Exception):
+    "The provider answered an error or could not be reached."
+
+
+class Provider:
+    "Interface of a payment provider."
+    name = None
+
+    def __init__(self, merchant):
+        self.merchant = merchant
+
+    def create(self, payment):
+        raise NotImplementedError
+
+    def parse(self, headers, body):
+        raise NotImplementedError
+
+    def query(self, payment):
+        raise NotImplementedError
+
+    def close(self, payment):
+        raise NotImplementedError
+
+    def answer(self, ok, message=''):
+        "Return (status, body, content type) of a notification's answer."
+        raise NotImplementedError
+
+
+class WeChatPayProvider(Provider):
+    """WeChat Pay API v3 (``wechatpayv3``), direct merchant, platform
+    public key mode (``public_key_id`` and the platform public key)."""
+    name = 'wechat'
+
+    def __init__(self, merchant):
+        super().__init__(merchant)
+        from wechatpayv3 import WeChatPay, WeChatPayType
+        self.client = WeChatPay(
+            wechatpay_type=WeChatPayType.NATIVE,
+            mchid=merchant.mch_id,
+            private_key=merchant.get_secret('private_key'),
+            cert_serial_no=merchant.serial_no,
+            appid=merchant.app_id,
+            apiv3_key=merchant.get_secret('apiv3_key'),
+            notify_url=merchant.notify_url,
+            public_key=merchant.provider_public_key,
+            public_key_id=merchant.public_key_id,
+            timeout=TIMEOUT)
+        # the SDK has the official gateway built in; the merchant's wins
+        self.client._core._gate_way = (
+            merchant.gateway_url or WECHAT_GATEWAY).rstrip('/')
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            code, text = getattr(self.client, method)(*args, **kwargs)
+        except ProviderFailure:
+            raise
+        except Exception as exception:
+            # the SDK raises bare Exceptions (bad response signature …);
+            # requests' errors name only the URL
+            raise ProviderFailure('%s: %s' % (method, exception))
+        data = {}
+        if text:
+            try:
+                data = json.loads(text)
+            except (TypeError, ValueError):
+                data = {}
+        return code, data
+
+    def create(self, payment):
+        code, data = self._call('pay',
+            description=payment.description[:127],
+            out_trade_no=payment.reference,
+            amount={'total': fen(payment.amount), 'currency': 'CNY'},
+            time_expire=payment.expire_at.replace(
+                tzinfo=dt.timezone.utc).isoformat(timespec='seconds')
+            if payment.expire_at else None)
+        if code != 200 or not data.get('code_url'):
+            raise ProviderFailure('native pay: HTTP %s %s' % (
+                    code, data.get('code') or ''))
+        return data['code_url']
+
+    def _check_merchant(self, data):
+        if (str(data.get('mchid', '')) != self.merchant.mch_id
+                or str(data.get('appid', self.merchant.app_id))
+                != self.merchant.app_id):
+            raise ValueError("notification of another merchant")
+
+    def _transaction_notice(self, data, notify_id=None):
+        self._check_merchant(data)
+        state = {
+            'SUCCESS': 'paid', 'REFUND': 'paid',
+            'NOTPAY': 'pending', 'USERPAYING': 'pending',
+            'CLOSED': 'closed', 'REVOKED': 'closed',
+            'PAYERROR': 'failed',
+            }.get(data.get('trade_state'), 'pending')
+        amount = (data.get('amount') or {}).get('total')
+        if state == 'paid' and amount is None:
+            raise ValueError("no amount")
+        return Notice(kind='payment', reference=str(data['out_trade_no']),
+            transaction_id=data.get('transaction_id'), state=state,
+            amount=yuan(amount) if amount is not None else None,
+            notify_id=notify_id)
+
+    def parse(self, headers, body):
+        try:
+            result = self.client.callback(headers, body)
+        except Exception as exception:
+            raise ValueError('callback: %s' % exception)
+        if not result:
+            raise ValueError("bad signature or resource")
+        resource = result['resource']
+        event = result.get('event_type', '')
+        try:
+            if event.startswith('REFUND.'):
+                self._check_merchant(
+                    dict(resource, appid=self.merchant.app_id))
+                status = resource.get('refund_status')
+                return Notice(kind='refund',
+                    reference=str(resource['out_trade_no']),
+                    transaction_id=resource.get('transaction_id'),
+                    state={'SUCCESS': 'refunded', 'CLOSED': 'failed',
+                        'ABNORMAL': 'failed'}.get(status, 'pending'),
+                    amount=yuan(resource['amount']['refund']),
+                    refund_reference=str(resource['out_refund_no']),
+                    notify_id=result.get('id'))
+            return self._transaction_notice(resource, result.get('id'))
+        except (KeyError, TypeError, ArithmeticError) as exception:
+            raise ValueError('malformed resource: %r' % exception)
+
+    def query(self, payment):
+        code, data = self._call('query', out_trade_no=payment.reference)
+        if code == 404:
+            return Notice(kind='payment', reference=payment.reference,
+                transaction_id=None, state='pending', amount=None)
+        if code != 200:
+            raise ProviderFailure('query: HTTP %s' % code)
+        try:
+            return self._transaction_notice(data)
+        except (KeyError, ValueError) as exception:
+            raise ProviderFailure('query: %s' % exception)
+
+    def close(self, payment):
+        code, _ = self._call('close', out_trade_no=payment.reference)
+        if code not in (200, 204):
+            raise ProviderFailure('close: HTTP %s' % code)
+
+    def refund(self, refund):
+        payment = refund.payment
+        code, data = self._call('refund',
+            out_refund_no=refund.reference,
+            amount={'refund': fen(refund.amount),
+                'total': fen(payment.amount), 'currency': 'CNY'},
+            transaction_id=payment.transaction_id,
+            reason=(refund.reason or '')[:80] or None)
+        if code != 200:
+            raise ProviderFailure('refund: HTTP %s %s' % (
+                    code, data.get('code') or ''))
+        # SUCCESS at once is rare: PROCESSING, then a REFUND.SUCCESS
+        # notification
+        return {'SUCCESS': 'refunded', 'CLOSED': 'failed',
+            'ABNORMAL': 'failed'}.get(data.get('status'), 'pending')
+
+    def answer(self, ok, message=''):
+        if ok:
+            return 204, b'', 'application/json'
+        return 400, json.dumps({'code': 'FAIL',
+                'message': message or '失败'}).encode(), 'application/json'
+
+
+class AlipayProvider(Provider):
+    """Alipay open platform (``python-alipay-sdk``), RSA2 with the
+    application's private key and Alipay's public key."""
+    name = 'alipay'
+
+    def __init__(self, merchant):
+        super().__init__(merchant)
+        from alipay import AliPay
+        from alipay.utils import AliPayConfig
+        self.client = AliPay(
+            appid=merchant.app_id,
+            app_notify_url=merchant.notify_url,
+            app_private_key_string=merchant.get_secret('private_key'),
+            alipay_public_key_string=merchant.provider_public_key,
+            sign_type='RSA2',
+            config=AliPayConfig(timeout=TIMEOUT[1]))
+        # the SDK has the official gateway built in; the merchant's wins
+        self.client._gateway = merchant.gateway_url or ALIPAY_GATEWAY
+
+    def _call(self, method, **kwargs):
+        try:
+            data = getattr(self.client, method)(**kwargs)
+        except Exception as exception:
+            # AliPayException carries the raw answer: code and sub_code
+            raise ProviderFailure('%s: %s' % (method, exception))
+        if str(data.get('code')) != '10000':
+            raise ProviderFailure('%s: %s %s' % (method, data.get('code'),
+                    data.get('sub_code') or ''))
+        return data
+
+    def create(self, payment):
+        kwargs = {}
+        if payment.expire_at:
+            # Alipay reads its times in Beijing time
+            kwargs['time_expire'] = (payment.expire_at
+                + dt.timedelta(hours=8)).strftime('%Y-%m-%d %H:%M:%S')
+        data = self._call('api_alipay_trade_precreate',
+            subject=payment.description[:256],
+            out_trade_no=payment.reference,
+            total_amount=str(payment.amount), **kwargs)
+        if not data.get('qr_code'):
+            raise ProviderFailure('precreate: no qr_code')
+        return data['qr_code']
+
+    STATES = {
+        'TRADE_SUCCESS': 'paid', 'TRADE_FINISHED': 'paid',
+        'WAIT_BUYER_PAY': 'pending', 'TRADE_CLOSED': 'closed',
+        }
+
+    def parse(self, headers, body):
+        if isinstance(body, bytes):
+            body = body.decode('utf-8')
+        data = dict(parse_qsl(body, keep_blank_values=True))
+        signature = data.pop('sign', None)
+        if not signature:
+            raise ValueError("unsigned notification")
+        try:
+            valid = self.client.verify(dict(data), signature)
+        except Exception as exception:
+            raise ValueError('verify: %s' % exception)
+        if not valid:
+            raise ValueError("bad signature")
+        if data.get('app_id') != self.merchant.app_id:
+            raise ValueError("notification of another application")
+        try:
+            if data.get('refund_fee') and data.get('out_biz_no'):
+                # a refund's asynchronous notification
+                return Notice(kind='refund',
+                    reference=data['out_trade_no'],
+                    transaction_id=data.get('trade_no'), state='refunded',
+                    amount=Decimal(data['refund_fee']),
+                    refund_reference=data['out_biz_no'],
+                    notify_id=data.get('notify_id'))
+            state = self.STATES.get(data.get('trade_status'), 'pending')
+            return Notice(kind='payment', reference=data['out_trade_no'],
+                transaction_id=data.get('trade_no'), state=state,
+                amount=Decimal(data['total_amount']),
+                notify_id=data.get('notify_id'))
+        except (KeyError, ArithmeticError) as exception:
+            raise ValueError('malformed notification: %r' % exception)
+
+    def query(self, payment):
+        try:
+            data = self.client.api_alipay_trade_query(
+                out_trade_no=payment.reference)
+        except Exception as exception:
+            raise ProviderFailure('query: %s' % exception)
+        if str(data.get('code')) != '10000':
+            if data.get('sub_code') == 'ACQ.TRADE_NOT_EXIST':
+                return Notice(kind='payment', reference=payment.reference,
+                    transaction_id=None, state='pending', amount=None)
+            raise ProviderFailure('query: %s' % data.get('sub_code'))
+        return Notice(kind='payment', reference=data['out_trade_no'],
+            transaction_id=data.get('trade_no'),
+            state=self.STATES.get(data.get('trade_status'), 'pending'),
+            amount=Decimal(data['total_amount']))
+
+    def close(self, payment):
+        try:
+            data = self.client.api_alipay_trade_close(
+                out_trade_no=payment.reference)
+        except Exception as exception:
+            # a precreated order nobody scanned does not exist at Alipay
+            if 'ACQ.TRADE_NOT_EXIST' in str(exception):
+                return
+            raise ProviderFailure('close: %s' % exception)
+        if str(data.get('code')) != '10000' and (
+                data.get('sub_code') != 'ACQ.TRADE_NOT_EXIST'):
+            raise ProviderFailure('close: %s' % data.get('sub_code'))
+
+    def refund(self, refund):
+        data = self._call('api_alipay_trade_refund',
+            refund_amount=str(refund.amount),
+            out_trade_no=refund.payment.reference,
+            out_request_no=refund.reference,
+            refund_reason=(refund.reason or '')[:256])
+        # Alipay answers synchronously; fund_change Y: money moved now
+        return 'refunded' if data.get('fund_change') == 'Y' else 'pending'
+
+    def answer(self, ok, message=''):
+        if ok:
+            return 200, b'success', 'text/plain'
+        return 400, b'fail', 'text/plain'
+
+
+PROVIDERS = {
+    'wechat': WeChatPayProvider,
+    'alipay': AlipayProvider,
+    }
+
+DEFAULT_GATEWAYS = {
+    'wechat': WECHAT_GATEWAY,
+    'alipay': ALIPAY_GATEWAY,
+    }
+
+
+def get_provider(merchant):
+    "The provider of ``merchant``'s account."
+    return PROVIDERS[merchant.provider](merchant)
+
+
+def new_reference():
+    "An order or refund reference: 32 characters [0-9a-f] (both providers)."
+    return uuid.uuid4().hex
