@@ -52,14 +52,16 @@ class Payment(metaclass=PoolMeta):
         "Tell the payer the payment was received (payment received)."
         Notification = Pool().get('community.notification')
         super()._post(payments)
-        payments = [p for p in payments if p.party]
+        # a prepayment applied to bills was told when it was deposited
+        payments = [p for p in payments
+            if p.party and p.method != 'prepayment']
         if payments:
             Notification.notify('payment_received', [
                     (p.party.id, p.compound.id, {
                             'amount': money(p.amount),
                             'unit': p.unit.rec_name if p.unit else '',
                             'date': p.date.isoformat(),
-                            'number': p.number or '',
+                            'number': p.receipt_number or '',
                             })
                     for p in payments], origin=list(payments))
 
