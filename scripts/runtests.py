@@ -8,6 +8,11 @@
 The database is the one given by TRYTOND_DATABASE__URI, else a local
 server (see devdb.py). Exits 1 when anything failed or errored.
 
+The module tests run as tasks (a scenario, a test file), each in its
+own process with its own database, TEST_JOBS (2) at a time, beside
+pytest: a task is mostly one process waiting on PostgreSQL or the other
+way round, so several keep both cores busy.
+
 Options: module names to restrict the module tests (e.g. community_base),
 ``--no-top`` to skip tests/, ``--only-top``.
 """
@@ -100,6 +105,11 @@ def main(argv):
     args = [a for a in argv if not a.startswith('--')]
     only_top = '--only-top' in argv
     no_top = '--no-top' in argv
+    task = [a[len('--task='):] for a in argv if a.startswith('--task=')]
+    if task:
+        result = [a[len('--result='):] for a in argv
+            if a.startswith('--result=')]
+        return run_task(task[0], result[0])
     uri = devdb.database_uri('pg-test')
     os.environ['TRYTOND_DATABASE__URI'] = uri
     os.environ.setdefault('DB_NAME', 'test_community')
@@ -143,32 +153,135 @@ def start_top(args, no_top):
     return proc, report, output
 
 
+def tasks(args):
+    """The module tests cut into tasks that run in their own process:
+    each scenario doctest alone, each other tests/test_*.py file alone,
+    the longest first (a scenario is long, a bigger file longer)."""
+    found = []
+    for module in (args or modules()):
+        tests_dir = ROOT / 'addons' / module / 'tests'
+        for path in sorted(tests_dir.glob('test_*.py')):
+            if path.stem == 'test_scenario':
+                for rst in sorted(tests_dir.glob('*.rst')):
+                    found.append((10 * rst.stat().st_size,
+                            '%s/%s/%s' % (module, path.stem, rst.name)))
+            else:
+                found.append((path.stat().st_size,
+                        '%s/%s' % (module, path.stem)))
+    return [t for _, t in sorted(found, key=lambda f: -f[0])]
+
+
+def run_task(task, result_path):
+    """In a worker process: run one task (module/test file[/scenario]) and
+    write its counts, durations and failures to ``result_path``."""
+    import json
+    module, stem, *scenario = task.split('/')
+    loader = unittest.TestLoader()
+    if scenario:
+        # load_doc_tests keeps the scenarios matching the loader's patterns
+        loader.testNamePatterns = scenario
+    dotted = 'trytond.modules.%s.tests.%s' % (module, stem)
+    suite = loader.loadTestsFromName(dotted)
+    _tolerate_shared_cache()
+    result = unittest.TextTestRunner(verbosity=2,
+        resultclass=TimedResult).run(suite)
+    pathlib.Path(result_path).write_text(json.dumps({
+                'run': result.testsRun,
+                'failed': len(result.failures) + len(result.errors),
+                'skipped': len(result.skipped),
+                'durations': result.durations,
+                }))
+    return 0
+
+
+def _tolerate_shared_cache():
+    """Two workers may finish the same template of trytond's test cache at
+    once: the second one's CREATE DATABASE finds it made (duplicate
+    database), which is as good as making it."""
+    from trytond.tests import test_tryton, tools
+    backup = test_tryton.backup_db_cache
+
+    def backup_db_cache(name):
+        try:
+            backup(name)
+        except Exception as exception:
+            if getattr(exception, 'pgcode', None) != '42P04':
+                raise
+    test_tryton.backup_db_cache = backup_db_cache
+    tools.backup_db_cache = backup_db_cache
+
+
+def run_modules(args, jobs):
+    """Run the module tests' tasks, ``jobs`` at a time, each in its own
+    process with its own database (DB_NAME); print each task's output as
+    it ends. Return (passed, failed, skipped, durations)."""
+    import json
+    import tempfile
+    todo = tasks(args)
+    running = {}
+    passed = failed = skipped = 0
+    durations = []
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix='runtests-'))
+    free = list(range(1, jobs + 1))
+    while todo or running:
+        while todo and free:
+            slot = free.pop(0)
+            task = todo.pop(0)
+            env = dict(os.environ)
+            env['DB_NAME'] = '%s_%d' % (os.environ['DB_NAME'], slot)
+            name = task.replace('/', '.')
+            out = open(workdir / (name + '.txt'), 'wb')
+            proc = subprocess.Popen([sys.executable, __file__,
+                    '--task=' + task,
+                    '--result=%s' % (workdir / (name + '.json'))],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            running[proc] = (slot, task, name, out, time.monotonic())
+        ended = _wait_any(running)
+        slot, task, name, out, started = running.pop(ended)
+        out.close()
+        free.append(slot)
+        sys.stdout.write('\n== %s (%.0f s) ==\n' % (
+                task, time.monotonic() - started))
+        sys.stdout.flush()
+        sys.stdout.buffer.write((workdir / (name + '.txt')).read_bytes())
+        sys.stdout.flush()
+        result = workdir / (name + '.json')
+        if ended.returncode or not result.exists():
+            print('task %s exited with %s' % (task, ended.returncode))
+            failed += 1
+            continue
+        data = json.loads(result.read_text())
+        failed += data['failed']
+        skipped += data['skipped']
+        passed += data['run'] - data['failed'] - data['skipped']
+        durations.extend(data['durations'])
+    return passed, failed, skipped, durations
+
+
+def _wait_any(running):
+    "The first of the running processes to end."
+    while True:
+        for proc in running:
+            if proc.poll() is not None:
+                return proc
+        time.sleep(0.2)
+
+
 def run(argv, args, only_top, no_top):
     passed = failed = skipped = 0
     start = time.monotonic()
     top_run = start_top(args, no_top)
     if not only_top:
-        loader = unittest.TestLoader()
-        suite = unittest.TestSuite()
-        for module in (args or modules()):
-            # every tests/test_*.py of the module, by dotted name (unittest
-            # discovery fails on editable installs); test_scenario's
-            # load_tests collects the scenario_*.rst doctests
-            tests_dir = ROOT / 'addons' / module / 'tests'
-            for path in sorted(tests_dir.glob('test_*.py')):
-                dotted = 'trytond.modules.%s.tests.%s' % (module, path.stem)
-                suite.addTests(loader.loadTestsFromName(dotted))
-        result = unittest.TextTestRunner(verbosity=2,
-            resultclass=TimedResult).run(suite)
-        slowest = sorted(result.durations, key=lambda d: -d[1])[:15]
+        jobs = int(os.environ.get('TEST_JOBS', 2))
+        m_passed, m_failed, m_skipped, durations = run_modules(args, jobs)
+        passed += m_passed
+        failed += m_failed
+        skipped += m_skipped
+        slowest = sorted(durations, key=lambda d: -d[1])[:15]
         print('\n== slowest module tests ==')
         for name, seconds in slowest:
             print('%7.1f s  %s' % (seconds, name))
-        n_fail = len(result.failures) + len(result.errors)
-        n_skip = len(result.skipped)
-        failed += n_fail
-        skipped += n_skip
-        passed += result.testsRun - n_fail - n_skip
+        print('== module tests: %.0f s ==' % (time.monotonic() - start))
     if top_run:
         proc, report, output = top_run
         returncode = proc.wait()
