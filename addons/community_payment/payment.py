@@ -28,6 +28,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from trytond.modules.community_base.display import format_money
+from trytond.modules.community_billing.arrears import local_today
 
 from .exceptions import PaymentError, ProviderError
 from .merchant import PROVIDERS
@@ -42,6 +43,11 @@ STATES = [
     ('refunded', "Refunded"),
     ('closed', "Closed"),
     ('failed', "Failed"),
+    ]
+CHANNELS = [
+    ('qr', "QR Code"),
+    ('jsapi', "In WeChat"),
+    ('mobile', "Mobile Browser"),
     ]
 #: how long after its creation a pending payment is first queried
 QUERY_DELAY = dt.timedelta(minutes=3)
@@ -85,8 +91,15 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         required=True, readonly=True)
     lines = fields.One2Many('community.payment.online.line', 'payment',
         "Lines", readonly=True)
+    channel = fields.Selection(CHANNELS, "Channel", required=True,
+        readonly=True)
     qr_code = fields.Char("QR Code Content", readonly=True,
         help="WeChat Pay code_url or Alipay qr_code shown to the payer.")
+    prepay_id = fields.Char("Prepay ID", readonly=True,
+        help="WeChat Pay JSAPI: the order the payer's WeChat opens.")
+    pay_url = fields.Char("Payment Page", readonly=True,
+        help="WeChat Pay h5_url or Alipay wap pay address the payer's "
+        "mobile browser opens.")
     transaction_id = fields.Char("Transaction ID", readonly=True)
     expire_at = fields.DateTime("Expires At", readonly=True)
     paid_at = fields.DateTime("Paid At", readonly=True)
@@ -136,6 +149,10 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         return 'pending'
 
     @staticmethod
+    def default_channel():
+        return 'qr'
+
+    @staticmethod
     def default_refunded_amount():
         return Decimal(0)
 
@@ -158,9 +175,16 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
     # ------------------------------------------------------------ creation
     @classmethod
     def start(cls, compound, unit, party, provider, items=None,
-            amount=None, description=None, origin=None):
+            amount=None, description=None, origin=None, channel='qr',
+            openid=None, client_ip=None, return_url=None):
         """Open an online payment of ``unit`` by ``party`` at ``provider``
-        ('wechat' or 'alipay') and return it with its QR code content.
+        ('wechat' or 'alipay') and return it with what the payer opens.
+
+        ``channel``: 'qr' (WeChat Native, Alipay precreate: ``qr_code``),
+        'jsapi' (WeChat Pay inside WeChat, for the payer's ``openid``:
+        ``prepay_id``, see ``jsapi_parameters``) or 'mobile' (a mobile
+        browser: WeChat Pay H5 for the payer's ``client_ip``, Alipay wap
+        pay returning to ``return_url``: ``pay_url``).
 
         ``items``: payment line values (``community.payment.open_items``:
         bill, late_fee, amount); ``amount`` defaults to their total; no
@@ -181,15 +205,25 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         now = dt.datetime.now().replace(microsecond=0)
         payment = cls(compound=compound, unit=unit, party=party,
             merchant=merchant, provider=provider, amount=amount,
-            origin=origin,
+            origin=origin, channel=channel,
             description=(description or '%s %s' % (
                     compound.name, unit.rec_name))[:120],
             expire_at=now + dt.timedelta(minutes=merchant.expire_minutes),
             lines=[{'bill': i['bill'], 'late_fee': i.get('late_fee'),
                     'amount': i['amount']} for i in items])
         payment.save()
+        gateway = get_provider(merchant)
         try:
-            payment.qr_code = get_provider(merchant).create(payment)
+            if channel == 'jsapi' and provider == 'wechat':
+                payment.prepay_id = gateway.create_jsapi(payment, openid)
+            elif channel == 'mobile' and provider == 'wechat':
+                payment.pay_url = gateway.create_h5(payment, client_ip)
+            elif channel == 'mobile' and provider == 'alipay':
+                payment.pay_url = gateway.create_wap(payment, return_url)
+            elif channel == 'qr':
+                payment.qr_code = gateway.create(payment)
+            else:
+                raise ProviderFailure('no %s channel' % channel)
         except ProviderFailure as exception:
             logger.warning("%s refused order %s: %s",
                 provider, payment.reference, exception)
@@ -198,6 +232,15 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
                     provider=dict(PROVIDERS)[provider]))
         payment.save()
         return payment
+
+    def jsapi_parameters(self):
+        """The signed parameters of WeixinJSBridge's getBrandWCPayRequest
+        for a pending JSAPI payment (a new timestamp and nonce each
+        time), else None."""
+        if (self.channel != 'jsapi' or not self.prepay_id
+                or self.state != 'pending'):
+            return None
+        return get_provider(self.merchant).jsapi_parameters(self.prepay_id)
 
     # -------------------------------------------------------- notification
     @classmethod
@@ -261,41 +304,55 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def settle(cls, payments):
-        """Post each paid payment on the ledger as a counter payment of its
-        unit by its payer (method WeChat Pay or Alipay, the transaction id
-        as reference, a receipt number): each line pays up to what is
-        still open now (the bills are locked first); the rest, or all of a
-        prepayment, is kept as the payer's prepayment."""
+        """Post each paid payment on the ledger (``post_receipt``): a
+        counter payment of its unit by its payer, method WeChat Pay or
+        Alipay, the transaction id as reference, with a receipt number."""
+        for payment in payments:
+            payment.settlement = cls.post_receipt(payment.compound,
+                payment.unit, payment.party, payment.provider,
+                payment.transaction_id or payment.reference, payment.amount,
+                [(l.bill, l.late_fee, l.amount) for l in payment.lines])
+        cls.save(payments)
+
+    @classmethod
+    def post_receipt(cls, compound, unit, party, method, reference, amount,
+            wanted):
+        """The one path that books money received online: post a counter
+        payment (``community.payment``, with its receipt number) of
+        ``unit`` by ``party`` for ``amount``, dated the compound's local
+        day, settling ``wanted`` — (bill, late fee or None, amount) — each
+        up to what is still open now (the bills are locked first); the
+        rest, or all of a prepayment, is kept as the payer's prepayment:
+        money received is never refused. Returns the posted payment.
+
+        Used by the online payments of this module and by the portal's
+        sandbox payments."""
         pool = Pool()
         Counter = pool.get('community.payment')
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
-        Date = pool.get('ir.date')
-        for payment in payments:
-            wanted = [(l.bill, l.late_fee, l.amount) for l in payment.lines]
-            Counter.lock_bills([f or b for b, f, _ in wanted])
-            Transaction().counter += 1  # read the amounts after the lock
-            lines, left = [], payment.amount
-            for bill, fee, amount in wanted:
-                target = LateFee(fee.id) if fee else Bill(bill.id)
-                if Bill(bill.id).state != 'posted':
-                    continue  # cancelled meanwhile: kept as prepayment
-                amount = min(amount, target.amount_to_pay, left)
-                if amount > 0:
-                    lines.append({'bill': bill.id, 'amount': amount,
-                            'late_fee': fee.id if fee else None})
-                    left -= amount
-            company = payment.compound.company
-            with Transaction().set_context(company=company.id):
-                counter = Counter(compound=payment.compound,
-                    unit=payment.unit, party=payment.party,
-                    date=Date.today(), method=payment.provider,
-                    reference=payment.transaction_id or payment.reference,
-                    amount=payment.amount, lines=lines)
-                counter.save()
-                Counter.post([counter])
-            payment.settlement = counter
-        cls.save(payments)
+        Counter.lock_bills([f or b for b, f, _ in wanted])
+        Transaction().counter += 1  # read the amounts after the lock
+        lines, left = [], amount
+        for bill, fee, line_amount in wanted:
+            target = LateFee(fee.id) if fee else Bill(bill.id)
+            if Bill(bill.id).state != 'posted':
+                continue  # cancelled meanwhile: kept as prepayment
+            line_amount = min(line_amount, target.amount_to_pay, left)
+            if line_amount > 0:
+                lines.append({'bill': bill.id, 'amount': line_amount,
+                        'late_fee': fee.id if fee else None})
+                left -= line_amount
+        with Transaction().set_context(company=compound.company.id):
+            counter = Counter(compound=compound, unit=unit, party=party,
+                # the local day of the compound: its late fees due up to
+                # that day are charged when the payment is posted
+                date=local_today(compound.timezone),
+                method=method, reference=reference, amount=amount,
+                lines=lines)
+            counter.save()
+            Counter.post([counter])
+        return counter
 
     # ------------------------------------------------------ query and close
     @classmethod

@@ -9,6 +9,11 @@ and speaks the provider's HTTP API through its SDK, at the merchant's
 
 - ``create(payment)``: open the order, return what the payer scans (WeChat
   Pay Native ``code_url``, Alipay precreate ``qr_code``);
+- the channels of a phone: WeChat Pay ``create_jsapi(payment, openid)``
+  (the portal opened inside WeChat: the ``prepay_id``, then
+  ``jsapi_parameters(prepay_id)`` signed for WeixinJSBridge) and
+  ``create_h5(payment, client_ip)`` (a mobile browser: the ``h5_url``);
+  Alipay ``create_wap(payment, return_url)`` (the signed wap pay URL);
 - ``parse(headers, body)``: verify a notification (signature, and for
   WeChat Pay the AES-256-GCM resource) and return a ``Notice``; raise
   ``ValueError`` for anything forged or malformed;
@@ -22,6 +27,7 @@ verified data, never from our own records.
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from decimal import Decimal
 from typing import NamedTuple, Optional
@@ -131,18 +137,63 @@ class WeChatPayProvider(Provider):
                 data = {}
         return code, data
 
-    def create(self, payment):
+    def _order(self, payment, pay_type=None, **kwargs):
+        "Open ``payment``'s order of ``pay_type``: the provider's answer."
         code, data = self._call('pay',
             description=payment.description[:127],
             out_trade_no=payment.reference,
             amount={'total': fen(payment.amount), 'currency': 'CNY'},
             time_expire=payment.expire_at.replace(
                 tzinfo=dt.timezone.utc).isoformat(timespec='seconds')
-            if payment.expire_at else None)
-        if code != 200 or not data.get('code_url'):
-            raise ProviderFailure('native pay: HTTP %s %s' % (
+            if payment.expire_at else None,
+            pay_type=pay_type, **kwargs)
+        if code != 200:
+            raise ProviderFailure('pay: HTTP %s %s' % (
                     code, data.get('code') or ''))
+        return data
+
+    def create(self, payment):
+        data = self._order(payment)
+        if not data.get('code_url'):
+            raise ProviderFailure('native pay: no code_url')
         return data['code_url']
+
+    def create_jsapi(self, payment, openid):
+        """JSAPI (公众号支付: the portal opened inside WeChat): open the
+        order for the payer's ``openid`` (of the merchant's AppID) and
+        return its ``prepay_id``."""
+        from wechatpayv3 import WeChatPayType
+        data = self._order(payment, pay_type=WeChatPayType.JSAPI,
+            payer={'openid': openid})
+        if not data.get('prepay_id'):
+            raise ProviderFailure('jsapi pay: no prepay_id')
+        return data['prepay_id']
+
+    def jsapi_parameters(self, prepay_id):
+        """The parameters of ``WeixinJSBridge.invoke('getBrandWCPayRequest',
+        …)`` for ``prepay_id``, signed (RSA, SHA256) with the merchant's
+        private key over appId, timeStamp, nonceStr and package."""
+        timestamp = str(int(time.time()))
+        nonce = uuid.uuid4().hex
+        package = 'prepay_id=%s' % prepay_id
+        return {
+            'appId': self.merchant.app_id, 'timeStamp': timestamp,
+            'nonceStr': nonce, 'package': package, 'signType': 'RSA',
+            'paySign': self.client.sign(
+                [self.merchant.app_id, timestamp, nonce, package]),
+            }
+
+    def create_h5(self, payment, client_ip):
+        """H5 (a mobile browser outside WeChat): open the order and return
+        the ``h5_url`` the payer's browser opens (WeChat asks the payer's
+        IP address)."""
+        from wechatpayv3 import WeChatPayType
+        data = self._order(payment, pay_type=WeChatPayType.H5,
+            scene_info={'payer_client_ip': client_ip,
+                'h5_info': {'type': 'Wap'}})
+        if not data.get('h5_url'):
+            raise ProviderFailure('h5 pay: no h5_url')
+        return data['h5_url']
 
     def _check_merchant(self, data):
         if (str(data.get('mchid', '')) != self.merchant.mch_id
@@ -275,6 +326,25 @@ class AlipayProvider(Provider):
         if not data.get('qr_code'):
             raise ProviderFailure('precreate: no qr_code')
         return data['qr_code']
+
+    def create_wap(self, payment, return_url=None):
+        """手机网站支付 (wap pay, a mobile browser): return the signed
+        gateway URL the payer's browser opens; Alipay shows its cashier
+        there and goes back to ``return_url`` after payment (the
+        notification, not the return, books it)."""
+        kwargs = {}
+        if payment.expire_at:
+            kwargs['time_expire'] = (payment.expire_at
+                + dt.timedelta(hours=8)).strftime('%Y-%m-%d %H:%M:%S')
+        try:
+            query = self.client.api_alipay_trade_wap_pay(
+                subject=payment.description[:256],
+                out_trade_no=payment.reference,
+                total_amount=str(payment.amount), return_url=return_url,
+                **kwargs)
+        except Exception as exception:
+            raise ProviderFailure('wap pay: %s' % exception)
+        return '%s?%s' % (self.client._gateway, query)
 
     STATES = {
         'TRADE_SUCCESS': 'paid', 'TRADE_FINISHED': 'paid',

@@ -25,7 +25,6 @@ from trytond.pool import Pool, PoolMeta
 from trytond.res.user import PASSWORD_HASH
 from trytond.transaction import Transaction, without_check_access
 
-from trytond.modules.community_billing.arrears import local_today
 from .exceptions import BindingCodeError, PortalError, PortalRateLimitError
 
 # Letters and digits that cannot be confused when read aloud or typed.
@@ -504,6 +503,10 @@ class PortalPayment(ModelSQL, ModelView):
         readonly=True)
     provider = fields.Char("Provider", required=True, readonly=True)
     provider_reference = fields.Char("Provider Reference", readonly=True)
+    online = fields.Many2One('community.payment.online', "Online Payment",
+        readonly=True, ondelete='RESTRICT',
+        help="The order at WeChat Pay or Alipay (community_payment) that "
+        "this portal payment opened; its notification books the money.")
     state = fields.Selection([
             ('pending', "Pending"),
             ('paid', "Paid"),
@@ -661,52 +664,27 @@ class PortalPayment(ModelSQL, ModelView):
 
     @classmethod
     def settle(cls, payment):
-        """Post ``payment`` in the ledger as a counter payment.
-
-        A posted payment of the unit by the payer whose receipt number is
-        the official receipt. Each line of the portal payment (a bill or a
-        late fee) is paid up to what is still open now, locked (it may
-        have been paid at the counter meanwhile); what the resident paid
-        beyond that, or all of a prepayment, is kept as prepayment: money
-        received is never refused. Returns the counter payment.
+        """Post ``payment`` in the ledger through community_payment's one
+        booking path (``community.payment.online.post_receipt``): a posted
+        counter payment of the unit by the payer whose receipt number is
+        the official receipt; what was paid beyond what is still open, or
+        all of a prepayment, is kept as prepayment. Returns the counter
+        payment.
 
         Raises BillingError when a bill is being paid by someone else at
         this moment: the provider's notification is answered with an error
         and sent again later.
         """
-        pool = Pool()
-        CounterPayment = pool.get('community.payment')
-        Bill = pool.get('community.bill')
-        LateFee = pool.get('community.late_fee')
+        OnlinePayment = Pool().get('community.payment.online')
         wanted = [(line.bill, line.late_fee, line.amount)
             for line in payment.lines]
         if not wanted and payment.bill:
             # portal payments started before payment lines existed
             wanted = [(payment.bill, None, payment.amount)]
-        CounterPayment.lock_bills([f or b for b, f, _ in wanted])
-        Transaction().counter += 1  # read the amounts after the lock
-        lines, left = [], payment.amount
-        for bill, fee, amount in wanted:
-            target = LateFee(fee.id) if fee else Bill(bill.id)
-            if Bill(bill.id).state != 'posted':
-                continue  # cancelled meanwhile: kept as prepayment
-            amount = min(amount, target.amount_to_pay, left)
-            if amount > 0:
-                lines.append({'bill': bill.id, 'amount': amount,
-                        'late_fee': fee.id if fee else None})
-                left -= amount
-        with Transaction().set_context(company=payment.compound.company.id):
-            counter = CounterPayment(
-                compound=payment.compound, unit=payment.unit,
-                party=payment.party,
-                # the local day of the compound: its late fees due up to
-                # that day are charged when the payment is posted
-                date=local_today(payment.compound.timezone),
-                method=cls.PROVIDER_METHODS.get(payment.provider, 'wechat'),
-                reference=payment.provider_reference,
-                amount=payment.amount, lines=lines)
-            counter.save()
-            CounterPayment.post([counter])
+        counter = OnlinePayment.post_receipt(payment.compound, payment.unit,
+            payment.party,
+            cls.PROVIDER_METHODS.get(payment.provider, 'wechat'),
+            payment.provider_reference, payment.amount, wanted)
         payment.settlement = counter
         payment.save()
         return counter

@@ -9,11 +9,13 @@ portal at ``/<db>/portal/payment/callback/<provider>`` with a signed
 notification. ``verify`` checks that notification and returns the payment
 reference, the amount paid and the provider's own reference.
 
-The provider of new portal payments is ``[community_portal] provider`` of
-the configuration; without one (and with the sandbox off, the production
-default) the portal offers no online payment. Only the sandbox exists now;
-WeChat Pay and Alipay providers come later behind the same interface
-(register them in ``PROVIDERS``).
+The sandbox is offered by ``[community_portal] provider`` (``sandbox``)
+with ``sandbox = True``; off by default, as in production. WeChat Pay and
+Alipay are not providers of this file: a compound offers them when it has
+a merchant account of ``community_payment``, whose orders and
+notifications they use (portal/bills.py). A confirmed sandbox payment is
+booked by community_payment's one booking path
+(``community.payment.online.post_receipt``) as theirs are.
 """
 import hashlib
 import hmac

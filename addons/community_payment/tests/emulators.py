@@ -30,6 +30,8 @@ import datetime as dt
 import json
 import secrets
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -106,6 +108,21 @@ class _Server:
     @property
     def base_url(self):
         return 'http://127.0.0.1:%s' % self.server.server_address[1]
+
+    def send_notification(self, out_trade_no, timeout=60):
+        """The payer pays ``out_trade_no`` and the provider posts its
+        notification to the order's ``notify_url``, as it does; returns
+        (HTTP status, answer body)."""
+        self.pay(out_trade_no)
+        headers, body = self.notification(out_trade_no)
+        request = urllib.request.Request(
+            self.orders[out_trade_no]['notify_url'], data=body,
+            headers=headers, method='POST')
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
 
     def stop(self):
         self.server.shutdown()
@@ -187,6 +204,10 @@ class WeChatPayEmulator(_Server):
             data = json.loads(body) if body else {}
             if url.path == '/v3/pay/transactions/native' and method == 'POST':
                 return self._native(data)
+            if url.path == '/v3/pay/transactions/jsapi' and method == 'POST':
+                return self._jsapi(data)
+            if url.path == '/v3/pay/transactions/h5' and method == 'POST':
+                return self._h5(data)
             if parts[:4] == ['v3', 'pay', 'transactions', 'out-trade-no']:
                 order = self.orders.get(parts[4])
                 if order is None:
@@ -201,7 +222,8 @@ class WeChatPayEmulator(_Server):
                 return self._refund(data)
             return self._json(404, {'code': 'NOT_FOUND', 'message': path})
 
-    def _native(self, data):
+    def _open(self, data, trade_type, **values):
+        "Record a new order; an error answer, or None."
         if data.get('mchid') != self.mchid or data.get('appid') != self.appid:
             return self._json(400, {'code': 'PARAM_ERROR',
                     'message': 'appid和mch_id不匹配'})
@@ -209,18 +231,66 @@ class WeChatPayEmulator(_Server):
         if number in self.orders:
             return self._json(400, {'code': 'OUT_TRADE_NO_USED',
                     'message': '商户订单号重复'})
-        self.orders[number] = {
-            'out_trade_no': number,
-            'total': data['amount']['total'],
-            'notify_url': data['notify_url'],
-            'description': data['description'],
-            'trade_state': 'NOTPAY',
-            'transaction_id': None,
-            'refunded': 0,
-            }
+        self.orders[number] = dict(values,
+            out_trade_no=number,
+            total=data['amount']['total'],
+            notify_url=data['notify_url'],
+            description=data['description'],
+            trade_type=trade_type,
+            trade_state='NOTPAY',
+            transaction_id=None,
+            refunded=0)
+        return None
+
+    def _native(self, data):
+        error = self._open(data, 'NATIVE')
+        if error:
+            return error
         return self._json(200, {
                 'code_url': 'weixin://wxpay/bizpayurl?pr=%s'
                 % secrets.token_urlsafe(6)})
+
+    def _jsapi(self, data):
+        openid = (data.get('payer') or {}).get('openid')
+        if not openid:
+            return self._json(400, {'code': 'PARAM_ERROR',
+                    'message': '缺少参数payer.openid'})
+        prepay_id = 'wx%s%s' % (dt.datetime.now(CST).strftime(
+                '%d%H%M%S'), secrets.token_hex(12))
+        error = self._open(data, 'JSAPI', openid=openid,
+            prepay_id=prepay_id)
+        return error or self._json(200, {'prepay_id': prepay_id})
+
+    def _h5(self, data):
+        scene = data.get('scene_info') or {}
+        if not scene.get('payer_client_ip') or not scene.get('h5_info'):
+            return self._json(400, {'code': 'PARAM_ERROR',
+                    'message': '缺少参数scene_info'})
+        prepay_id = 'wx%s' % secrets.token_hex(14)
+        error = self._open(data, 'MWEB', prepay_id=prepay_id,
+            client_ip=scene['payer_client_ip'])
+        return error or self._json(200, {'h5_url':
+                'https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb'
+                '?prepay_id=%s&package=%s' % (
+                    prepay_id, secrets.randbelow(10 ** 10))})
+
+    def jsapi_order(self, parameters):
+        """What WeChat does with the parameters a page gives
+        WeixinJSBridge's getBrandWCPayRequest: check the AppID, the
+        prepay_id and the merchant's paySign; return the order, or None
+        when refused."""
+        message = '%s\n%s\n%s\n%s\n' % (parameters.get('appId'),
+            parameters.get('timeStamp'), parameters.get('nonceStr'),
+            parameters.get('package'))
+        if (parameters.get('appId') != self.appid
+                or parameters.get('signType') != 'RSA'
+                or not rsa2_verify(self.merchant_key.public_key(), message,
+                    parameters.get('paySign', ''))):
+            return None
+        prepay_id = (parameters.get('package') or '').partition(
+            'prepay_id=')[2]
+        return next((o for o in self.orders.values()
+                if prepay_id and o.get('prepay_id') == prepay_id), None)
 
     def _refund(self, data):
         order = next((o for o in self.orders.values()
@@ -264,7 +334,8 @@ class WeChatPayEmulator(_Server):
         if order['transaction_id']:
             data.update({
                     'transaction_id': order['transaction_id'],
-                    'trade_type': 'NATIVE', 'bank_type': 'OTHERS',
+                    'trade_type': order.get('trade_type', 'NATIVE'),
+                    'bank_type': 'OTHERS',
                     'attach': '', 'success_time': order['success_time'],
                     'payer': {'openid': 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o'},
                     })
@@ -408,6 +479,8 @@ class AlipayEmulator(_Server):
                 return 200, {'Content-Type': 'text/html;charset=utf-8'}, (
                     '{"error_response":%s}' % inner).encode('utf-8')
             biz = json.loads(params.get('biz_content') or '{}')
+            if api == 'alipay.trade.wap.pay':
+                return self._wap(biz, params)
             handler = {
                 'alipay.trade.precreate': self._precreate,
                 'alipay.trade.query': self._query,
@@ -431,6 +504,29 @@ class AlipayEmulator(_Server):
         return {'code': '10000', 'msg': 'Success', 'out_trade_no': number,
             'qr_code': 'https://qr.alipay.com/bax0%s'
             % secrets.token_hex(10)}
+
+    def _wap(self, biz, params):
+        """The payer's mobile browser opens the signed wap pay URL: Alipay's
+        cashier page (the order waits for the payer)."""
+        number = biz['out_trade_no']
+        order = self.orders.get(number)
+        if order is None:
+            order = self.orders[number] = {
+                'out_trade_no': number,
+                'total_amount': biz['total_amount'],
+                'subject': biz['subject'], 'product_code': biz.get(
+                    'product_code'),
+                'notify_url': params.get('notify_url'),
+                'return_url': params.get('return_url'),
+                'trade_status': 'WAIT_BUYER_PAY', 'trade_no': None,
+                'refunded': '0.00',
+                }
+        page = ('<!DOCTYPE html><html><head><meta charset="utf-8">'
+            '<title>支付宝</title></head><body><h1>支付宝收银台</h1>'
+            '<p>%s</p><p>¥%s</p></body></html>' % (
+                order['subject'], order['total_amount']))
+        return 200, {'Content-Type': 'text/html;charset=utf-8'}, \
+            page.encode('utf-8')
 
     def _order(self, biz):
         return self.orders.get(biz.get('out_trade_no')) or next(

@@ -4,7 +4,10 @@
 """Bills and payments: the bill list and its details, online payments
 (bill, everything open of a unit, prepayment), their page and receipt,
 and the notifications of the payment providers."""
+import json
 import logging
+import re
+import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 
@@ -24,7 +27,7 @@ from .account import unverified
 from .helpers import parse_decimal
 from .i18n import N_
 from .nav import register_nav
-from .web import PREFIX, parse_ref, route, sign_ref
+from .web import PREFIX, environment, parse_ref, rollback, route, sign_ref
 
 logger = logging.getLogger(__name__)
 
@@ -129,19 +132,101 @@ def payment_unavailable(ctx, title=ONLINE_PAYMENT):
         text=unavailable_text())
 
 
-def start_payment(ctx, unit, kind, items, bill=None):
-    """Create a portal payment of ``items`` for the configured provider and
-    go to its page."""
-    provider = configured_provider_name()
-    if not provider:
+#: the online providers of community_payment, in the order offered
+ONLINE_PROVIDERS = ('wechat', 'alipay')
+METHOD_LABELS = {
+    'wechat': N_("WeChat Pay"),
+    'alipay': N_("Alipay"),
+    }
+
+
+def payment_methods(ctx, compound):
+    """The payment methods offered to the residents of ``compound``, in
+    order: WeChat Pay and Alipay when the compound (or its company) has an
+    active merchant account (community_payment), then the sandbox when the
+    configuration enables it (never in production by default). Once per
+    request."""
+    def compute():
+        Merchant = ctx.pool.get('community.payment.merchant')
+        methods = [p for p in ONLINE_PROVIDERS
+            if Merchant.for_compound(compound, p)]
+        sandbox = configured_provider_name()
+        if sandbox and sandbox not in methods:
+            methods.append(sandbox)
+        return methods
+    return ctx.cached(('payment_methods', compound.id), compute)
+
+
+def method_label(ctx, method):
+    "The translated name of a payment method."
+    if method in METHOD_LABELS:
+        return ctx._(METHOD_LABELS[method])
+    provider = get_provider(method)
+    return ctx._(provider.label) if provider else method
+
+
+def method_choices(ctx, methods):
+    "(method, label) of ``methods`` for the pay buttons."
+    return [(m, method_label(ctx, m)) for m in methods]
+
+
+#: a phone's browser, by its User-Agent
+MOBILE = re.compile(r'Mobile|Android|iPhone|iPad')
+
+
+def payment_channel(ctx, method, token):
+    """How an order of ``method`` opened from this browser is paid, as
+    (channel, values of ``community.payment.online.start``): inside
+    WeChat, WeChat Pay JSAPI for the account's openid (known when the
+    resident logged in through WeChat); Alipay in a phone's browser, its
+    wap pay coming back to the payment page ``token``; else the QR code
+    (WeChat Native, Alipay precreate)."""
+    agent = ctx.request.user_agent.string or ''
+    in_wechat = 'MicroMessenger' in agent
+    if method == 'wechat' and in_wechat:
+        openid = getattr(ctx.user, 'wechat_openid', None)
+        if openid:
+            return 'jsapi', {'openid': openid}
+    if method == 'alipay' and not in_wechat and MOBILE.search(agent):
+        return 'mobile', {
+            'return_url': '%s/payments/%s' % (ctx.full_base, token)}
+    return 'qr', {}
+
+
+def start_payment(ctx, unit, kind, items, bill=None, amount=None):
+    """Open a payment of ``items`` (or a prepayment of ``amount``) by the
+    method the resident chose (``method`` of the form, else the first
+    offered) and go to its page. WeChat Pay and Alipay open an order at
+    the provider through community_payment (its notification books the
+    money); the sandbox a portal payment of its own."""
+    methods = payment_methods(ctx, unit.compound)
+    method = ctx.request.form.get('method') or (
+        methods[0] if methods else None)
+    if method not in methods:
         return payment_unavailable(ctx)
+    if amount is None:
+        amount = sum((i['amount'] for i in items), Decimal(0))
+    online = None
+    token = uuid.uuid4().hex
+    if method in ONLINE_PROVIDERS:
+        OnlinePayment = ctx.pool.get('community.payment.online')
+        channel, values = payment_channel(ctx, method, token)
+        try:
+            online = OnlinePayment.start(unit.compound, unit, ctx.party,
+                method, items=items, amount=amount, channel=channel,
+                **values)
+        except UserError as exception:
+            rollback()
+            return ctx.render('unavailable.html', title=ctx._(ONLINE_PAYMENT),
+                status=502, text=exception.message)
     Payment = ctx.pool.get('community.portal.payment')
     payment, = Payment.create([{
+                'token': token,
                 'web_user': ctx.user.id, 'party': ctx.party.id,
                 'compound': unit.compound.id, 'unit': unit.id,
                 'bill': str(bill) if bill else None, 'kind': kind,
-                'amount': sum((i['amount'] for i in items), Decimal(0)),
-                'provider': provider,
+                'amount': amount, 'provider': method,
+                'online': online.id if online else None,
                 'lines': [('create', [{
                                 'bill': i['bill'],
                                 'late_fee': i.get('late_fee'),
@@ -181,6 +266,8 @@ def bills(ctx):
     owed = [{
             'ref': sign_ref('unit', u_id), 'unit': codes[u_id],
             'total': totals[u_id][0], 'late': totals[u_id][1],
+            'methods': method_choices(ctx, payment_methods(
+                    ctx, ctx.scope[u_id][0].compound)),
             } for u_id in sorted(ctx.scope, key=codes.get)
         if totals.get(u_id, (0,))[0] > 0]
     open_, paid = [], []
@@ -191,7 +278,8 @@ def bills(ctx):
         v['unit_code'] = codes.get(v['unit'], '')
         (paid if v['paid'] and not v['late_fees'] else open_).append(v)
     return ctx.render('bills.html', open_bills=open_, paid_bills=paid,
-        owed=owed, can_pay=bool(configured_provider_name()),
+        owed=owed, can_pay=any(payment_methods(ctx, c)
+            for c in ctx.compounds),
         unavailable=unavailable_text())
 
 
@@ -207,7 +295,7 @@ def bill_detail(ctx, ref):
         is_paid=bill_is_paid(bill, payments) and not fees,
         payments=payments.get(bill.id, []), items=items,
         amount=sum((i['amount'] for i in items), Decimal(0)),
-        can_pay=bool(configured_provider_name()),
+        methods=method_choices(ctx, payment_methods(ctx, bill.compound)),
         unavailable=unavailable_text())
 
 
@@ -240,8 +328,11 @@ def prepay(ctx):
     if not ctx.scope:
         return unverified(ctx)
     error = None
-    provider = configured_provider_name()
-    if not provider:
+    methods = []
+    for compound in ctx.compounds:
+        methods += [m for m in payment_methods(ctx, compound)
+            if m not in methods]
+    if not methods:
         if ctx.request.method == 'POST':
             return payment_unavailable(ctx)
         return ctx.render('unavailable.html', title=ctx._("Prepay"),
@@ -258,37 +349,93 @@ def prepay(ctx):
             error = ctx._("Enter an amount between 0.01 and 100000.")
         else:
             unit, _ = ctx.scope[unit_id]
-            Payment = ctx.pool.get('community.portal.payment')
-            payment, = Payment.create([{
-                        'web_user': ctx.user.id, 'party': ctx.party.id,
-                        'compound': unit.compound.id, 'unit': unit.id,
-                        'kind': 'prepayment', 'amount': amount,
-                        'provider': provider,
-                        }])
-            return ctx.redirect('/payments/%s' % payment.token)
+            return start_payment(ctx, unit, 'prepayment', [], amount=amount)
     return ctx.render('prepay.html', error=error,
+        methods=method_choices(ctx, methods),
         units=[(sign_ref('unit', u.id), u.code)
             for u, _ in ctx.scope.values()],
         status=400 if error else 200)
 
 
-@route('/payments/<token>')
-def payment_page(ctx, token):
-    payment = ctx.get_or_404('community.portal.payment', [
+def own_payment(ctx, token):
+    "The resident's own portal payment ``token``, else 404."
+    return ctx.get_or_404('community.portal.payment', [
             ('token', '=', token),
             ('web_user', '=', ctx.user.id),
             ])
+
+
+def payment_state(payment):
+    """pending, paid or closed (the order expired or was closed at its
+    provider: nothing more can be paid on it)."""
     if payment.state == 'paid':
-        return ctx.render('payment_paid.html', payment=payment)
-    provider = get_provider(payment.provider)
-    if provider is None:
-        # its provider is no longer configured (e.g. the sandbox is off)
-        return ctx.render('unavailable.html', title=ctx._("Scan to pay"),
-            text=unavailable_text())
-    response = ctx.render('payment.html', payment=payment, token=token,
-        qr_text=provider.qr_text(payment, ctx.full_base))
-    response.headers['Refresh'] = '5'
-    return response
+        return 'paid'
+    if payment.state == 'failed' or (payment.online
+            and payment.online.state in {'closed', 'failed'}):
+        return 'closed'
+    return 'pending'
+
+
+@route('/payments/<token>')
+def payment_page(ctx, token):
+    payment = own_payment(ctx, token)
+    if payment.state == 'paid':
+        return ctx.render('payment_paid.html', payment=payment,
+            **receipt_values(ctx, payment))
+    jsapi = open_link = None
+    if payment.online:
+        qr_text = payment.online.qr_code
+        open_link = payment.online.pay_url
+        if payment_state(payment) == 'pending':
+            jsapi = payment.online.jsapi_parameters()
+    else:
+        provider = get_provider(payment.provider)
+        if provider is None:
+            # its provider is no longer configured (e.g. the sandbox is off)
+            return ctx.render('unavailable.html',
+                title=ctx._("Scan to pay"), text=unavailable_text())
+        qr_text = provider.qr_text(payment, ctx.full_base)
+    if qr_text and qr_text.startswith(('http://', 'https://')):
+        # a link the phone can open: the sandbox wallet, Alipay's page;
+        # not WeChat's weixin:// (only scanned by WeChat)
+        open_link = open_link or qr_text
+    return ctx.render('payment.html', payment=payment, token=token,
+        qr_text=qr_text, state=payment_state(payment),
+        method=method_label(ctx, payment.provider), open_link=open_link,
+        jsapi=json.dumps(jsapi) if jsapi else None)
+
+
+@route('/payments/<token>/status')
+def payment_status(ctx, token):
+    """The state of the resident's own payment as JSON, polled by its QR
+    page: ``{"state": "pending" | "paid" | "closed"}``, and once paid
+    ``receipt``: the HTML of the receipt the page turns into."""
+    payment = own_payment(ctx, token)
+    state = payment_state(payment)
+    data = {'state': state}
+    if state == 'paid':
+        values = receipt_values(ctx, payment)
+        data['receipt'] = environment(ctx.lang).get_template(
+            'payment_done.html').render(ctx=ctx, base=ctx.base, lang=ctx.lang,
+            payment=payment, **values)
+        data['receipt_number'] = values['receipt_number']
+    return ctx.response(json.dumps(data, ensure_ascii=False),
+        content_type='application/json; charset=utf-8')
+
+
+def receipt_values(ctx, payment):
+    "What the receipt of a paid portal payment shows."
+    settlement = payment.settlement
+    receipt_number = payment.token[:16].upper()
+    if settlement and getattr(settlement, 'receipt_number', None):
+        receipt_number = settlement.receipt_number
+    return {
+        'unit': payment.unit, 'receipt_number': receipt_number,
+        'settlement': settlement,
+        'kind': ctx.selection('community.portal.payment', 'kind').get(
+            payment.kind, payment.kind),
+        'method': method_label(ctx, payment.provider),
+        }
 
 
 @route('/receipts/<token>')
@@ -303,16 +450,8 @@ def receipt(ctx, token):
     unit, role = ctx.scope[payment.unit.id]
     if role == 'tenant' and payment.party != ctx.party:
         abort(404)
-    settlement = payment.settlement
-    receipt_number = payment.token[:16].upper()
-    if settlement and getattr(settlement, 'receipt_number', None):
-        receipt_number = settlement.receipt_number
-    provider = get_provider(payment.provider)
-    return ctx.render('receipt.html', payment=payment, unit=unit,
-        receipt_number=receipt_number, settlement=settlement,
-        kind=ctx.selection('community.portal.payment', 'kind').get(
-            payment.kind, payment.kind),
-        method=ctx._(provider.label) if provider else payment.provider)
+    return ctx.render('receipt.html', payment=payment,
+        **receipt_values(ctx, payment))
 
 
 # ------------------------------------------------- payment provider routes

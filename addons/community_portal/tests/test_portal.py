@@ -232,7 +232,7 @@ class PortalTestCase(unittest.TestCase):
     # the portal's payments are dated the compound's local today: late
     # fees due up to that day are charged when they are posted
     @unittest.mock.patch(
-        'trytond.modules.community_portal.models.local_today',
+        'trytond.modules.community_payment.payment.local_today',
         lambda tz: dt.date(2026, 6, 10))
     @with_transaction()
     def test_payment_bill_and_late_fees(self):

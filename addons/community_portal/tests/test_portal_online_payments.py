@@ -1,0 +1,279 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""A resident pays from the portal through community_payment: WeChat Pay
+Native and Alipay precreate against the providers' emulators (the real
+SDKs), the status the QR page polls, the receipt it turns into, and
+nobody else's payment in sight."""
+import datetime as dt
+import json
+import re
+import urllib.request
+from decimal import Decimal
+from urllib.parse import parse_qsl, urlsplit
+
+from trytond.modules.community_payment.tests.emulators import (
+    AlipayEmulator, WeChatPayEmulator)
+from trytond.modules.company.tests import create_company, set_company
+from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME, RouteTestCase, _DBTestCase
+from trytond.transaction import Transaction, TransactionError
+
+PASSWORD = 'portal-pay-test-1'
+ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
+EN = {'Accept-Language': 'en-US,en;q=0.9'}
+
+
+class PortalOnlinePaymentTestCase(RouteTestCase):
+    "Portal payments through WeChat Pay and Alipay"
+    module = 'community_portal'
+
+    @classmethod
+    def setUpClass(cls):
+        cls.wechat = WeChatPayEmulator()
+        cls.alipay = AlipayEmulator()
+        # RouteTestCase's, in a transaction started again with the table
+        # locks the chart's creation asks for
+        _DBTestCase.setUpClass.__func__(cls)
+        extras = {}
+        while True:
+            try:
+                with Transaction().start(DB_NAME, 1, **extras):
+                    cls.setUpDatabase()
+                break
+            except TransactionError as error:
+                error.fix(extras)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.wechat.stop()
+        cls.alipay.stop()
+
+    @classmethod
+    def setUpDatabase(cls):
+        from trytond.modules.community_billing.tests.tools import (
+            bill_month, create_unit, setup_billing)
+        pool = Pool()
+        Party = pool.get('party.party')
+        WebUser = pool.get('web.user')
+        Merchant = pool.get('community.payment.merchant')
+        Bill = pool.get('community.bill')
+        company = create_company()
+        with set_company(company):
+            compound, building, _ = setup_billing(company)
+            owner, neighbour = Party.create([
+                    {'name': "王芳"}, {'name': "周敏"}])
+            unit = create_unit(building, '3-2-1201', Decimal('100.00'),
+                [(owner, 100)])
+            create_unit(building, '3-2-1202', Decimal('100.00'),
+                [(neighbour, 100)])
+            today = dt.date.today()
+            bill_month(compound, today.year, today.month)
+            bill, = Bill.search([('unit', '=', unit.id)])
+            cls.bill_amount = bill.amount_to_pay
+            WebUser.create([
+                    {'mobile': '13900139101', 'party': owner.id,
+                        'password': PASSWORD},
+                    {'mobile': '13900139102', 'party': neighbour.id,
+                        'password': PASSWORD}])
+            wechat, alipay = cls.wechat, cls.alipay
+            # WeChat Pay: the compound's own account; Alipay: the
+            # company's, for every compound
+            Merchant.create([{
+                        'name': "嘉州花园 微信支付", 'provider': 'wechat',
+                        'company': company.id, 'compound': compound.id,
+                        'gateway_url': wechat.gateway_url,
+                        'app_id': wechat.appid, 'mch_id': wechat.mchid,
+                        'serial_no': wechat.serial_no,
+                        'public_key_id': wechat.public_key_id,
+                        'provider_public_key': wechat.platform_public_key,
+                        'private_key': wechat.merchant_private_key,
+                        'apiv3_key': wechat.apiv3_key,
+                        'notify_url': 'https://wy.example.com/n/1',
+                        }, {
+                        'name': "物业公司 支付宝", 'provider': 'alipay',
+                        'company': company.id,
+                        'gateway_url': alipay.gateway_url,
+                        'app_id': alipay.app_id,
+                        'provider_public_key': alipay.alipay_public_key,
+                        'private_key': alipay.app_private_key,
+                        'notify_url': 'https://wy.example.com/n/2',
+                        }])
+            cls.merchants = {m.provider: m.id for m in Merchant.search([])}
+
+    def url(self, path):
+        return '/%s/portal%s' % (DB_NAME, path)
+
+    def csrf(self, response):
+        return re.search(r'name="csrf" value="([0-9a-f]+)"',
+            response.get_data(as_text=True)).group(1)
+
+    def login(self, mobile):
+        client = self.client()
+        page = client.get(self.url('/login'), headers=ZH)
+        response = client.post(self.url('/login'), data={
+                'login': mobile, 'password': PASSWORD,
+                'csrf': self.csrf(page)})
+        self.assertEqual(response.status_code, 303)
+        return client
+
+    def bill_page(self, client):
+        bills = client.get(self.url('/bills'), headers=ZH)
+        ref = re.search(r'/bills/([0-9]+\.[0-9a-f]+)"',
+            bills.get_data(as_text=True)).group(1)
+        return ref, client.get(self.url('/bills/%s' % ref), headers=ZH)
+
+    def pay(self, client, method, headers=None):
+        "Pay the resident's bill by ``method``; the payment page's path."
+        ref, page = self.bill_page(client)
+        response = client.post(self.url('/bills/%s/pay' % ref), data={
+                'csrf': self.csrf(page), 'method': method}, headers=headers)
+        self.assertEqual(response.status_code, 303,
+            response.get_data(as_text=True))
+        return response.location.split('/portal', 1)[1]
+
+    def status(self, client, path):
+        response = client.get(self.url(path + '/status'), headers=ZH)
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.headers['Content-Type'].startswith(
+                'application/json'))
+        self.assertEqual(response.headers['Cache-Control'], 'no-store')
+        return json.loads(response.get_data(as_text=True))
+
+    def online(self, path):
+        "(reference, state, settlement) of the order behind a payment page."
+        with Transaction().start(DB_NAME, 0):
+            Payment = Pool().get('community.portal.payment')
+            payment, = Payment.search([
+                    ('token', '=', path.rsplit('/', 1)[1])])
+            online = payment.online
+            return (online.reference, online.state,
+                online.settlement.receipt_number
+                if online.settlement else None)
+
+    def notify(self, provider, headers, body):
+        return self.client().post('/%s/community_payment/notify/%s' % (
+                DB_NAME, self.merchants[provider]), data=body,
+            headers=headers)
+
+    def test_methods_offered(self):
+        "The bill offers WeChat Pay and Alipay, the merchant accounts'"
+        client = self.login('13900139101')
+        _, page = self.bill_page(client)
+        html = page.get_data(as_text=True)
+        self.assertEqual(re.findall(r'name="method" value="(\w+)"', html),
+            ['wechat', 'alipay'])
+        self.assertIn('微信支付 · 立即缴费 ¥%s' % self.bill_amount, html)
+        self.assertIn('支付宝 · 立即缴费', html)
+
+    def test_wechat_native_turns_into_receipt(self):
+        "WeChat Native: QR of the code_url, then the receipt once notified"
+        client = self.login('13900139101')
+        path = self.pay(client, 'wechat')
+        page = client.get(self.url(path), headers=ZH)
+        html = page.get_data(as_text=True)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn('<svg', html)
+        self.assertIn('微信支付', html)
+        self.assertIn('/payments/%s/status' % path.rsplit('/', 1)[1], html)
+        self.assertRegex(html, r'<script src="[^"]+/payment\.js">')
+        # weixin:// is only scanned by WeChat: no link to open it
+        self.assertNotIn('id="open-wallet"', html)
+        reference, state, _ = self.online(path)
+        self.assertEqual(state, 'pending')
+        order = self.wechat.orders[reference]
+        self.assertEqual(order['total'], int(self.bill_amount * 100))
+        self.assertEqual(self.status(client, path), {'state': 'pending'})
+
+        self.wechat.pay(reference)
+        headers, body = self.wechat.notification(reference)
+        self.assertEqual(self.notify('wechat', headers, body).status_code,
+            204)
+        _, state, number = self.online(path)
+        self.assertEqual(state, 'paid')
+        self.assertTrue(number)
+        status = self.status(client, path)
+        self.assertEqual(status['state'], 'paid')
+        self.assertEqual(status['receipt_number'], number)
+        receipt = status['receipt']
+        self.assertIn('id="receipt"', receipt)
+        self.assertIn('电子收据', receipt)
+        self.assertIn(number, receipt)
+        self.assertIn('支付成功 ¥%s' % self.bill_amount, receipt)
+        self.assertIn('微信支付', receipt)
+        self.assertIn(order['transaction_id'], receipt)
+        self.assertRegex(receipt, r'账单 [^<]+</td><td class="r">¥%s'
+            % re.escape(str(self.bill_amount)))
+        # the same notification again: booked once, the same receipt
+        self.assertEqual(self.notify('wechat', headers, body).status_code,
+            204)
+        self.assertEqual(self.status(client, path)['receipt_number'], number)
+        # the page, loaded again, is the receipt; the bill is paid
+        page = client.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertIn(number, page)
+        _, bill = self.bill_page(client)
+        self.assertIn('已缴清', bill.get_data(as_text=True))
+
+    def test_alipay_precreate(self):
+        "Alipay precreate: a QR the phone may also open; paid when notified"
+        client = self.login('13900139102')
+        path = self.pay(client, 'alipay')
+        html = client.get(self.url(path), headers=EN).get_data(as_text=True)
+        reference, _, _ = self.online(path)
+        qr = self.alipay.orders[reference]
+        self.assertIn('Alipay', html)
+        self.assertRegex(html,
+            r'id="open-wallet" href="https://qr\.alipay\.com/')
+        self.alipay.pay(reference)
+        headers, body = self.alipay.notification(reference)
+        response = self.notify('alipay', headers, body)
+        self.assertEqual(response.get_data(as_text=True), 'success')
+        status = self.status(client, path)
+        self.assertEqual(status['state'], 'paid')
+        self.assertIn('支付宝', status['receipt'])
+        self.assertIn(qr['trade_no'], status['receipt'])
+
+    def test_alipay_wap_on_a_phone(self):
+        "Alipay in a phone's browser: wap pay, back to the payment page"
+        client = self.login('13900139101')
+        iphone = {'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 '
+            'like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148'}
+        path = self.pay(client, 'alipay', headers=iphone)
+        html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertNotIn('<svg', html)
+        link = re.search(r'id="open-wallet" href="([^"]+)"', html).group(1)
+        link = link.replace('&amp;', '&')
+        self.assertTrue(link.startswith(self.alipay.gateway_url + '?'))
+        query = dict(parse_qsl(urlsplit(link).query))
+        self.assertEqual(query['method'], 'alipay.trade.wap.pay')
+        self.assertTrue(query['return_url'].endswith(path))
+        with urllib.request.urlopen(link, timeout=30) as page:
+            self.assertIn('支付宝收银台', page.read().decode())
+        reference, _, _ = self.online(path)
+        self.assertEqual(self.alipay.orders[reference]['trade_status'],
+            'WAIT_BUYER_PAY')
+
+    def test_only_own_payments(self):
+        "Another resident's payment, its status and receipt are not found"
+        owner = self.login('13900139101')
+        path = self.pay(owner, 'wechat')
+        neighbour = self.login('13900139102')
+        for suffix in ['', '/status']:
+            self.assertEqual(neighbour.get(
+                    self.url(path + suffix)).status_code, 404)
+            self.assertEqual(self.client().get(
+                    self.url(path + suffix)).status_code, 303)
+
+    def test_unknown_method_refused(self):
+        "A method the compound does not offer is refused, nothing opened"
+        client = self.login('13900139101')
+        ref, page = self.bill_page(client)
+        orders = len(self.wechat.orders)
+        response = client.post(self.url('/bills/%s/pay' % ref), data={
+                'csrf': self.csrf(page), 'method': 'sandbox'})
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(len(self.wechat.orders), orders)
+
+
+del RouteTestCase
