@@ -132,6 +132,8 @@ def test_qr_page_turns_into_the_receipt(portal_server, wechat):
         page.wait_for_selector('#receipt', timeout=20000)
         assert page.evaluate('window.stillHere') is True
         assert page.url.endswith('/payments/' + token)
+        assert page.inner_text('#page-title') == "支付结果"
+        assert page.title() == "支付结果"
         (number, amount), = query(portal_server,
             "SELECT c.receipt_number, c.amount FROM community_payment c "
             "JOIN community_payment_online o ON o.settlement = c.id "

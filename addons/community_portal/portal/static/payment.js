@@ -21,6 +21,11 @@
       if (data.state === 'paid') {
         box.innerHTML = data.receipt;
         box.dataset.state = 'paid';
+        var title = document.getElementById('page-title');
+        if (title && box.dataset.paidTitle) {
+          title.textContent = box.dataset.paidTitle;
+          document.title = box.dataset.paidTitle;
+        }
         return;
       }
       if (data.state === 'closed') {
