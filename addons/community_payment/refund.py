@@ -178,6 +178,7 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
 
     @fields.depends('payment', 'amount', methods=['on_change_with_refundable'])
     def on_change_payment(self):
+        self.compound = self.payment.compound if self.payment else None
         if self.payment and self.amount is None:
             self.amount = self.on_change_with_refundable()
 
