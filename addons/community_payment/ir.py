@@ -15,4 +15,6 @@ class Cron(metaclass=PoolMeta):
                     "Query Pending Online Payments and Close Expired"),
                 ('community.payment.online.refund|query_processing',
                     "Query Online Refunds in Progress"),
+                ('community.payment.statement|reconcile_yesterday',
+                    "Reconcile Yesterday's Provider Statements"),
                 ])
