@@ -513,7 +513,7 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
         values = super().preprocess_values(mode, values)
         if values.get('kind') == 'bill':
             values['late_fee'] = None
-        elif values.get('late_fee'):
+        if values.get('late_fee'):
             fee = LateFee(values['late_fee'])
             values['bill'] = fee.bill.id
             values['compound'] = fee.compound.id
