@@ -33,6 +33,21 @@ class CommunityBaseTestCase(
         TranslationTestMixin, CompanyTestMixin, ModuleTestCase):
     "Test community_base module"
     module = 'community_base'
+    # the party form: its fields, addresses and contact mechanisms
+    zh_cn_office_terms = {
+        'party': r'^(field|selection|view):party\.(party|address|'
+        r'contact_mechanism|identifier)[,:]',
+        }
+
+    @with_transaction()
+    def test_year_without_grouping(self):
+        "A year reads 2023 in the client, not 2,023"
+        from lxml import etree
+        Compound = Pool().get('community.compound')
+        arch = etree.fromstring(
+            Compound.fields_view_get(view_type='form')['arch'])
+        field, = arch.xpath('//field[@name="area_code_year"]')
+        self.assertEqual(field.get('grouping'), '0')
 
     @with_transaction()
     def test_unit_area_history(self):
