@@ -91,6 +91,8 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         required=True, readonly=True)
     lines = fields.One2Many('community.payment.online.line', 'payment',
         "Lines", readonly=True)
+    refunds = fields.One2Many('community.payment.online.refund', 'payment',
+        "Refunds", readonly=True)
     channel = fields.Selection(CHANNELS, "Channel", required=True,
         readonly=True)
     qr_code = fields.Char("QR Code Content", readonly=True,
