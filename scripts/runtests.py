@@ -205,7 +205,10 @@ def _tolerate_shared_cache():
         try:
             backup(name)
         except Exception as exception:
-            if getattr(exception, 'pgcode', None) != '42P04':
+            # psycopg's sqlstate, psycopg2's pgcode: duplicate_database
+            code = (getattr(exception, 'sqlstate', None)
+                or getattr(exception, 'pgcode', None))
+            if code != '42P04':
                 raise
     test_tryton.backup_db_cache = backup_db_cache
     tools.backup_db_cache = backup_db_cache
