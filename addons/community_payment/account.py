@@ -9,4 +9,5 @@ class Move(metaclass=PoolMeta):
 
     @classmethod
     def _get_origin(cls):
-        return super()._get_origin() + ['community.payment.statement']
+        return super()._get_origin() + [
+            'community.payment.online.refund', 'community.payment.statement']

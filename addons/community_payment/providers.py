@@ -14,6 +14,9 @@ and speaks the provider's HTTP API through its SDK, at the merchant's
   ``ValueError`` for anything forged or malformed;
 - ``query(payment)``: the order's state at the provider, as a ``Notice``;
 - ``close(payment)``;
+- ``refund(refund)`` and ``query_refund(refund)``: send a refund of a
+  paid order, ask about it; both return (state, provider refund id) with
+  state 'refunded', 'pending' or 'failed';
 - ``answer(ok)``: the HTTP answer the provider expects to a notification;
 - ``download_statement(date)``: the provider's statement (对账单) of a day
   (Beijing time) as the provider's file, and ``parse_statement(data)``:
@@ -63,6 +66,8 @@ class Notice(NamedTuple):
     refund_reference: Optional[str] = None
     #: the provider's notification id, for the log
     notify_id: Optional[str] = None
+    #: the provider's id of the refund (WeChat Pay refund_id), for refunds
+    provider_refund_id: Optional[str] = None
 
 
 def fen(amount):
@@ -249,7 +254,8 @@ class WeChatPayProvider(Provider):
                         'ABNORMAL': 'failed'}.get(status, 'pending'),
                     amount=yuan(resource['amount']['refund']),
                     refund_reference=str(resource['out_refund_no']),
-                    notify_id=result.get('id'))
+                    notify_id=result.get('id'),
+                    provider_refund_id=resource.get('refund_id'))
             return self._transaction_notice(resource, result.get('id'))
         except (KeyError, TypeError, ArithmeticError) as exception:
             raise ValueError('malformed resource: %r' % exception)
@@ -284,8 +290,20 @@ class WeChatPayProvider(Provider):
                     code, data.get('code') or ''))
         # SUCCESS at once is rare: PROCESSING, then a REFUND.SUCCESS
         # notification
+        return self._refund_state(data), data.get('refund_id')
+
+    @staticmethod
+    def _refund_state(data):
         return {'SUCCESS': 'refunded', 'CLOSED': 'failed',
             'ABNORMAL': 'failed'}.get(data.get('status'), 'pending')
+
+    def query_refund(self, refund):
+        code, data = self._call('query_refund',
+            out_refund_no=refund.reference)
+        if code != 200:
+            raise ProviderFailure('query refund: HTTP %s %s' % (
+                    code, data.get('code') or ''))
+        return self._refund_state(data), data.get('refund_id')
 
     def download_statement(self, date):
         """The trade bill (交易账单, all trades and refunds) of ``date``:
@@ -508,8 +526,23 @@ class AlipayProvider(Provider):
             out_trade_no=refund.payment.reference,
             out_request_no=refund.reference,
             refund_reason=(refund.reason or '')[:256])
-        # Alipay answers synchronously; fund_change Y: money moved now
-        return 'refunded' if data.get('fund_change') == 'Y' else 'pending'
+        # Alipay answers synchronously; fund_change Y: money moved now; N:
+        # the same request again (or not moved yet): ask the refund query.
+        # Alipay has no refund id of its own: the refund is known (and
+        # listed in its statement) by our out_request_no.
+        if data.get('fund_change') == 'Y':
+            return 'refunded', refund.reference
+        return self.query_refund(refund)
+
+    def query_refund(self, refund):
+        data = self._call('api_alipay_trade_fastpay_refund_query',
+            out_request_no=refund.reference,
+            out_trade_no=refund.payment.reference)
+        # an answer without refund_amount: no such refund (yet)
+        if (data.get('refund_status', 'REFUND_SUCCESS') == 'REFUND_SUCCESS'
+                and data.get('refund_amount')):
+            return 'refunded', refund.reference
+        return 'pending', refund.reference
 
     def download_statement(self, date):
         """The trade bill (业务明细) of ``date``:

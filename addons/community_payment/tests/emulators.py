@@ -231,6 +231,13 @@ class WeChatPayEmulator(_Server):
                 return self._json(200, self.transaction(order))
             if url.path == '/v3/refund/domestic/refunds':
                 return self._refund(data)
+            if parts[:4] == ['v3', 'refund', 'domestic', 'refunds'] \
+                    and len(parts) == 5:
+                refund = self.refunds.get(parts[4])
+                if refund is None:
+                    return self._json(404, {'code': 'RESOURCE_NOT_EXISTS',
+                            'message': '退款单不存在'})
+                return self._json(200, refund)
             if url.path == '/v3/bill/tradebill':
                 return self._tradebill(dict(parse_qsl(url.query)))
             if url.path == '/v3/billdownload/file':
@@ -554,6 +561,7 @@ class AlipayEmulator(_Server):
                 'alipay.trade.query': self._query,
                 'alipay.trade.close': self._close,
                 'alipay.trade.refund': self._refund,
+                'alipay.trade.fastpay.refund.query': self._refund_query,
                 'alipay.data.dataservice.bill.downloadurl.query':
                     self._bill_url,
                 }.get(api)
@@ -634,6 +642,22 @@ class AlipayEmulator(_Server):
             'fund_change': fund_change, 'refund_fee': str(refunded),
             'gmt_refund_pay': dt.datetime.now(CST).strftime(
                 '%Y-%m-%d %H:%M:%S')}
+
+    def _refund_query(self, biz, params):
+        order = self._order(biz)
+        if order is None or order['trade_status'] is None:
+            return self._error('ACQ.TRADE_NOT_EXIST', '交易不存在')
+        refund = self.refunds.get(biz.get('out_request_no'))
+        answer = {'code': '10000', 'msg': 'Success',
+            'trade_no': order['trade_no'],
+            'out_trade_no': order['out_trade_no'],
+            'out_request_no': biz.get('out_request_no')}
+        if refund is not None:
+            # no refund_amount in the answer: no such refund
+            answer.update({'total_amount': order['total_amount'],
+                    'refund_amount': refund['refund_amount'],
+                    'refund_status': 'REFUND_SUCCESS'})
+        return answer
 
     # ---------------------------------------------------------- the bill
     BILL_HEADER = ('支付宝交易号,商户订单号,业务类型,商品名称,创建时间,'
