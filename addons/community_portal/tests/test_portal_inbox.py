@@ -14,7 +14,7 @@ from trytond.modules.company.tests import create_company
 from trytond.modules.community_portal.portal.web import resident_access
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase, with_transaction
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, check_access
 
 PASSWORD = 'portal-inbox-test-1'
 ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
@@ -53,6 +53,16 @@ class PortalInboxTestCase(RouteTestCase):
                     'password': PASSWORD},
                 {'mobile': '13900139003', 'party': zhao.id,
                     'password': PASSWORD}])
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        staff = ModelData.get_id('community_base', 'group_community_staff')
+        User.create([{
+                    'name': "嘉州维修", 'login': 'tech_jz',
+                    'groups': [('add', [staff])],
+                    'companies': [('add', [company.id])],
+                    'company': company.id,
+                    'compounds': [('add', [jz.id])],
+                    }])
         mine, theirs = Request.create([
                 {'unit': u1.id, 'requester': qian.id, 'title': "水管漏水",
                     'channel': 'portal'},
@@ -191,3 +201,24 @@ class PortalInboxTestCase(RouteTestCase):
                 Notification.delete(mine)
         with resident_access(None):
             self.assertEqual(Notification.search([]), [])
+
+    @with_transaction()
+    def test_claim_notifies_the_requester(self):
+        "A technician claims a request (his rights): the requester is told"
+        pool = Pool()
+        User = pool.get('res.user')
+        Request = pool.get('community.service.request')
+        Notification = pool.get('community.notification')
+        tech, = User.search([('login', '=', 'tech_jz')])
+        request, = Request.search([('title', '=', "水管漏水")])
+        transaction = Transaction()
+        with transaction.set_user(tech.id):
+            preferences = User.get_preferences(context_only=True)
+        with transaction.set_user(tech.id), \
+                transaction.set_context(preferences), check_access():
+            Request.claim([Request(request.id)])
+        told = Notification.search([
+                ('party', '=', request.requester.id),
+                ('origin', '=', str(request))])
+        self.assertEqual(len(told), 2)
+        self.assertIn("嘉州维修", told[0].body)
