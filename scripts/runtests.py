@@ -14,7 +14,9 @@ pytest: a task is mostly one process waiting on PostgreSQL or the other
 way round, so several keep both cores busy.
 
 Options: module names to restrict the module tests (e.g. community_base),
-``--no-top`` to skip tests/, ``--only-top``.
+``--no-top`` to skip tests/, ``--only-top``, ``--write-durations`` to
+record how long each task took (scripts/test_durations.json, the order
+of the next runs).
 """
 import os
 import pathlib
@@ -153,21 +155,31 @@ def start_top(args, no_top):
     return proc, report, output
 
 
+DURATIONS = ROOT / 'scripts' / 'test_durations.json'
+
+
 def tasks(args):
     """The module tests cut into tasks that run in their own process:
     each scenario doctest alone, each other tests/test_*.py file alone,
-    the longest first (a scenario is long, a bigger file longer)."""
+    the longest first: as long as a run measured it (DURATIONS, seconds
+    on 2 busy cores; ``--write-durations`` renews it), else guessed from
+    the file's size (a scenario is long, a bigger file longer)."""
+    import json
+    measured = (json.loads(DURATIONS.read_text())
+        if DURATIONS.exists() else {})
     found = []
     for module in (args or modules()):
         tests_dir = ROOT / 'addons' / module / 'tests'
         for path in sorted(tests_dir.glob('test_*.py')):
             if path.stem == 'test_scenario':
                 for rst in sorted(tests_dir.glob('*.rst')):
-                    found.append((10 * rst.stat().st_size,
-                            '%s/%s/%s' % (module, path.stem, rst.name)))
+                    task = '%s/%s/%s' % (module, path.stem, rst.name)
+                    found.append((measured.get(task,
+                                rst.stat().st_size / 100), task))
             else:
-                found.append((path.stat().st_size,
-                        '%s/%s' % (module, path.stem)))
+                task = '%s/%s' % (module, path.stem)
+                found.append((measured.get(task,
+                            path.stat().st_size / 100), task))
     return [t for _, t in sorted(found, key=lambda f: -f[0])]
 
 
@@ -205,7 +217,10 @@ def _tolerate_shared_cache():
         try:
             backup(name)
         except Exception as exception:
-            if getattr(exception, 'pgcode', None) != '42P04':
+            # psycopg's sqlstate, psycopg2's pgcode: duplicate_database
+            code = (getattr(exception, 'sqlstate', None)
+                or getattr(exception, 'pgcode', None))
+            if code != '42P04':
                 raise
     test_tryton.backup_db_cache = backup_db_cache
     tools.backup_db_cache = backup_db_cache
@@ -221,6 +236,7 @@ def run_modules(args, jobs):
     running = {}
     passed = failed = skipped = 0
     durations = []
+    seconds = {}
     workdir = pathlib.Path(tempfile.mkdtemp(prefix='runtests-'))
     free = list(range(1, jobs + 1))
     while todo or running:
@@ -240,8 +256,8 @@ def run_modules(args, jobs):
         slot, task, name, out, started = running.pop(ended)
         out.close()
         free.append(slot)
-        sys.stdout.write('\n== %s (%.0f s) ==\n' % (
-                task, time.monotonic() - started))
+        seconds[task] = round(time.monotonic() - started)
+        sys.stdout.write('\n== %s (%d s) ==\n' % (task, seconds[task]))
         sys.stdout.flush()
         sys.stdout.buffer.write((workdir / (name + '.txt')).read_bytes())
         sys.stdout.flush()
@@ -255,6 +271,9 @@ def run_modules(args, jobs):
         skipped += data['skipped']
         passed += data['run'] - data['failed'] - data['skipped']
         durations.extend(data['durations'])
+    if '--write-durations' in sys.argv:
+        DURATIONS.write_text(json.dumps(seconds, indent=0, sort_keys=True)
+            + '\\n')
     return passed, failed, skipped, durations
 
 

@@ -484,7 +484,8 @@ def walk_menus(browser, server, user, password, only=None):
                 # a wizard's dialog ends by its end button (btn-link)
                 for dialog in page.locator('.modal.in:visible').all():
                     dialog.locator('.modal-footer button.btn-link').click()
-                    expect(dialog).to_be_hidden()
+                    # the end deletes the wizard on the server first
+                    expect(dialog).to_be_hidden(timeout=30000)
                 try:
                     close_tabs(page)
                 except Exception as exc:

@@ -379,7 +379,9 @@ class RegisterImport(Wizard):
         headers, rows = read_rows(data, filename)
         units, errors = parse_register(headers, rows, today=date)
         raise_errors(errors, 'community_base.msg_import_errors', filename)
-        with Transaction().set_context(_community_skip_share_check=True):
+        # the file says the status of its units
+        with Transaction().set_context(_community_skip_share_check=True,
+                _community_skip_unit_status=True):
             return cls._write_register(compound, units, date)
 
     @classmethod

@@ -166,6 +166,22 @@ class Residency(ModelSQL, ModelView):
         units = {r.unit for r in residencies}
         super().delete(residencies)
         cls.check_shares(units)
+        cls._update_unit_status(units)
+
+    @classmethod
+    def on_modification(cls, mode, residencies, field_names=None):
+        super().on_modification(mode, residencies, field_names=field_names)
+        if mode == 'create' or (field_names or set()) & {
+                'unit', 'role', 'start_date', 'end_date'}:
+            cls._update_unit_status({r.unit for r in residencies})
+
+    @classmethod
+    def _update_unit_status(cls, units):
+        "The unit's status follows its residencies (not in register imports)."
+        if Transaction().context.get('_community_skip_unit_status'):
+            return
+        Unit = Pool().get('community.unit')
+        Unit.update_status([u.id for u in units])
 
     @classmethod
     def end(cls, residencies, date):

@@ -11,9 +11,9 @@ from sql.functions import Function
 from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from .exceptions import RegisterError
 
@@ -117,6 +117,24 @@ UNIT_TYPES = [
     ('garage', "Garage"),
     ('storage', "Storage"),
     ]
+
+
+def status_from_roles(status, roles):
+    """The status of a unit of ``status`` whose active residencies have
+    ``roles``: rented (出租) with a tenant; else kept while under
+    decoration; occupied with an owner or a household member; else vacant
+    when it was occupied or rented (unsold and vacant stay)."""
+    if 'tenant' in roles:
+        return 'rented'
+    if status == 'decoration':
+        return status
+    if roles:
+        return 'occupied'
+    if status in {'occupied', 'rented'}:
+        return 'vacant'
+    return status
+
+
 UNIT_STATUSES = [
     ('unsold', "Unsold"),
     ('vacant', "Vacant"),
@@ -169,6 +187,13 @@ class Unit(ModelSQL, ModelView):
                 'community_base.msg_unit_code_unique'),
             ]
         cls._order[0:0] = [('compound', 'ASC'), ('code', 'ASC')]
+        cls._buttons.update({
+                'register_resident': {
+                    'invisible': Eval('id', -1) < 0,
+                    'icon': 'tryton-add',
+                    'depends': ['id'],
+                    },
+                })
 
     @classmethod
     def __register__(cls, module_name):
@@ -221,6 +246,46 @@ class Unit(ModelSQL, ModelView):
         elif operator in {'in', 'not in'} and operand:
             operand = [normalise_unit_code(o) or o for o in operand]
         return [('code', operator, operand, *extra)]
+
+    @classmethod
+    @ModelView.button_action('community_base.wizard_register_resident')
+    def register_resident(cls, units):
+        "Open the short form registering a resident of the unit."
+
+    @classmethod
+    def update_status(cls, units, date=None):
+        """Set the status of ``units`` from their residencies active on
+        ``date`` (default today), see ``status_from_roles``. Returns the
+        units whose status changed."""
+        Date = Pool().get('ir.date')
+        date = date or Date.today()
+        changed = {}
+        for unit in cls.browse(units):
+            roles = {r.role for r in unit.residencies if r.is_active(date)}
+            status = status_from_roles(unit.status, roles)
+            if status != unit.status:
+                changed.setdefault(status, []).append(unit)
+        with without_check_access():
+            for status, records in changed.items():
+                cls.write(records, {'status': status})
+        return [u for records in changed.values() for u in records]
+
+    @classmethod
+    def update_status_cron(cls):
+        """Scheduled action, daily: the status of the units whose
+        residencies began or ended yesterday or today (a lease that ends,
+        a tenant who moves in on a later date)."""
+        pool = Pool()
+        Date = pool.get('ir.date')
+        Residency = pool.get('community.residency')
+        today = Date.today()
+        yesterday = today - dt.timedelta(days=1)
+        residencies = Residency.search(['OR',
+                ('start_date', 'in', [yesterday, today]),
+                ('end_date', 'in', [yesterday - dt.timedelta(days=1),
+                        yesterday]),
+                ])
+        return cls.update_status(list({r.unit for r in residencies}), today)
 
     @classmethod
     def get_area_at(cls, units, date):
@@ -330,3 +395,13 @@ class UnitArea(ModelSQL, ModelView):
                     raise RegisterError(gettext(
                             'community_base.msg_unit_area_invalid',
                             unit=area.unit.rec_name))
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.append(
+            ('community.unit|update_status_cron', "Update Unit Statuses"))

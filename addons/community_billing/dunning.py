@@ -80,6 +80,23 @@ def assign_dunning_procedure(procedure, parties):
     return parties
 
 
+def level_name(index):
+    "The name of the dunning level at ``index`` (0: the first)."
+    if index < len(LEVEL_NAMES):
+        return LEVEL_NAMES[index]
+    return '第%s次催缴' % (index + 1)
+
+
+class Level(metaclass=PoolMeta):
+    __name__ = 'account.dunning.level'
+
+    def get_rec_name(self, name):
+        """The level as the office says it, "第一次催缴 (物业费催缴)",
+        rather than Tryton's "0@物业费催缴"."""
+        return '%s (%s)' % (level_name(self.procedure.levels.index(self)),
+            self.procedure.rec_name)
+
+
 class Dunning(metaclass=PoolMeta):
     __name__ = 'account.dunning'
     compound = fields.Many2One('community.compound', "Compound",
@@ -262,9 +279,7 @@ class DunningLetter(Report):
                         'due_date': bill.due_date,
                         'total': bill.total_amount,
                         'amount': dunning.amount,
-                        'level': (LEVEL_NAMES[index]
-                            if index < len(LEVEL_NAMES)
-                            else '第%s次催缴' % (index + 1)),
+                        'level': level_name(index),
                         })
             fees = LateFee.search([
                     ('bill', 'in', [b.id for b, _ in items]),

@@ -44,12 +44,12 @@ from trytond.model import (
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
-from trytond.wizard import Button, StateTransition, StateView, Wizard
+from trytond.wizard import Button, StateAction, StateView, Wizard
 
 from trytond.modules.community_base.display import format_money
 
 from .arrears import local_today
-from .bill import _chunks
+from .bill import _chunks, _revenue_lines
 from .exceptions import BillingError
 from .fee import round_money
 
@@ -118,6 +118,17 @@ class LateFeeTerm(ModelSQL, ModelView):
     def default_cap():
         return Decimal(1)
 
+    @classmethod
+    def default_account(cls):
+        "Other revenue (6051) of the company, when its chart has it."
+        Account = Pool().get('account.account')
+        company = Transaction().context.get('company')
+        accounts = Account.search([
+                ('code', '=', '6051'),
+                ('company', '=', company),
+                ], limit=1) if company else []
+        return accounts[0].id if accounts else None
+
     def get_rec_name(self, name):
         return self.compound.rec_name
 
@@ -148,6 +159,10 @@ class LateFee(ModelSQL, ModelView):
     move = fields.Many2One('account.move', "Move", readonly=True)
     move_line = fields.Many2One(
         'account.move.line', "Receivable Line", readonly=True)
+    run = fields.Many2One('community.late_fee.run', "Late-Fee Run",
+        readonly=True, ondelete='RESTRICT',
+        help="The run that charged it; none when charged before a "
+        "counter payment.")
     amount_to_pay = fields.Function(fields.Numeric(
             "Amount to Pay", digits=(16, 2)), 'get_amount_to_pay')
 
@@ -234,7 +249,8 @@ class LateFee(ModelSQL, ModelView):
             if term.charged_until and term.charged_until >= today:
                 continue
             with Transaction().set_context(company=compound.company.id):
-                fees.extend(cls.charge(compound, today))
+                run = cls.charge_run(compound, today, origin='scheduled')
+            fees.extend(run.late_fees)
             term.charged_until = today
             term.save()
         return fees
@@ -256,6 +272,23 @@ class LateFee(ModelSQL, ModelView):
                 fees.extend(cls.charge(
                         compound, date, units=sorted(unit_ids), lock=True))
         return fees
+
+    @classmethod
+    def charge_run(cls, compound, date, origin='manual'):
+        """Charge the late fees of ``compound`` as of ``date`` (see
+        ``charge``) and record what was charged in a late-fee run (a run
+        that charged nothing is recorded too: the accountant sees it ran).
+        Returns the run."""
+        Run = Pool().get('community.late_fee.run')
+        fees = cls.charge(compound, date)
+        run = Run(compound=compound, date=date, origin=origin,
+            unit_count=len({f.unit.id for f in fees}),
+            bill_count=len({f.bill.id for f in fees}),
+            amount=sum((f.amount for f in fees), Decimal('0.00')))
+        run.save()
+        if fees:
+            cls.write(fees, {'run': run.id})
+        return run
 
     @classmethod
     def charge(cls, compound, date, units=None, lock=False):
@@ -352,47 +385,141 @@ class LateFee(ModelSQL, ModelView):
 
 
 class LateFeeWaiver(Workflow, ModelSQL, ModelView):
-    """Late Fee Waiver (违约金减免)
+    """Waiver (减免) of a late fee or of part of a bill
 
-    Takes back all or part of a late fee, with a reason. Approval is
-    restricted by button access and logs the approver and the time."""
+    Requested with a reason (the front desk, the cashier or the
+    accountant), then approved or rejected by the groups granted the
+    ``approve`` and ``reject`` buttons (the property manager, the
+    headquarters). Approval posts the reduction: the receivable of the
+    payer is credited (origin the late fee or the bill, so that its
+    amount to pay drops) and the late-fee revenue, or the revenue and
+    output VAT of the bill's fee items (shared in proportion to its
+    lines), are debited. A rejected waiver posts nothing. Who decided and
+    when is logged."""
     __name__ = 'community.late_fee.waiver'
+    _states = {'readonly': Eval('state') != 'draft'}
+    compound = fields.Many2One('community.compound', "Compound",
+        required=True, readonly=True, ondelete='RESTRICT')
+    kind = fields.Selection([
+            ('late_fee', "Late Fee"),
+            ('bill', "Bill"),
+            ], "Waive", required=True, states=_states)
     late_fee = fields.Many2One('community.late_fee', "Late Fee",
-        required=True, ondelete='RESTRICT',
-        states={'readonly': Eval('state') != 'draft'})
+        ondelete='RESTRICT',
+        states={
+            'readonly': Eval('state') != 'draft',
+            'required': Eval('kind') == 'late_fee',
+            'invisible': Eval('kind') != 'late_fee',
+            })
+    bill = fields.Many2One('community.bill', "Bill", ondelete='RESTRICT',
+        domain=[('state', '=', 'posted')],
+        states={
+            'readonly': (Eval('state') != 'draft')
+            | (Eval('kind') == 'late_fee'),
+            'required': Eval('kind') == 'bill',
+            })
     amount = fields.Numeric("Amount", digits=(16, 2), required=True,
-        domain=[('amount', '>', 0)],
-        states={'readonly': Eval('state') != 'draft'})
-    reason = fields.Text("Reason", required=True,
-        states={'readonly': Eval('state') != 'draft'})
-    date = fields.Date("Date", required=True,
-        states={'readonly': Eval('state') != 'draft'})
+        domain=[('amount', '>', 0)], states=_states)
+    reason = fields.Text("Reason", required=True, states=_states)
+    date = fields.Date("Date", required=True, states=_states)
     state = fields.Selection([
-            ('draft', "Draft"),
-            ('done', "Done"),
+            ('draft', "To Approve"),
+            ('done', "Approved"),
+            ('rejected', "Rejected"),
             ], "State", required=True, readonly=True)
-    approved_by = fields.Many2One('res.user', "Approved by", readonly=True)
-    approved_at = fields.Timestamp("Approved at", readonly=True)
+    requested_by = fields.Many2One('res.user', "Requested by",
+        readonly=True)
+    approved_by = fields.Many2One('res.user', "Reviewed by", readonly=True)
+    approved_at = fields.Timestamp("Reviewed at", readonly=True)
     move = fields.Many2One('account.move', "Move", readonly=True)
+    del _states
 
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls._transitions |= {('draft', 'done')}
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {('draft', 'done'), ('draft', 'rejected')}
         cls._buttons.update({
                 'approve': {
                     'invisible': Eval('state') != 'draft',
+                    'icon': 'tryton-ok',
+                    'depends': ['state'],
+                    },
+                'reject': {
+                    'invisible': Eval('state') != 'draft',
+                    'icon': 'tryton-cancel',
                     'depends': ['state'],
                     },
                 })
+
+    @classmethod
+    def __register__(cls, module):
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
+        fee = Pool().get('community.late_fee').__table__()
+        super().__register__(module)
+        # waivers of late fees created before waivers of bills: their
+        # compound and bill come from their late fee
+        cursor.execute(*table.update(
+                [table.compound, table.bill, table.kind],
+                [fee.compound, fee.bill, 'late_fee'],
+                from_=[fee],
+                where=(table.late_fee == fee.id) & (table.compound == Null)))
 
     @staticmethod
     def default_state():
         return 'draft'
 
+    @staticmethod
+    def default_kind():
+        return 'late_fee'
+
+    @classmethod
+    def default_requested_by(cls):
+        return Transaction().user
+
     @classmethod
     def default_date(cls):
-        return dt.date.today()
+        return Pool().get('ir.date').today()
+
+    @fields.depends('late_fee', 'kind', 'amount')
+    def on_change_late_fee(self):
+        if self.kind == 'late_fee' and self.late_fee:
+            self.bill = self.late_fee.bill
+            self.compound = self.late_fee.compound
+            if self.amount is None:
+                self.amount = self.late_fee.amount_to_pay
+
+    @fields.depends('bill', 'kind')
+    def on_change_bill(self):
+        if self.bill:
+            self.compound = self.bill.compound
+
+    @fields.depends('kind', 'late_fee')
+    def on_change_kind(self):
+        if self.kind == 'bill':
+            self.late_fee = None
+
+    def get_rec_name(self, name):
+        target = self.target
+        return '%s %s' % (target.rec_name if target else '',
+            format_money(self.amount) if self.amount is not None else '')
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        LateFee = pool.get('community.late_fee')
+        Bill = pool.get('community.bill')
+        values = super().preprocess_values(mode, values)
+        if values.get('kind') == 'bill':
+            values['late_fee'] = None
+        if values.get('late_fee'):
+            fee = LateFee(values['late_fee'])
+            values['bill'] = fee.bill.id
+            values['compound'] = fee.compound.id
+        elif values.get('bill'):
+            values['compound'] = Bill(values['bill']).compound.id
+        return values
 
     @classmethod
     def check_modification(cls, mode, waivers, values=None, external=False):
@@ -400,7 +527,7 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
             mode, waivers, values=values, external=external)
         if mode in {'write', 'delete'}:
             for waiver in waivers:
-                if waiver.state == 'done' and (
+                if waiver.state != 'draft' and (
                         mode == 'delete' or set(values or {}) - {
                             'approved_by', 'approved_at', 'move', 'state'}):
                     raise BillingError(gettext(
@@ -409,42 +536,38 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
 
     @classmethod
     @ModelView.button
+    @Workflow.transition('rejected')
+    def reject(cls, waivers):
+        "Refuse the waivers: nothing is posted, who and when is logged."
+        cls.write(waivers, {
+                'approved_by': Transaction().user,
+                'approved_at': dt.datetime.now(),
+                })
+
+    @classmethod
+    @ModelView.button
     @Workflow.transition('done')
     def approve(cls, waivers):
         pool = Pool()
         Move = pool.get('account.move')
-        Period = pool.get('account.period')
-        Term = pool.get('community.late_fee.term')
-        Config = pool.get('community.billing.configuration')
-        config = Config(1)
+        Bill = pool.get('community.bill')
+        LateFee = pool.get('community.late_fee')
+        Payment = pool.get('community.payment')
         transaction = Transaction()
+        # like a payment: no cashier settles them meanwhile
+        Payment.lock_bills([w.target for w in waivers])
+        transaction.counter += 1
         moves = []
-        for waiver in waivers:
-            fee = waiver.late_fee
-            left = fee.amount_to_pay
+        waived = defaultdict(Decimal)
+        for waiver in cls.browse(waivers):
+            target = waiver.target
+            left = target.amount_to_pay - waived[str(target)]
             if waiver.amount > left:
                 raise BillingError(gettext(
                         'community_billing.msg_late_fee_waiver_amount',
                         waiver=waiver.rec_name, amount=format_money(left)))
-            term, = Term.search([('compound', '=', fee.compound.id)])
-            company = fee.compound.company
-            receivable = config.get_multivalue(
-                'receivable_account', company=company.id)
-            moves.append(Move(company=company,
-                    journal=config.get_multivalue(
-                        'journal', company=company.id),
-                    period=Period.find(company, date=waiver.date),
-                    date=waiver.date, origin=waiver,
-                    description=waiver.reason[:100],
-                    lines=[{
-                            'account': term.account.id,
-                            'debit': waiver.amount, 'credit': Decimal(0),
-                            }, {
-                            'account': receivable.id,
-                            'party': fee.party.id,
-                            'debit': Decimal(0), 'credit': waiver.amount,
-                            'origin': str(fee),
-                            }]))
+            waived[str(target)] += waiver.amount
+            moves.append(waiver._move())
         Move.save(moves)
         Move.post(moves)
         now = dt.datetime.now()
@@ -453,9 +576,101 @@ class LateFeeWaiver(Workflow, ModelSQL, ModelView):
             waiver.approved_by = transaction.user
             waiver.approved_at = now
         cls.save(waivers)
-        # A late fee settled in full (waivers and payments): reconcile it.
-        LateFee = pool.get('community.late_fee')
-        LateFee.reconcile_paid([w.late_fee for w in waivers])
+        # settled in full (waivers and payments): reconcile
+        LateFee.reconcile_paid(
+            [w.late_fee for w in waivers if w.kind == 'late_fee'])
+        Bill.reconcile_paid([w.bill for w in waivers if w.kind == 'bill'])
+
+    @property
+    def target(self):
+        "The late fee or the bill the waiver reduces."
+        return self.late_fee if self.kind == 'late_fee' else self.bill
+
+    def _move(self):
+        """The (unsaved) move of the approved waiver: the receivable of the
+        payer credited, the revenue debited."""
+        pool = Pool()
+        Move = pool.get('account.move')
+        Period = pool.get('account.period')
+        Term = pool.get('community.late_fee.term')
+        Config = pool.get('community.billing.configuration')
+        config = Config(1)
+        company = self.compound.company
+        target = self.target
+        description = self.reason[:100]
+        lines = [{
+                'account': target.move_line.account.id,
+                'party': target.party.id,
+                'debit': Decimal(0), 'credit': self.amount,
+                'origin': str(target),
+                'description': description,
+                }]
+        if self.kind == 'late_fee':
+            term, = Term.search([('compound', '=', self.compound.id)])
+            lines.append({
+                    'account': term.account.id,
+                    'debit': self.amount, 'credit': Decimal(0),
+                    'description': description,
+                    })
+        else:
+            for item, amount in self._bill_shares():
+                for line in _revenue_lines(
+                        item, amount, description, reverse=True):
+                    if 'tax_lines' in line:
+                        line['tax_lines'] = [
+                            t for _, ts in line['tax_lines'] for t in ts]
+                    lines.append(line)
+        return Move(company=company,
+            journal=config.get_multivalue('journal', company=company.id),
+            period=Period.find(company, date=self.date),
+            date=self.date, origin=self, description=description,
+            lines=lines)
+
+    def _bill_shares(self):
+        """[(fee item, amount)] sharing the waived amount over the lines
+        of the bill in proportion to their amounts (half-up to the fen,
+        the rest on the last line)."""
+        lines = [l for l in self.bill.lines if l.amount > 0]
+        total = sum(l.amount for l in lines)
+        shares, left = [], self.amount
+        for i, line in enumerate(lines):
+            if i == len(lines) - 1:
+                amount = left
+            else:
+                amount = round_money(self.amount * line.amount / total)
+            left -= amount
+            if amount:
+                shares.append((line.fee_item, amount))
+        return shares
+
+
+class LateFeeRun(ModelSQL, ModelView):
+    """Late-Fee Run (违约金计提)
+
+    What one charge of a compound's late fees charged as of a day: the
+    units and bills, the total and a line per late fee."""
+    __name__ = 'community.late_fee.run'
+    compound = fields.Many2One('community.compound', "Compound",
+        required=True, readonly=True, ondelete='RESTRICT')
+    date = fields.Date("Date", required=True, readonly=True,
+        help="Late fees are counted up to this day.")
+    origin = fields.Selection([
+            ('manual', "Manual"),
+            ('scheduled', "Scheduled"),
+            ], "Origin", required=True, readonly=True)
+    unit_count = fields.Integer("Units", readonly=True)
+    bill_count = fields.Integer("Bills", readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+    late_fees = fields.One2Many('community.late_fee', 'run', "Late Fees",
+        readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    def get_rec_name(self, name):
+        return '%s %s' % (self.compound.rec_name, self.date)
 
 
 class Cron(metaclass=PoolMeta):
@@ -491,9 +706,11 @@ class LateFeeCharge(Wizard):
             Button("Cancel", 'end', 'tryton-cancel'),
             Button("Charge", 'charge', 'tryton-ok', default=True),
             ])
-    charge = StateTransition()
+    charge = StateAction('community_billing.act_late_fee_run_form')
 
-    def transition_charge(self):
+    def do_charge(self, action):
+        "Charge, then show the run: what it charged, bill by bill."
         LateFee = Pool().get('community.late_fee')
-        LateFee.charge(self.start.compound, self.start.date)
-        return 'end'
+        run = LateFee.charge_run(self.start.compound, self.start.date)
+        action['views'].reverse()
+        return action, {'res_id': [run.id]}

@@ -13,6 +13,7 @@ from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, fields, sequence_ordered)
 from trytond.pool import Pool
 from trytond.pyson import Bool, Eval
+from trytond.transaction import Transaction
 
 from .alarm import SEVERITIES
 from .bridge.adapters import EVENT_KINDS
@@ -20,6 +21,8 @@ from .device import FAMILIES
 from .exceptions import RuleError
 
 logger = logging.getLogger(__name__)
+# the language of what devices write for the staff of the office
+REQUEST_LANGUAGE = 'zh_CN'
 OPERATORS = {
     '=': lambda a, b: a == b,
     '!=': lambda a, b: a != b,
@@ -246,6 +249,9 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
 
     def _execute_alarm(self, event, state):
         Alarm = Pool().get('community.iot.alarm')
+        if state.get('alarm'):
+            # raised for this event by a service request action before
+            return 1 if state.get('new_alarm') else 0
         alarm, new = Alarm.raise_(
             event, self.severity or 'warning', self._title(event),
             rule=self.rule)
@@ -253,11 +259,15 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
         return 1 if new else 0
 
     def _execute_service_request(self, event, state):
-        """Create a repair service request (community_base) for the event,
-        with the alarm of the rule as origin; nothing when that alarm was
-        already open (one request per alarm)."""
+        """Create a repair service request (community_service) for the
+        event with its alarm as origin: one request per alarm, so nothing
+        for an event repeating while the alarm is open. Without an alarm
+        action before it, the action raises the alarm itself. The request
+        reads in Chinese, with the event's local time in the compound's
+        time zone."""
         pool = Pool()
-        if state.get('alarm') and not state.get('new_alarm'):
+        device = event.device
+        if not device or not device.compound:
             return
         try:
             Request = pool.get('community.service.request')
@@ -265,29 +275,40 @@ class RuleAction(sequence_ordered(), ModelSQL, ModelView):
             logger.warning("rule %s: community.service.request is not "
                 "installed, no service request created", self.rule.name)
             return
-        device = event.device
-        if not device or not device.compound:
+        if not state.get('alarm'):
+            Alarm = pool.get('community.iot.alarm')
+            state['alarm'], state['new_alarm'] = Alarm.raise_(
+                event, self.severity or 'warning', self._title(event),
+                rule=self.rule)
+        alarm = state['alarm']
+        if alarm.service_request:
             return
-        alarm = state.get('alarm')
-        origin = 'community.iot.alarm,%s' % alarm.id if alarm else None
-        values = {
-            'compound': device.compound.id,
-            'unit': device.unit.id if device.unit else None,
-            'kind': 'repair',
-            'title': (alarm.name if alarm and not self.title
-                else self._title(event)),
-            'description': gettext('community_iot.msg_service_request_event',
-                kind=event.kind, device=device.rec_name,
-                time=str(event.time)),
-            'urgency': 'high',
-            }
-        if origin:
-            values['origin'] = origin
-        request, = Request.create([values])
+        compound = device.compound
+        time = event.time or dt.datetime.utcnow()
+        local = time.replace(tzinfo=dt.timezone.utc).astimezone(
+            ZoneInfo(compound.timezone or 'Asia/Shanghai'))
+        with Transaction().set_context(language=REQUEST_LANGUAGE):
+            Event = pool.get('community.iot.event')
+            kinds = dict(Event.fields_get(['kind'])['kind']['selection'])
+            action = self.__class__(self.id)
+            title = alarm.name if not action.title else action._title(event)
+            description = gettext('community_iot.msg_service_request_event',
+                kind=kinds.get(event.kind, event.kind or ''),
+                device=device.rec_name,
+                time=local.strftime('%Y-%m-%d %H:%M:%S'))
+        request, = Request.create([{
+                    'compound': compound.id,
+                    'unit': device.unit.id if device.unit else None,
+                    'kind': 'repair',
+                    'channel': 'device',
+                    'title': title,
+                    'description': description,
+                    'urgency': 'high',
+                    'origin': str(alarm),
+                    }])
         state['service_request'] = request
-        if alarm:
-            alarm.service_request = request
-            alarm.save()
+        alarm.service_request = request
+        alarm.save()
 
     def _execute_command(self, event, state):
         Command = Pool().get('community.iot.command')

@@ -13,4 +13,8 @@ class Cron(metaclass=PoolMeta):
         cls.method.selection.extend([
                 ('community.payment.online|query_pending',
                     "Query Pending Online Payments and Close Expired"),
+                ('community.payment.online.refund|query_processing',
+                    "Query Online Refunds in Progress"),
+                ('community.payment.statement|reconcile_yesterday',
+                    "Reconcile Yesterday's Provider Statements"),
                 ])

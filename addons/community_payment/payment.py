@@ -85,6 +85,8 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         required=True, readonly=True)
     lines = fields.One2Many('community.payment.online.line', 'payment',
         "Lines", readonly=True)
+    refunds = fields.One2Many('community.payment.online.refund', 'payment',
+        "Refunds", readonly=True)
     qr_code = fields.Char("QR Code Content", readonly=True,
         help="WeChat Pay code_url or Alipay qr_code shown to the payer.")
     transaction_id = fields.Char("Transaction ID", readonly=True)

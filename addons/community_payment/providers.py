@@ -14,16 +14,29 @@ and speaks the provider's HTTP API through its SDK, at the merchant's
   ``ValueError`` for anything forged or malformed;
 - ``query(payment)``: the order's state at the provider, as a ``Notice``;
 - ``close(payment)``;
-- ``answer(ok)``: the HTTP answer the provider expects to a notification.
+- ``refund(refund)`` and ``query_refund(refund)``: send a refund of a
+  paid order, ask about it; both return (state, provider refund id) with
+  state 'refunded', 'pending' or 'failed';
+- ``answer(ok)``: the HTTP answer the provider expects to a notification;
+- ``download_statement(date)``: the provider's statement (对账单) of a day
+  (Beijing time) as the provider's file, and ``parse_statement(data)``:
+  that file (downloaded, or uploaded by the accountant) as
+  ``StatementRow``'s.
 
 Only what the provider signed is trusted: amounts are read from the
 verified data, never from our own records.
 """
+import csv
 import datetime as dt
+import gzip
+import hashlib
+import io
 import json
 import logging
+import urllib.request
 import uuid
-from decimal import Decimal
+import zipfile
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import NamedTuple, Optional
 from urllib.parse import parse_qsl
 
@@ -32,6 +45,8 @@ logger = logging.getLogger(__name__)
 WECHAT_GATEWAY = 'https://api.mch.weixin.qq.com'
 ALIPAY_GATEWAY = 'https://openapi.alipay.com/gateway.do'
 TIMEOUT = (5, 15)
+#: the providers' statements are in Beijing time
+BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
 class Notice(NamedTuple):
@@ -51,6 +66,8 @@ class Notice(NamedTuple):
     refund_reference: Optional[str] = None
     #: the provider's notification id, for the log
     notify_id: Optional[str] = None
+    #: the provider's id of the refund (WeChat Pay refund_id), for refunds
+    provider_refund_id: Optional[str] = None
 
 
 def fen(amount):
@@ -65,6 +82,46 @@ def yuan(value):
 
 class ProviderFailure(Exception):
     "The provider answered an error or could not be reached."
+
+
+class StatementNotReady(ProviderFailure):
+    "The provider has not yet made the statement of the day."
+
+
+class StatementRow(NamedTuple):
+    "One line of a provider's statement."
+    #: 'payment' or 'refund'
+    kind: str
+    #: the provider's transaction id (WeChat 微信订单号, Alipay 支付宝交易号)
+    transaction_id: str
+    #: our order reference (商户订单号)
+    reference: str
+    #: the payment's amount, or the amount refunded, in yuan (positive)
+    amount: Decimal
+    #: the provider's fee (手续费) in yuan: positive charged, negative
+    #: given back (on a refund)
+    fee: Decimal
+    #: when (UTC, naive)
+    time: Optional[dt.datetime] = None
+    #: the provider's refund id (WeChat 微信退款单号), for refunds
+    refund_id: Optional[str] = None
+    #: our refund reference (商户退款单号, Alipay 退款请求号), for refunds
+    refund_reference: Optional[str] = None
+
+
+def cents(value):
+    "Text of an amount in yuan → Decimal rounded half-up to 0.01."
+    return Decimal(value.strip() or '0').quantize(
+        Decimal('0.01'), rounding=ROUND_HALF_UP)
+
+
+def beijing_time(text):
+    "'2024-01-01 10:00:00' (Beijing time) → naive UTC datetime."
+    text = text.strip()
+    if not text:
+        return None
+    return dt.datetime.strptime(text, '%Y-%m-%d %H:%M:%S').replace(
+        tzinfo=BEIJING).astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 class Provider:
@@ -88,6 +145,16 @@ class Provider:
 
     def answer(self, ok, message=''):
         "Return (status, body, content type) of a notification's answer."
+        raise NotImplementedError
+
+    def download_statement(self, date):
+        """The provider's statement file of ``date`` (Beijing time); raise
+        StatementNotReady when there is none (yet)."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse_statement(cls, data):
+        "The ``StatementRow``'s of a statement file; ValueError if not one."
         raise NotImplementedError
 
 
@@ -187,7 +254,8 @@ class WeChatPayProvider(Provider):
                         'ABNORMAL': 'failed'}.get(status, 'pending'),
                     amount=yuan(resource['amount']['refund']),
                     refund_reference=str(resource['out_refund_no']),
-                    notify_id=result.get('id'))
+                    notify_id=result.get('id'),
+                    provider_refund_id=resource.get('refund_id'))
             return self._transaction_notice(resource, result.get('id'))
         except (KeyError, TypeError, ArithmeticError) as exception:
             raise ValueError('malformed resource: %r' % exception)
@@ -222,8 +290,118 @@ class WeChatPayProvider(Provider):
                     code, data.get('code') or ''))
         # SUCCESS at once is rare: PROCESSING, then a REFUND.SUCCESS
         # notification
+        return self._refund_state(data), data.get('refund_id')
+
+    @staticmethod
+    def _refund_state(data):
         return {'SUCCESS': 'refunded', 'CLOSED': 'failed',
             'ABNORMAL': 'failed'}.get(data.get('status'), 'pending')
+
+    def query_refund(self, refund):
+        code, data = self._call('query_refund',
+            out_refund_no=refund.reference)
+        if code != 200:
+            raise ProviderFailure('query refund: HTTP %s %s' % (
+                    code, data.get('code') or ''))
+        return self._refund_state(data), data.get('refund_id')
+
+    def download_statement(self, date):
+        """The trade bill (交易账单, all trades and refunds) of ``date``:
+        ``tradebill`` gives a download URL and the SHA1 of the bill, the
+        download (authorized, not signed) a gzip of it."""
+        code, data = self._call('trade_bill', bill_date=date.isoformat(),
+            bill_type='ALL', tar_type='GZIP')
+        if code == 400 and data.get('code') == 'NO_STATEMENT_EXIST':
+            # no trade that day (or, before ~10:00, not yet made)
+            raise StatementNotReady('tradebill: %s' % data.get('message'))
+        if code != 200 or not data.get('download_url'):
+            raise ProviderFailure('tradebill: HTTP %s %s' % (
+                    code, data.get('code') or ''))
+        try:
+            code, content = self.client.download_bill(data['download_url'])
+        except Exception as exception:
+            raise ProviderFailure('billdownload: %s' % exception)
+        if code != 200 or not isinstance(content, bytes):
+            raise ProviderFailure('billdownload: HTTP %s' % code)
+        try:
+            content = gzip.decompress(content)
+        except (OSError, EOFError) as exception:
+            raise ProviderFailure('billdownload: %s' % exception)
+        if (data.get('hash_type', 'SHA1').upper() == 'SHA1'
+                and data.get('hash_value')
+                and hashlib.sha1(content).hexdigest().lower()
+                != data['hash_value'].lower()):
+            raise ProviderFailure('billdownload: SHA1 differs')
+        return content
+
+    #: 交易状态 of the bill's lines
+    BILL_KINDS = {'SUCCESS': 'payment', 'REFUND': 'refund'}
+
+    @classmethod
+    def parse_statement(cls, data):
+        """The lines of a WeChat Pay trade bill (UTF-8, plain or gzip): a
+        header line, one line a trade or refund, each field prefixed by a
+        backquote, then the summary (总交易单数 …), whose count is checked.
+        Raises ValueError for anything else."""
+        if data[:2] == b'\x1f\x8b':
+            data = gzip.decompress(data)
+        text = data.decode('utf-8-sig').replace('\r\n', '\n')
+        lines = [l for l in text.split('\n') if l.strip()]
+        if not lines or not lines[0].startswith('交易时间'):
+            raise ValueError("not a WeChat Pay trade bill")
+        header = lines[0].split(',')
+        column = {name.strip(): i for i, name in enumerate(header)}
+        for name in ['交易时间', '微信订单号', '商户订单号', '交易状态',
+                '应结订单金额', '退款金额', '手续费']:
+            if name not in column:
+                raise ValueError("no column %s" % name)
+
+        def fields(line):
+            # fields are ",`"-separated: a comma inside a product name
+            # does not split
+            return [f.strip() for f in line.strip().lstrip('`').split(',`')]
+
+        rows, count, data_lines = [], None, 0
+        for number, line in enumerate(lines[1:], 1):
+            if line.startswith('总交易单数'):
+                summary = (fields(lines[number + 1])
+                    if number + 1 < len(lines) else [])
+                if summary and summary[0].isdigit():
+                    count = int(summary[0])
+                break
+            values = fields(line)
+            if len(values) < len(header) - 1:
+                raise ValueError("line %s: %s fields" % (number, len(values)))
+            value = dict((n, values[i] if i < len(values) else '')
+                for n, i in column.items())
+            kind = cls.BILL_KINDS.get(value['交易状态'])
+            if kind is None:
+                data_lines += 1
+                continue  # REVOKED …: no money moved
+            try:
+                if kind == 'payment':
+                    amount = cents(value.get('订单金额')
+                        or value['应结订单金额'])
+                else:
+                    amount = cents(value['退款金额'])
+                rows.append(StatementRow(kind=kind,
+                        transaction_id=value['微信订单号'],
+                        reference=value['商户订单号'],
+                        amount=amount, fee=cents(value['手续费']),
+                        time=beijing_time(value['交易时间']),
+                        refund_id=value.get('微信退款单号') or None
+                        if kind == 'refund' else None,
+                        refund_reference=value.get('商户退款单号') or None
+                        if kind == 'refund' else None))
+            except (ValueError, InvalidOperation) as exception:
+                raise ValueError("line %s: %s" % (number, exception))
+            data_lines += 1
+        if count is None:
+            raise ValueError("no summary: the bill is incomplete")
+        if count != data_lines:
+            raise ValueError("%s lines, the summary says %s" % (
+                    data_lines, count))
+        return rows
 
     def answer(self, ok, message=''):
         if ok:
@@ -348,8 +526,105 @@ class AlipayProvider(Provider):
             out_trade_no=refund.payment.reference,
             out_request_no=refund.reference,
             refund_reason=(refund.reason or '')[:256])
-        # Alipay answers synchronously; fund_change Y: money moved now
-        return 'refunded' if data.get('fund_change') == 'Y' else 'pending'
+        # Alipay answers synchronously; fund_change Y: money moved now; N:
+        # the same request again (or not moved yet): ask the refund query.
+        # Alipay has no refund id of its own: the refund is known (and
+        # listed in its statement) by our out_request_no.
+        if data.get('fund_change') == 'Y':
+            return 'refunded', refund.reference
+        return self.query_refund(refund)
+
+    def query_refund(self, refund):
+        data = self._call('api_alipay_trade_fastpay_refund_query',
+            out_request_no=refund.reference,
+            out_trade_no=refund.payment.reference)
+        # an answer without refund_amount: no such refund (yet)
+        if (data.get('refund_status', 'REFUND_SUCCESS') == 'REFUND_SUCCESS'
+                and data.get('refund_amount')):
+            return 'refunded', refund.reference
+        return 'pending', refund.reference
+
+    def download_statement(self, date):
+        """The trade bill (业务明细) of ``date``:
+        ``alipay.data.dataservice.bill.downloadurl.query`` gives a short
+        lived URL of a zip of GBK CSV files, fetched as it is."""
+        try:
+            data = self.client.server_api(
+                'alipay.data.dataservice.bill.downloadurl.query',
+                biz_content={'bill_type': 'trade',
+                    'bill_date': date.isoformat()})
+        except Exception as exception:
+            raise ProviderFailure('bill.downloadurl.query: %s' % exception)
+        if str(data.get('code')) != '10000':
+            if data.get('sub_code') == 'isp.bill_not_exist':
+                raise StatementNotReady('bill.downloadurl.query: %s'
+                    % data.get('sub_msg'))
+            raise ProviderFailure('bill.downloadurl.query: %s %s' % (
+                    data.get('code'), data.get('sub_code') or ''))
+        try:
+            with urllib.request.urlopen(data['bill_download_url'],
+                    timeout=TIMEOUT[1]) as response:
+                return response.read()
+        except (KeyError, OSError) as exception:
+            raise ProviderFailure('bill download: %s' % exception)
+
+    @staticmethod
+    def _bill_csv(data):
+        "The text of the 业务明细 CSV in an Alipay bill zip (or the CSV)."
+        if data[:2] != b'PK':
+            return data.decode('gbk')
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                name = info.filename
+                if not info.flag_bits & 0x800:
+                    # names in GBK, read by zipfile as cp437
+                    name = name.encode('cp437').decode('gbk', 'replace')
+                if name.endswith('.csv') and '汇总' not in name:
+                    return archive.read(info).decode('gbk')
+        raise ValueError("no 业务明细 file in the zip")
+
+    @classmethod
+    def parse_statement(cls, data):
+        """The lines of an Alipay trade bill (the zip, or its 业务明细 CSV in
+        GBK): comment lines (#), the header (支付宝交易号 …), one line a
+        trade or refund. 服务费 is negative when charged. Raises ValueError
+        for anything else."""
+        text = cls._bill_csv(data).replace('\r\n', '\n')
+        lines = [l for l in text.split('\n')
+            if l.strip() and not l.startswith('#')]
+        if not lines or not lines[0].startswith('支付宝交易号'):
+            raise ValueError("not an Alipay trade bill")
+        reader = csv.reader(lines)
+        header = [h.strip() for h in next(reader)]
+        column = {name: i for i, name in enumerate(header)}
+        for name in ['支付宝交易号', '商户订单号', '业务类型', '完成时间',
+                '订单金额（元）', '商家实收（元）', '退款批次号/请求号',
+                '服务费（元）']:
+            if name not in column:
+                raise ValueError("no column %s" % name)
+        rows = []
+        for number, values in enumerate(reader, 2):
+            values = [v.strip() for v in values]
+            value = dict((n, values[i] if i < len(values) else '')
+                for n, i in column.items())
+            kind = {'交易': 'payment', '退款': 'refund'}.get(value['业务类型'])
+            if kind is None:
+                continue
+            try:
+                if kind == 'payment':
+                    amount = cents(value['订单金额（元）'])
+                else:
+                    amount = abs(cents(value['商家实收（元）']))
+                rows.append(StatementRow(kind=kind,
+                        transaction_id=value['支付宝交易号'],
+                        reference=value['商户订单号'],
+                        amount=amount, fee=-cents(value['服务费（元）']),
+                        time=beijing_time(value['完成时间']),
+                        refund_reference=(value['退款批次号/请求号'] or None
+                            if kind == 'refund' else None)))
+            except (ValueError, InvalidOperation) as exception:
+                raise ValueError("line %s: %s" % (number, exception))
+        return rows
 
     def answer(self, ok, message=''):
         if ok:

@@ -9,9 +9,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, Workflow, fields)
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
+from trytond.wizard import Button, StateAction, StateView, Wizard
 
 from .exceptions import ServiceRequestError
 
@@ -143,7 +144,8 @@ class ServiceRequest(Workflow, ModelSQL, ModelView):
         states={'required': Eval('state').in_(['done', 'confirmed'])})
     rating = fields.Selection(RATINGS, "Satisfaction",
         states={
-            'required': Eval('state') == 'confirmed',
+            'required': (Eval('state') == 'confirmed')
+            & Bool(Eval('requester')),
             'readonly': Eval('state') != 'done',
             })
     rating_comment = fields.Text("Resident Comment",
@@ -231,6 +233,13 @@ class ServiceRequest(Workflow, ModelSQL, ModelView):
     @staticmethod
     def default_token():
         return uuid.uuid4().hex
+
+    @classmethod
+    def default_compound(cls):
+        "The compound of the unit given by the context (from a unit)."
+        unit = Transaction().context.get('default_unit')
+        if isinstance(unit, int) and unit >= 0:
+            return Pool().get('community.unit')(unit).compound.id
 
     @staticmethod
     def default_state():
@@ -437,8 +446,26 @@ class ServiceRequest(Workflow, ModelSQL, ModelView):
 
     @classmethod
     @ModelView.button
-    @Workflow.transition('done')
     def do(cls, requests):
+        """Mark the work done; a request with no resident to confirm it
+        (raised by a device or by the staff) is closed at once."""
+        cls._do(requests)
+        cls.close_unattended(requests)
+
+    @classmethod
+    def close_unattended(cls, requests):
+        "Close the done requests that have no requester to confirm them."
+        requests = [r for r in cls.browse(requests)
+            if r.state == 'done' and not r.requester]
+        if requests:
+            cls.write(requests, {
+                    'state': 'confirmed',
+                    'confirmed_at': _now(),
+                    })
+
+    @classmethod
+    @Workflow.transition('done')
+    def _do(cls, requests):
         to_write = []
         for request in requests:
             values = {'done_at': _now()}
@@ -558,3 +585,120 @@ class ServiceRequestFollowUp(ModelSQL, ModelView):
     @classmethod
     def search_compound(cls, name, clause):
         return [('request.' + clause[0],) + tuple(clause[1:])]
+
+
+class Unit(metaclass=PoolMeta):
+    __name__ = 'community.unit'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._buttons.update({
+                'open_service_request': {
+                    'invisible': Eval('id', -1) < 0,
+                    'icon': 'tryton-add',
+                    'depends': ['id'],
+                    },
+                })
+
+    @classmethod
+    @ModelView.button_action('community_service.wizard_service_intake')
+    def open_service_request(cls, units):
+        "Open the front desk's short form of a repair request (报修)."
+
+
+class ServiceIntakeStart(ModelView):
+    "Open a Service Request"
+    __name__ = 'community.service.intake.start'
+    unit = fields.Many2One('community.unit', "Unit", required=True)
+    residents = fields.Many2Many('party.party', None, None, "Residents",
+        readonly=True)
+    requester = fields.Many2One('party.party', "Requester",
+        domain=[('id', 'in', Eval('residents', []))],
+        help="The resident of the unit who called.")
+    contact_phone = fields.Char("Contact Phone")
+    kind = fields.Selection(KINDS, "Kind", required=True)
+    category = fields.Many2One('community.service.category', "Category",
+        domain=[('kind', '=', Eval('kind'))])
+    title = fields.Char("Title", required=True)
+    description = fields.Text("Description")
+    urgency = fields.Selection(URGENCIES, "Urgency", required=True)
+    channel = fields.Selection([
+            ('phone', "Phone"),
+            ('office', "Office"),
+            ], "Channel", required=True)
+
+    @fields.depends('unit')
+    def on_change_unit(self):
+        self.residents, self.requester = unit_residents(self.unit)
+
+
+def unit_residents(unit):
+    """The parties living in ``unit`` today (owners, tenants, members) and
+    the one who most likely calls: the payer, else a tenant, else the
+    first."""
+    if not unit:
+        return [], None
+    Date = Pool().get('ir.date')
+    today = Date.today()
+    active = [r for r in unit.residencies if r.is_active(today)]
+    order = {'tenant': 0, 'owner': 1, 'member': 2}
+    active.sort(key=lambda r: (not r.payer, order.get(r.role, 3)))
+    parties = []
+    for residency in active:
+        if residency.party not in parties:
+            parties.append(residency.party)
+    return parties, (parties[0] if parties else None)
+
+
+class ServiceIntake(Wizard):
+    """Open a Service Request (报修登记)
+
+    The front desk takes a resident's call: from the unit, the request's
+    unit, its resident and the phone channel are already there; the
+    request is created and shown."""
+    __name__ = 'community.service.intake'
+    start = StateView('community.service.intake.start',
+        'community_service.service_intake_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Create", 'create_', 'tryton-ok', default=True),
+            ])
+    create_ = StateAction('community_service.act_service_request_form')
+
+    def default_start(self, fields):
+        values = {
+            'kind': 'repair',
+            'urgency': 'normal',
+            'channel': 'phone',
+            }
+        if self.model and self.model.__name__ == 'community.unit' \
+                and self.record:
+            residents, requester = unit_residents(self.record)
+            values.update({
+                    'unit': self.record.id,
+                    'residents': [p.id for p in residents],
+                    'requester': requester.id if requester else None,
+                    })
+        return values
+
+    def do_create_(self, action):
+        Request = Pool().get('community.service.request')
+        form = self.start
+        request, = Request.create([{
+                    'unit': form.unit.id,
+                    'compound': form.unit.compound.id,
+                    'requester': (form.requester.id
+                        if form.requester else None),
+                    'contact_phone': form.contact_phone,
+                    'kind': form.kind,
+                    'category': form.category.id if form.category else None,
+                    'chargeable': bool(form.category
+                        and form.category.chargeable
+                        and form.kind == 'repair'),
+                    'title': form.title,
+                    'description': form.description,
+                    'urgency': form.urgency,
+                    'channel': form.channel,
+                    }])
+        action['views'].reverse()
+        return action, {'res_id': [request.id]}

@@ -14,6 +14,22 @@ class CommunityBillingTestCase(
         TranslationTestMixin, CompanyTestMixin, ModuleTestCase):
     "Test community_billing module"
     module = 'community_billing'
+    # the dunning screens and the fiscal years and periods (会计期间)
+    zh_cn_office_terms = {
+        'account_dunning': None,
+        'account': r'fiscalyear|period',
+        }
+
+    @with_transaction()
+    def test_dunning_level_name(self):
+        "A dunning level reads as the office says it, not 0@procedure"
+        from ..dunning import create_dunning_procedure
+        company = create_company()
+        with set_company(company):
+            procedure = create_dunning_procedure(company)
+            self.assertEqual([l.rec_name for l in procedure.levels], [
+                    "第一次催缴 (物业费催缴)", "第二次催缴 (物业费催缴)",
+                    "最后催告 (物业费催缴)"])
 
     @with_transaction()
     def test_property_chart_from_templates(self):

@@ -235,6 +235,58 @@ class CommunityIotTestCase(
             self.assertEqual(alarm.state, 'resolved')
 
     @with_transaction()
+    def test_rule_service_request_per_alarm(self):
+        "A device's repair request: one per alarm, in Chinese, local time"
+        from trytond.modules import create_graph, load_translations
+        pool = Pool()
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        Rule = pool.get('community.iot.rule')
+        Alarm = pool.get('community.iot.alarm')
+        Request = pool.get('community.service.request')
+        Lang = pool.get('ir.lang')
+        Module = pool.get('ir.module')
+        lang, = Lang.search([('code', '=', 'zh_CN')])
+        Lang.write([lang], {'translatable': True})
+        graph = create_graph({m.name for m in Module.search(
+                        [('state', '=', 'activated')])})
+        load_translations(pool, graph['community_iot'], {'zh_CN'})
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            create_device(compound, 'leak1')
+            # no alarm action: the request raises the alarm itself
+            Rule.create([{
+                        'name': "水浸报修", 'event_kind': 'water_leak',
+                        'compound': compound.id,
+                        'actions': [('create', [
+                                    {'type': 'service_request'}])]}])
+            Message.ingest([msg('zigbee2mqtt/leak1', {'water_leak': True},
+                        received=dt.datetime(2026, 3, 1, 16, 30))])
+            alarm, = Alarm.search([])
+            request, = Request.search([])
+            self.assertEqual(
+                (request.origin, request.channel, request.kind,
+                    request.urgency, request.title, request.requester),
+                (alarm, 'device', 'repair', 'high', "水浸报修", None))
+            # 16:30 UTC is half past midnight in Shanghai
+            self.assertEqual(request.description,
+                "设备 leak1 于 2026-03-02 00:30:00（本地时间）上报“水浸”。")
+            # the event repeats while the alarm is open: no new request
+            event, = Event.search([('kind', '=', 'water_leak')])
+            Rule.apply([event])
+            Rule.apply([event])
+            self.assertEqual(Request.search([]), [request])
+            self.assertEqual(Alarm.search([]), [alarm])
+            # no resident to confirm: done is closed
+            request.assigned_to = 1
+            request.save()
+            Request.dispatch([request])
+            Request.start([request])
+            Request.do([request])
+            self.assertEqual(request.state, 'confirmed')
+
+    @with_transaction()
     def test_rule_notify_group(self):
         "A rule notifies the users of a group (Tryton notifications)"
         pool = Pool()

@@ -23,15 +23,27 @@ generated here:
 
 The emulators record what they were asked (``orders``, ``refunds``) and
 build the notifications a test delivers (``notification``), so a test
-decides when a notification arrives, twice, or never.
+decides when a notification arrives, twice, or never. They serve the
+statement (对账单) of a day built from the trades and refunds they saw,
+with the provider's fee (``FEE_RATE``, 0.6 %, per line rounded half-up to
+the cent): WeChat Pay's trade bill (``/v3/bill/tradebill`` → a download
+URL → the gzipped bill, fields prefixed by a backquote, SHA1 checked) and
+Alipay's (``alipay.data.dataservice.bill.downloadurl.query`` → a zip of
+GBK CSV files). ``foreign_trade`` adds a paid trade this system never
+started (e.g. another till on the same merchant account).
 """
 import base64
+import csv
 import datetime as dt
+import gzip
+import hashlib
+import io
 import json
 import secrets
 import threading
 import uuid
-from decimal import Decimal
+import zipfile
+from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
@@ -41,6 +53,18 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 CST = dt.timezone(dt.timedelta(hours=8))
+#: the providers' fee rate of the tests (the usual 0.6 %)
+FEE_RATE = Decimal('0.006')
+
+
+def fee_of(amount):
+    "The fee of ``amount`` yuan, rounded half-up to the cent."
+    return (Decimal(amount) * FEE_RATE).quantize(Decimal('0.01'),
+        rounding=ROUND_HALF_UP)
+
+
+def yuan_text(fen):
+    return '%.2f' % (Decimal(fen) / 100)
 
 
 def new_key():
@@ -70,6 +94,13 @@ def rsa2_verify(public_key, text, signature):
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+class _GBKZipInfo(zipfile.ZipInfo):
+    "A zip member named in GBK without the UTF-8 flag, as Alipay's are."
+
+    def _encodeFilenameFlags(self):
+        return self.filename.encode('gbk'), self.flag_bits
 
 
 class _Server:
@@ -123,6 +154,7 @@ class WeChatPayEmulator(_Server):
         self.public_key_id = 'PUB_KEY_ID_0119' + secrets.token_hex(10)
         self.apiv3_key = secrets.token_hex(16)  # 32 characters
         self.orders, self.refunds = {}, {}
+        self.bills = {}
         super().__init__()
 
     # what the property company configures
@@ -199,6 +231,24 @@ class WeChatPayEmulator(_Server):
                 return self._json(200, self.transaction(order))
             if url.path == '/v3/refund/domestic/refunds':
                 return self._refund(data)
+            if parts[:4] == ['v3', 'refund', 'domestic', 'refunds'] \
+                    and len(parts) == 5:
+                refund = self.refunds.get(parts[4])
+                if refund is None:
+                    return self._json(404, {'code': 'RESOURCE_NOT_EXISTS',
+                            'message': '退款单不存在'})
+                return self._json(200, refund)
+            if url.path == '/v3/bill/tradebill':
+                return self._tradebill(dict(parse_qsl(url.query)))
+            if url.path == '/v3/billdownload/file':
+                content = self.bills.get(dict(parse_qsl(url.query)).get(
+                        'token'))
+                if content is None:
+                    return self._json(404, {'code': 'RESOURCE_NOT_EXISTS',
+                            'message': '账单文件不存在'})
+                # the file itself is not signed
+                return 200, {'Content-Type': 'application/octet-stream'}, \
+                    content
             return self._json(404, {'code': 'NOT_FOUND', 'message': path})
 
     def _native(self, data):
@@ -285,6 +335,96 @@ class WeChatPayEmulator(_Server):
                     timespec='seconds')
             return order
 
+    # ---------------------------------------------------------- the bill
+    BILL_HEADER = ('交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,'
+        '商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,'
+        '代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,'
+        '退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注')
+
+    def bill(self, date):
+        """The trade bill (bill_type ALL) of ``date`` as WeChat Pay makes
+        it, or None without a trade that day. An order's ``bill_total``
+        (fen), when set, is what the bill shows instead of its total."""
+        day = date.isoformat()
+        rows = []
+        openid = 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o'
+        for order in self.orders.values():
+            if not order.get('success_time', '').startswith(day):
+                continue
+            total = yuan_text(order.get('bill_total', order['total']))
+            rows.append((order['success_time'], [
+                        order['success_time'][:19].replace('T', ' '),
+                        self.appid, self.mchid, '0', '',
+                        order['transaction_id'], order['out_trade_no'],
+                        openid, 'NATIVE', 'SUCCESS', 'OTHERS', 'CNY', total,
+                        '0.00', '0', '0', '0.00', '0.00', '', '',
+                        order['description'], '', '%.5f' % fee_of(total),
+                        '0.60%', total, '0.00', '']))
+        for refund in self.refunds.values():
+            if not refund['create_time'].startswith(day):
+                continue
+            amount = yuan_text(refund['amount']['refund'])
+            rows.append((refund['create_time'], [
+                        refund['create_time'][:19].replace('T', ' '),
+                        self.appid, self.mchid, '0', '',
+                        refund['transaction_id'], refund['out_trade_no'],
+                        openid, 'NATIVE', 'REFUND', 'OTHERS', 'CNY', '0.00',
+                        '0.00', refund['refund_id'], refund['out_refund_no'],
+                        amount, '0.00', 'ORIGINAL', refund['status'],
+                        '', '', '%.5f' % -fee_of(amount), '0.60%', '0.00',
+                        amount, '']))
+        if not rows:
+            return None
+        rows.sort(key=lambda r: r[0])
+        lines = [self.BILL_HEADER]
+        lines += [','.join('`' + v for v in r) for _, r in rows]
+        payments = [r for _, r in rows if r[9] == 'SUCCESS']
+        refunds = [r for _, r in rows if r[9] == 'REFUND']
+        lines.append('总交易单数,应结订单总金额,退款总金额,充值券退款总金额,'
+            '手续费总金额,订单总金额,申请退款总金额')
+        lines.append(','.join('`' + v for v in [
+                    str(len(rows)),
+                    '%.2f' % sum(Decimal(r[12]) for r in payments),
+                    '%.2f' % sum(Decimal(r[16]) for r in refunds),
+                    '0.00',
+                    '%.5f' % sum(Decimal(r[22]) for _, r in rows),
+                    '%.2f' % sum(Decimal(r[24]) for r in payments),
+                    '%.2f' % sum(Decimal(r[25]) for r in refunds)]))
+        return ('\r\n'.join(lines) + '\r\n').encode('utf-8')
+
+    def _tradebill(self, query):
+        try:
+            date = dt.date.fromisoformat(query.get('bill_date', ''))
+        except ValueError:
+            return self._json(400, {'code': 'PARAM_ERROR',
+                    'message': '账单日期格式不正确'})
+        if date >= dt.datetime.now(CST).date() + dt.timedelta(days=1):
+            return self._json(400, {'code': 'PARAM_ERROR',
+                    'message': '账单日期不能晚于今天'})
+        content = self.bill(date)
+        if content is None:
+            return self._json(400, {'code': 'NO_STATEMENT_EXIST',
+                    'message': '当日无交易,不生成账单'})
+        token = secrets.token_urlsafe(12)
+        self.bills[token] = gzip.compress(content)
+        return self._json(200, {'hash_type': 'SHA1',
+                'hash_value': hashlib.sha1(content).hexdigest(),
+                'download_url': '%s/v3/billdownload/file?token=%s' % (
+                    self.base_url, token)})
+
+    def foreign_trade(self, total):
+        """A trade of ``total`` fen paid at this merchant account that this
+        system never started (another till, a mistaken configuration)."""
+        number = uuid.uuid4().hex
+        with self.lock:
+            self.orders[number] = {
+                'out_trade_no': number, 'total': total,
+                'notify_url': '', 'description': '其他收款',
+                'trade_state': 'NOTPAY', 'transaction_id': None,
+                'refunded': 0}
+        self.pay(number)
+        return number
+
     def _encrypted(self, original_type, resource, key=None):
         nonce = secrets.token_hex(6)  # 12 characters
         associated = original_type
@@ -359,6 +499,8 @@ class AlipayEmulator(_Server):
         self.app_key = new_key()
         self.alipay_key = new_key()
         self.orders, self.refunds = {}, {}
+        self.bills = {}
+        self.partner_id = '2088102176163591'
         super().__init__()
 
     @property
@@ -389,6 +531,12 @@ class AlipayEmulator(_Server):
     def handle(self, method, path, headers, body):
         with self.lock:
             url = urlsplit(path)
+            if url.path.startswith('/bill/'):
+                # the bill's short-lived download link: no signature
+                content = self.bills.get(url.path[len('/bill/'):])
+                if content is None:
+                    return 404, {'Content-Type': 'text/plain'}, b'expired'
+                return 200, {'Content-Type': 'application/zip'}, content
             params = dict(parse_qsl(url.query, keep_blank_values=True))
             if method == 'POST' and body:
                 params.update(parse_qsl(body.decode('utf-8'),
@@ -413,6 +561,9 @@ class AlipayEmulator(_Server):
                 'alipay.trade.query': self._query,
                 'alipay.trade.close': self._close,
                 'alipay.trade.refund': self._refund,
+                'alipay.trade.fastpay.refund.query': self._refund_query,
+                'alipay.data.dataservice.bill.downloadurl.query':
+                    self._bill_url,
                 }.get(api)
             if handler is None:
                 return self._answer(api, self._error(
@@ -478,7 +629,11 @@ class AlipayEmulator(_Server):
                     '退款金额超限')
             order['refunded'] = str(refunded)
             self.refunds[request_no] = {'out_trade_no': order[
-                    'out_trade_no'], 'refund_amount': str(amount)}
+                    'out_trade_no'], 'refund_amount': str(amount),
+                'trade_no': order['trade_no'], 'subject': order['subject'],
+                'total_amount': order['total_amount'],
+                'gmt_refund': dt.datetime.now(CST).strftime(
+                    '%Y-%m-%d %H:%M:%S')}
             fund_change = 'Y'
         return {'code': '10000', 'msg': 'Success',
             'trade_no': order['trade_no'],
@@ -487,6 +642,119 @@ class AlipayEmulator(_Server):
             'fund_change': fund_change, 'refund_fee': str(refunded),
             'gmt_refund_pay': dt.datetime.now(CST).strftime(
                 '%Y-%m-%d %H:%M:%S')}
+
+    def _refund_query(self, biz, params):
+        order = self._order(biz)
+        if order is None or order['trade_status'] is None:
+            return self._error('ACQ.TRADE_NOT_EXIST', '交易不存在')
+        refund = self.refunds.get(biz.get('out_request_no'))
+        answer = {'code': '10000', 'msg': 'Success',
+            'trade_no': order['trade_no'],
+            'out_trade_no': order['out_trade_no'],
+            'out_request_no': biz.get('out_request_no')}
+        if refund is not None:
+            # no refund_amount in the answer: no such refund
+            answer.update({'total_amount': order['total_amount'],
+                    'refund_amount': refund['refund_amount'],
+                    'refund_status': 'REFUND_SUCCESS'})
+        return answer
+
+    # ---------------------------------------------------------- the bill
+    BILL_HEADER = ('支付宝交易号,商户订单号,业务类型,商品名称,创建时间,'
+        '完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,'
+        '支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,'
+        '券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,'
+        '退款批次号/请求号,服务费（元）,分润（元）,备注')
+
+    def bill(self, date):
+        """The zip of the trade bill of ``date`` as Alipay makes it: the
+        业务明细 and 业务明细(汇总) CSV files in GBK, with GBK file names;
+        None without a trade that day. An order's ``bill_amount``, when
+        set, is what the bill shows instead of its amount."""
+        day = date.isoformat()
+        rows = []
+        for order in self.orders.values():
+            if not (order.get('gmt_payment') or '').startswith(day):
+                continue
+            amount = order.get('bill_amount', order['total_amount'])
+            rows.append([order['trade_no'] + '\t',
+                    order['out_trade_no'] + '\t', '交易', order['subject'],
+                    order['gmt_payment'], order['gmt_payment'], '', '', '',
+                    '', 'csq***@example.com', amount, amount, '0.00', '0.00',
+                    '0.00', '0.00', '0.00', '', '0.00', '0.00', '',
+                    '%.2f' % -fee_of(amount), '0.00', ''])
+        for number, refund in self.refunds.items():
+            if not refund['gmt_refund'].startswith(day):
+                continue
+            amount = Decimal(refund['refund_amount'])
+            rows.append([refund['trade_no'] + '\t',
+                    refund['out_trade_no'] + '\t', '退款', refund['subject'],
+                    refund['gmt_refund'], refund['gmt_refund'], '', '', '',
+                    '', 'csq***@example.com', refund['total_amount'],
+                    '%.2f' % -amount, '0.00', '0.00', '0.00', '0.00', '0.00',
+                    '', '0.00', '0.00', number + '\t',
+                    '%.2f' % fee_of(amount), '0.00', ''])
+        if not rows:
+            return None
+        rows.sort(key=lambda r: r[5])
+        out = io.StringIO()
+        out.write('#支付宝业务明细查询\r\n#账号：[%s]\r\n' % self.partner_id)
+        out.write('#起始日期：[%s 00:00:00]   终止日期：[%s 00:00:00]\r\n' % (
+                date.strftime('%Y年%m月%d日'),
+                (date + dt.timedelta(days=1)).strftime('%Y年%m月%d日')))
+        out.write('#' + '-' * 41 + '业务明细列表' + '-' * 40 + '\r\n')
+        out.write(self.BILL_HEADER + '\r\n')
+        csv.writer(out, lineterminator='\r\n').writerows(rows)
+        out.write('#' + '-' * 41 + '业务明细列表结束' + '-' * 36 + '\r\n')
+        trades = [r for r in rows if r[2] == '交易']
+        refunds = [r for r in rows if r[2] == '退款']
+        out.write('#交易合计：%s笔，商家实收：%.2f元，商家优惠：0.00元\r\n' % (
+                len(trades), sum(Decimal(r[12]) for r in trades)))
+        out.write('#退款合计：%s笔，商家实收：%.2f元，商家优惠：0.00元\r\n' % (
+                len(refunds), sum(Decimal(r[12]) for r in refunds)))
+        out.write('#导出时间：[%s]\r\n' % dt.datetime.now(CST).strftime(
+                '%Y年%m月%d日 %H:%M:%S'))
+        summary = ('#支付宝业务汇总查询\r\n门店编号,门店名称,交易订单总笔数,'
+            '退款订单总笔数,订单金额（元）,商家实收（元）,服务费（元）\r\n'
+            '合计,,%s,%s,%.2f,%.2f,%.2f\r\n' % (len(trades), len(refunds),
+                sum(Decimal(r[11]) for r in trades),
+                sum(Decimal(r[12]) for r in rows),
+                sum(Decimal(r[22]) for r in rows)))
+        prefix = '%s_%s' % (self.partner_id, date.strftime('%Y%m%d'))
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+            for name, text in [(prefix + '_业务明细.csv', out.getvalue()),
+                    (prefix + '_业务明细(汇总).csv', summary)]:
+                archive.writestr(_GBKZipInfo(name, date.timetuple()[:6]),
+                    text.encode('gbk'))
+        return buffer.getvalue()
+
+    def _bill_url(self, biz, params):
+        if biz.get('bill_type') != 'trade':
+            return self._error('isv.invalid-bill-type', '账单类型不合法')
+        try:
+            date = dt.date.fromisoformat(biz.get('bill_date', ''))
+        except ValueError:
+            return self._error('isv.invalid-bill-date', '账单时间格式不正确')
+        content = self.bill(date)
+        if content is None:
+            return self._error('isp.bill_not_exist', '账单不存在')
+        token = secrets.token_hex(16)
+        self.bills[token] = content
+        return {'code': '10000', 'msg': 'Success',
+            'bill_download_url': '%s/bill/%s' % (self.base_url, token)}
+
+    def foreign_trade(self, total_amount):
+        """A trade of ``total_amount`` (text, yuan) paid to this application
+        that this system never started."""
+        number = uuid.uuid4().hex
+        with self.lock:
+            self.orders[number] = {
+                'out_trade_no': number, 'total_amount': total_amount,
+                'subject': '其他收款', 'notify_url': None,
+                'trade_status': None, 'trade_no': None, 'refunded': '0.00'}
+        self.pay(number)
+        return number
 
     # ------------------------------------------------------ the payer pays
     def pay(self, out_trade_no):

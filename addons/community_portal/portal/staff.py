@@ -19,6 +19,8 @@ from .web import (
 
 register_nav('staff_queue', N_("Work orders"), 'staff/', order=10,
     audience=STAFF, service='requests')
+register_nav('staff_intake', N_("New request"), 'staff/requests/new',
+    order=15, audience=STAFF, service='requests')
 register_nav('staff_logout', N_("Log out"), 'staff/logout-page', order=90,
     audience=STAFF)
 
@@ -88,6 +90,59 @@ def staff_queue(ctx):
             ], limit=100)
     return ctx.render('staff/queue.html', mine=mine, new=new,
         state_label=lambda state: state_label(ctx, state))
+
+
+@staff_route('/staff/requests/new', methods=('GET', 'POST'),
+    readonly=False, service='requests')
+def staff_request_new(ctx):
+    """A resident calls: the front desk types the unit's code as people
+    say it (1-2-301, 1栋2单元301) and what is wrong; the request is filed
+    for the unit's resident, by phone. Units are found through the staff
+    user's record rules (their compounds only)."""
+    from trytond.modules.community_service.service import unit_residents
+    pool = ctx.pool
+    Unit = pool.get('community.unit')
+    Request = pool.get('community.service.request')
+    form = ctx.request.form
+    kinds = ctx.selection('community.service.request', 'kind')
+    urgencies = ctx.selection('community.service.request', 'urgency')
+    error = None
+    if ctx.request.method == 'POST':
+        code = form.get('unit', '').strip()[:50]
+        kind = form.get('kind')
+        urgency = form.get('urgency', 'normal')
+        title = form.get('title', '').strip()[:200]
+        units = Unit.search([('rec_name', 'ilike', code)], limit=2) \
+            if code else []
+        if kind not in kinds or urgency not in urgencies or not title:
+            error = ctx._("Fill in the unit, the title and the type.")
+        elif not units:
+            error = ctx._("No unit has this code.")
+        elif len(units) > 1:
+            error = ctx._("Several units match: type the whole code.")
+        else:
+            unit, = units
+            _, requester = unit_residents(unit)
+            try:
+                record, = Request.create([{
+                            'compound': unit.compound.id, 'unit': unit.id,
+                            'requester': requester.id if requester else None,
+                            'kind': kind, 'urgency': urgency, 'title': title,
+                            'description': form.get(
+                                'description', '')[:5000] or None,
+                            'contact_phone': form.get(
+                                'phone', '').strip()[:30] or None,
+                            'channel': 'phone',
+                            }])
+            except UserError as exception:
+                rollback()
+                error = error_text(exception)
+            else:
+                return ctx.redirect('/staff/requests/%s' % record.token)
+    return ctx.render('staff/request_new.html', error=error,
+        status=400 if error else 200, form=form,
+        kinds=[(k, v) for k, v in kinds.items() if k],
+        urgencies=[(k, v) for k, v in urgencies.items() if k])
 
 
 @staff_route('/staff/requests/<token>', service='requests')

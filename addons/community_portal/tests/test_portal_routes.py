@@ -390,7 +390,8 @@ class PortalRouteTestCase(RouteTestCase):
         html = jz.get(self.url('/staff/meters'), headers=ZH
             ).get_data(as_text=True)
         self.assertEqual(re.findall(r'data-nav="([a-z_]+)"', html),
-            ['staff_queue', 'staff_cashier', 'staff_meters', 'staff_logout'])
+            ['staff_queue', 'staff_intake', 'staff_cashier', 'staff_meters',
+                'staff_logout'])
         self.assertEqual(jz.get(self.url('/staff/')).status_code, 200)
         self.assertEqual(jz.get(self.url('/staff/cashier')).status_code,
             200)
@@ -413,6 +414,35 @@ class PortalRouteTestCase(RouteTestCase):
         home = bj.get(self.url('/staff/'))
         self.assertEqual(home.status_code, 303)
         self.assertTrue(home.headers['Location'].endswith('/staff/meters'))
+
+    def test_staff_intake_by_unit_code(self):
+        """A resident calls: the front desk types the unit's code as people
+        say it and files the request for its resident, by phone; a unit of
+        another compound is not found"""
+        jz = self.staff_client('tech_jz')
+        page = jz.get(self.url('/staff/requests/new'), headers=ZH)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn('房屋编号', page.get_data(as_text=True))
+        csrf = self.csrf(page)
+        response = jz.post(self.url('/staff/requests/new'), data={
+                'csrf': csrf, 'unit': '9栋1单元101', 'kind': 'repair',
+                'title': "门锁坏了", 'urgency': 'normal'}, headers=ZH)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn('没有此编号的房屋', response.get_data(as_text=True))
+        response = jz.post(self.url('/staff/requests/new'), data={
+                'csrf': csrf, 'unit': '3栋2单元1201', 'kind': 'repair',
+                'title': "厨房漏水", 'urgency': 'high',
+                'phone': '13900139006'})
+        self.assertEqual(response.status_code, 303)
+        token = response.headers['Location'].rsplit('/', 1)[1]
+        with Transaction().start(DB_NAME, 0):
+            Request = Pool().get('community.service.request')
+            request, = Request.search([('token', '=', token)])
+            self.assertEqual(
+                (request.unit.code, request.requester.name,
+                    request.channel, request.urgency, request.title,
+                    request.state),
+                ('3-2-1201', "钱多", 'phone', 'high', "厨房漏水", 'new'))
 
     def test_selection_labels_from_model(self):
         "The request form's types are the model's selection"

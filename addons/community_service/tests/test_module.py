@@ -9,6 +9,7 @@ from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.transaction import Transaction
 
 
 class CommunityServiceTestCase(
@@ -87,6 +88,72 @@ class CommunityServiceTestCase(
             self.assertEqual(april.total_amount, Decimal('263.75'))
             self.assertTrue(door.charged)
             self.assertEqual(Request.pending_charges([unit]), [])
+
+
+    @with_transaction()
+    def test_front_desk_intake_from_unit(self):
+        "A resident calls: the request is opened from the unit in one form"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Compound = pool.get('community.compound')
+        Building = pool.get('community.building')
+        Unit = pool.get('community.unit')
+        Residency = pool.get('community.residency')
+        Request = pool.get('community.service.request')
+        Intake = pool.get('community.service.intake', type='wizard')
+        company = create_company()
+        with set_company(company):
+            compound, = Compound.create([{'company': company.id,
+                        'code': 'JZHY', 'name': "嘉州花园"}])
+            building, = Building.create([{'compound': compound.id,
+                        'code': '1', 'name': "1栋"}])
+            unit, = Unit.create([{'building': building.id,
+                        'code': '1-2-301'}])
+            owner, tenant = Party.create([{'name': "王五"}, {'name': "赵六"}])
+            Residency.create([{'unit': unit.id, 'party': owner.id,
+                        'role': 'owner', 'share': Decimal(100),
+                        'start_date': dt.date(2020, 1, 1)}, {
+                        'unit': unit.id, 'party': tenant.id,
+                        'role': 'tenant', 'payer': True,
+                        'start_date': dt.date(2024, 1, 1)}])
+
+            session_id, _, _ = Intake.create()
+            with Transaction().set_context(active_model='community.unit',
+                    active_id=unit.id, active_ids=[unit.id]):
+                defaults = Intake.execute(session_id, {}, 'start')
+                form = {k: v for k, v in
+                    defaults['view']['defaults'].items() if '.' not in k}
+                # the unit, its payer who calls, a repair by phone
+                self.assertEqual(
+                    (form['unit'], form['requester'], form['kind'],
+                        form['channel']),
+                    (unit.id, tenant.id, 'repair', 'phone'))
+                self.assertEqual(
+                    sorted(form['residents']), sorted([owner.id, tenant.id]))
+                form.update(title="厨房水管漏水", urgency='high')
+                result = Intake.execute(
+                    session_id, {'start': form}, 'create_')
+            Intake.delete(session_id)
+            request, = Request.search([])
+            (action, data), = result['actions']
+            self.assertEqual(data['res_id'], [request.id])
+            self.assertEqual(
+                (request.compound, request.unit, request.requester,
+                    request.channel, request.title, request.state),
+                (compound, unit, tenant, 'phone', "厨房水管漏水", 'new'))
+
+            # done, it waits for the resident's confirmation; a request
+            # nobody filed (a device, the staff's round) closes at once
+            round_, = Request.create([{'unit': unit.id,
+                        'title': "楼道灯不亮", 'channel': 'office'}])
+            both = [request, round_]
+            Request.write(both, {'assigned_to': 1})
+            Request.dispatch(both)
+            Request.start(both)
+            Request.do(both)
+            self.assertEqual((request.state, round_.state),
+                ('done', 'confirmed'))
+            self.assertTrue(round_.confirmed_at)
 
 
 del ModuleTestCase
