@@ -57,6 +57,8 @@ def prepare_database(name, modules):
     from trytond.tests import test_tryton
     test_tryton.DB_NAME = name
     test_tryton.DB_CACHE = 'postgresql://bench'
+    # create_db's default name is the one of its import
+    test_tryton.create_db.__defaults__ = (name, 'en')
     test_tryton.activate_module(modules)
     bench_billing.DB = name
     return uri
@@ -154,7 +156,7 @@ def main():
             args.units, plain), flush=True)
 
     # 2. with notifications
-    from trytond.config import config
+    from trytond import config
     from trytond.modules.community_notification.tests.emulators import (
         APPROVED_SMS, WECHAT_TEMPLATES, TencentSms, WeChat, configure)
     t0 = time.perf_counter()
