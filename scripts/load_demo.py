@@ -522,6 +522,7 @@ def load_online_payments():
     at the official gateway again (with the emulator's keys it cannot
     open real orders)."""
     from trytond.pool import Pool
+    from trytond.transaction import Transaction
     from trytond.modules.community_payment.providers import WECHAT_GATEWAY
     from trytond.modules.community_payment.tests.emulators import (
         WeChatPayEmulator)
@@ -573,7 +574,10 @@ def load_online_payments():
             headers, body = wechat.notification(payment.reference)
             payments.append(OnlinePayment.receive(merchant, headers, body))
         # booked now rather than by the queue (the demo's worker is not
-        # running yet)
+        # running yet), reading what the notifications wrote by SQL (the
+        # provider's transaction id) rather than this transaction's cache
+        for cache in Transaction().cache.values():
+            cache.clear()
         OnlinePayment.settle_paid(payments)
         Merchant.write([merchant], {'gateway_url': WECHAT_GATEWAY})
     finally:
