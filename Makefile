@@ -10,7 +10,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install sao bench bench-register bench-billing bench-payment bench-dunning bench-portal bench-iot chromium clean
+.PHONY: demo test lint install sao bench bench-register bench-billing bench-payment bench-payment-notify bench-notify bench-dunning bench-portal bench-iot chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ test: lint chromium sao
 	$(PY) scripts/runtests.py
 
 # every benchmark, one after the other (each prints its own figures)
-bench: bench-register bench-billing bench-payment bench-dunning bench-iot bench-portal
+bench: bench-register bench-billing bench-payment bench-payment-notify bench-notify bench-dunning bench-iot bench-portal
 
 # Register import benchmark: 20,000 units / ~40,000 residencies into a
 # fresh database (UNITS=N to change the size).
@@ -62,6 +62,20 @@ PAY_UNITS ?= 5000
 bench-payment: install
 	$(PY) tests/bench/bench_payment.py --units $(PAY_UNITS)
 	$(PY) tests/bench/bench_payment.py --units $(PAY_UNITS) --prepaid
+
+# WeChat Pay notifications of N pending online payments posted at once by
+# concurrent clients to trytond (+ trytond-worker), as make demo runs it;
+# each booked once, ledger balanced (e.g. make bench-payment-notify
+# N=20000 NOTIFY_ARGS="--clients 32 --workers 2")
+N ?= 5000
+bench-payment-notify: install
+	$(PY) tests/bench/bench_payment_notify.py --payments $(N) $(NOTIFY_ARGS)
+
+# A bill run of UNITS units notifying every payer (inbox + emulated WeChat
+# and SMS sent by trytond-worker): messages/s, time until all are sent,
+# the bill run's time with and without notifications
+bench-notify: install
+	$(PY) tests/bench/bench_notify.py --units $(UNITS)
 
 # Create Dunnings after a bill run of 5,000 units, a quarter of them paid
 # (DUNNING_UNITS=N to change the size).

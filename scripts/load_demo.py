@@ -14,8 +14,8 @@ from trytond import config
 def steps():
     "Return the demo steps in order; each takes no argument."
     return [setup_company, load_register, demo_users, demo_parking_committees,
-        load_billing, load_dunning, setup_portal, setup_iot_devices,
-        close_config_wizard]
+        load_billing, load_dunning, setup_portal, load_online_payments,
+        load_notifications, setup_iot_devices, close_config_wizard]
 
 
 def setup_company():
@@ -509,6 +509,123 @@ def setup_portal():
     if text not in existing:
         with logins.open('a') as f:
             f.write(text)
+
+
+def load_online_payments():
+    """A WeChat Pay merchant account of the company (演示, emulated) and
+    three demo units' bills paid online through it: each order opened,
+    paid, its signed notification verified and booked as a receipt.
+
+    WeChat Pay cannot be reached from a demo: the orders go to the
+    emulator of community_payment's tests, which signs and encrypts as
+    WeChat Pay does, for the time of this step; the account then points
+    at the official gateway again (with the emulator's keys it cannot
+    open real orders)."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    from trytond.modules.community_payment.providers import WECHAT_GATEWAY
+    from trytond.modules.community_payment.tests.emulators import (
+        WeChatPayEmulator)
+    pool = Pool()
+    Company = pool.get('company.company')
+    Merchant = pool.get('community.payment.merchant')
+    OnlinePayment = pool.get('community.payment.online')
+    Counter = pool.get('community.payment')
+    Residency = pool.get('community.residency')
+    if OnlinePayment.search([], limit=1):
+        return
+    company, = Company.search([], limit=1)
+    wechat = WeChatPayEmulator()
+    try:
+        database = Pool().database_name
+        listen = config.get('web', 'listen', default='127.0.0.1:8000')
+        merchant, = Merchant.search([('company', '=', company.id),
+                ('provider', '=', 'wechat')], limit=1) or [None]
+        values = {
+            'app_id': wechat.appid, 'mch_id': wechat.mchid,
+            'serial_no': wechat.serial_no,
+            'public_key_id': wechat.public_key_id,
+            'provider_public_key': wechat.platform_public_key,
+            'private_key': wechat.merchant_private_key,
+            'apiv3_key': wechat.apiv3_key,
+            'gateway_url': wechat.gateway_url,
+            }
+        if merchant:
+            Merchant.write([merchant], values)
+        else:
+            merchant, = Merchant.create([dict(values,
+                        name="嘉州物业 微信支付（演示）",
+                        company=company.id, provider='wechat',
+                        notify_url='https://wy.example.com')])
+        Merchant.write([merchant], {'notify_url':
+                'http://%s/%s/community_payment/notify/%s' % (
+                    listen, database, merchant.id)})
+        payments = []
+        # the demo residents (portal logins) pay what their unit owes
+        owners = Residency.search([('role', '=', 'owner'),
+                ('active', '=', True)], order=[('id', 'ASC')], limit=3)
+        for residency in owners:
+            items = Counter.open_items(residency.unit)
+            if not items:
+                continue
+            payment = OnlinePayment.start(residency.compound, residency.unit,
+                residency.party, 'wechat', items=items)
+            wechat.pay(payment.reference)
+            headers, body = wechat.notification(payment.reference)
+            payments.append(OnlinePayment.receive(merchant, headers, body))
+        # booked now rather than by the queue (the demo's worker is not
+        # running yet), reading what the notifications wrote by SQL (the
+        # provider's transaction id) rather than this transaction's cache
+        for cache in Transaction().cache.values():
+            cache.clear()
+        OnlinePayment.settle_paid(payments)
+        Merchant.write([merchant], {'gateway_url': WECHAT_GATEWAY})
+    finally:
+        wechat.stop()
+    print('demo: %s online payments paid' % len(payments), flush=True)
+
+
+def load_notifications():
+    """The inbox of the demo resident (first portal login): what the bill
+    runs, the payments and the pinned announcement told, plus a bill due
+    soon and a device alarm of the unit (urgent); the oldest are read."""
+    from decimal import Decimal
+    from trytond.pool import Pool
+    pool = Pool()
+    Notification = pool.get('community.notification')
+    Residency = pool.get('community.residency')
+    Bill = pool.get('community.bill')
+    owners = Residency.search([('role', '=', 'owner'),
+            ('active', '=', True)], order=[('id', 'ASC')], limit=1)
+    if not owners:
+        return
+    residency, = owners
+    party, unit, compound = residency.party, residency.unit, residency.compound
+    demo = Notification.search([('party', '=', party.id),
+            ('template.code', 'in', ['bill_due_soon', 'device_alarm'])],
+        limit=1)
+    if not demo:
+        bills = Bill.search([('unit', '=', unit.id), ('state', '=', 'posted')],
+            order=[('due_date', 'DESC')], limit=1)
+        if bills:
+            bill, = bills
+            Notification.notify('bill_due_soon', [(party, compound, {
+                            'number': bill.number, 'unit': unit.rec_name,
+                            'amount': '%.2f' % (bill.amount_to_pay
+                                or Decimal(0)),
+                            'due_date': bill.due_date.isoformat()})],
+                origin=bill)
+        Notification.notify('device_alarm', [(party, compound, {
+                        'unit': unit.rec_name, 'device': "厨房烟感",
+                        'alarm': "烟雾报警（演示）",
+                        'time': dt.datetime.now().strftime('%Y-%m-%d %H:%M'),
+                        })])
+    inbox = Notification.search([('party', '=', party.id)],
+        order=[('create_date', 'ASC'), ('id', 'ASC')])
+    # the oldest half read: the inbox shows read and unread messages
+    Notification.mark_read(inbox[:len(inbox) // 2])
+    print('demo: %s messages in the inbox of %s' % (len(inbox), party.name),
+        flush=True)
 
 
 def main():

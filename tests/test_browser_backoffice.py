@@ -520,7 +520,8 @@ def project_menus(page, menus):
 # each list opens on its work-to-do tab: 待确认 devices, 草稿 notices,
 # 待验证 accounts, which the demo fills too)
 DEMO_LISTS = {
-    'admin': {'community.iot.device', 'community.announcement', 'web.user'},
+    'admin': {'community.iot.device', 'community.announcement', 'web.user',
+        'community.notification', 'community.notification.template'},
     'jz_manager': {
         'community.iot.device', 'community.announcement', 'web.user'},
     }
@@ -574,3 +575,62 @@ def test_every_menu_of_every_demo_user(server):
             (ARTIFACTS / 'backoffice_menus.txt').write_text(
                 '\n'.join(report + failures) + '\n')
     assert not failures, '\n'.join(failures)
+
+
+def test_demo_data(server):
+    """The demo (scripts/load_demo.py) shows online payments and
+    notifications, and the office's Tryton terms in Chinese: the WeChat
+    Pay merchant account (emulated while loading, then on the official
+    gateway), three demo units' bills paid online and booked once as
+    WeChat Pay receipts, the notification templates, the demo resident's
+    inbox (read and unread, a bill due soon, an urgent device alarm); the
+    zh_CN overrides loaded over Tryton's own."""
+    if os.environ.get('BACKOFFICE_URL'):
+        pytest.skip("the database of a server started by hand")
+    import psycopg
+    uri = os.environ.get('TRYTOND_DATABASE__URI') or devdb.database_uri(
+        'pg-test')
+    with psycopg.connect(devdb.dsn(uri, DATABASE)) as conn:
+        def one(query, *params):
+            return conn.execute(query, params).fetchone()
+        assert one("SELECT provider, gateway_url, notify_url LIKE %s "
+            "FROM community_payment_merchant", '%/community_payment/notify/%'
+            ) == ('wechat', 'https://api.mch.weixin.qq.com', True)
+        paid, settled, receipts, amounts = one(
+            "SELECT COUNT(*), COUNT(o.settlement), "
+            "COUNT(DISTINCT p.receipt_number), "
+            "BOOL_AND(p.amount = o.amount AND p.method = 'wechat' "
+            "AND p.state = 'posted' AND p.reference = o.transaction_id) "
+            "FROM community_payment_online o "
+            "JOIN community_payment p ON p.id = o.settlement "
+            "WHERE o.state = 'paid'")
+        assert (paid, settled, receipts, amounts) == (3, 3, 3, True)
+        codes = {r[0] for r in conn.execute(
+                "SELECT code FROM community_notification_template")}
+        assert {'bill_issued', 'bill_due_soon', 'payment_received',
+            'dunning_reminder', 'device_alarm'} <= codes
+        # the demo resident: the first owner (first portal login)
+        inbox = conn.execute(
+            "SELECT t.code, n.urgent, n.read_date IS NOT NULL "
+            "FROM community_notification n "
+            "JOIN community_notification_template t ON t.id = n.template "
+            "WHERE n.party = (SELECT party FROM community_residency "
+            "WHERE role = 'owner' ORDER BY id LIMIT 1)").fetchall()
+        kinds = {code for code, _, _ in inbox}
+        assert {'bill_issued', 'payment_received', 'bill_due_soon',
+            'device_alarm'} <= kinds, kinds
+        assert ('device_alarm', True, False) in inbox
+        assert {read for _, _, read in inbox} == {True, False}
+        translations = dict(conn.execute(
+                "SELECT module || ':' || src, value FROM ir_translation "
+                "WHERE lang = 'zh_CN' AND value != '' AND ("
+                "(module = 'account_dunning' AND name = 'ir.ui.menu,name' "
+                "AND src = 'Create Dunnings') "
+                "OR (module = 'account' AND name = 'ir.ui.menu,name' "
+                "AND src = 'Periods') "
+                "OR (module = 'party' AND name = 'party.party,phone'))"
+                ).fetchall())
+        assert translations == {'account_dunning:Create Dunnings': '生成催缴',
+            'account:Periods': '会计期间', 'party:Phone': '电话'}, (
+            translations)
+

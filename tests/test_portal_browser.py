@@ -193,7 +193,8 @@ def test_two_compounds_two_portals(portal_server, browser):
     jz, bj = portals['嘉州花园'], portals['滨江花园']
     assert page.title() == jz['name']
     assert header_colour() == 'rgb(192, 57, 43)'   # #C0392B
-    assert services() == ['home'] + jz['services']
+    # the compound's services, the inbox always (before "Me")
+    assert services() == ['home'] + jz['services'][:-1] + ['inbox', 'profile']
     assert "停水检修" in page.content()
     assert page.locator('header img.logo').count() == 0
     shot(page, '20-portal-jiazhou')
@@ -203,7 +204,7 @@ def test_two_compounds_two_portals(portal_server, browser):
     page.wait_for_function(
         "document.title === %r" % bj['name'])
     assert header_colour() == 'rgb(17, 122, 101)'  # #117A65
-    assert services() == ['home'] + bj['services']
+    assert services() == ['home'] + bj['services'][:-1] + ['inbox', 'profile']
     assert 'announcements' not in services()
     assert "电梯年检" in page.content() and "停水检修" not in page.content()
     assert "保安室 0833-2200003" in page.content()
@@ -217,4 +218,44 @@ def test_two_compounds_two_portals(portal_server, browser):
     page.goto(base + '/requests')
     assert header_colour() == 'rgb(17, 122, 101)'
     assert not problems, problems
+    context.close()
+
+
+def test_inbox(portal_server, browser):
+    """The inbox on a phone: the unread count on the navigation, the bill
+    notification of the month's bill run opened leads to the bill, the
+    count goes down."""
+    base = portal_server.url
+    data = portal_server.data
+    if not data.get('bills'):
+        pytest.skip("no billing")
+    context = browser.new_context(viewport=VIEWPORT, locale='zh-CN',
+        is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(base + '/login')
+    page.fill('#login', data['accounts']['zhao'])
+    page.fill('#password', PASSWORD)
+    page.click('button[type=submit]')
+    page.wait_for_url('**/portal/')
+    count = page.locator('#nav-inbox-count')
+    before = int(count.inner_text())
+    assert before >= 1
+    page.click('nav a[data-nav=inbox]')
+    page.wait_for_url('**/portal/notifications')
+    assert page.locator('#unread-count').inner_text() == "%s 条未读" % before
+    assert page.locator('form.message.unread').count() == before
+    shot(page, '30-inbox')
+    page.click('form.message.unread button:has-text("账单")')
+    page.wait_for_url('**/portal/bills/*')
+    assert "3-2-1202" in page.content()
+    assert "¥120.00" in page.content()
+    shot(page, '31-inbox-bill')
+    if before == 1:
+        assert page.locator('#nav-inbox-count').count() == 0
+    else:
+        assert int(page.locator('#nav-inbox-count').inner_text()) == (
+            before - 1)
+    page.click('nav a[data-nav=inbox]')
+    page.wait_for_url('**/portal/notifications')
+    assert page.locator('form.message.unread').count() == before - 1
     context.close()

@@ -4,7 +4,7 @@
 """Service requests notify their requester of each change of state (with
 community_service)."""
 from trytond.pool import Pool, PoolMeta
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 NOTIFIED_STATES = {'assigned', 'in_progress', 'done', 'cancelled'}
 
@@ -30,9 +30,10 @@ class ServiceRequest(metaclass=PoolMeta):
             if r.requester and r.state in NOTIFIED_STATES]
         if not requests:
             return
-        with Transaction().set_context(language='zh_CN'):
-            states = {r.id: r.__class__(r.id).translated('state')
-                for r in requests}
+        with Transaction().set_context(language='zh_CN'), \
+                without_check_access():
+            labels = dict(cls.fields_get(['state'])['state']['selection'])
+        states = {r.id: labels.get(r.state, r.state) for r in requests}
         Notification.notify('request_state', [
                 (r.requester.id, r.compound.id, {
                         'number': r.number or '',

@@ -9,16 +9,21 @@ pending → paid (the provider's signed notification, or the query job when
 the notification was lost) → partly refunded | refunded; pending → closed
 (expired, or closed by staff) | failed. A paid payment is booked once: the
 state changes from pending to paid by one conditional UPDATE, and only the
-transaction that changed it posts the counter payment (``community.payment``,
-method WeChat Pay or Alipay, with its receipt number) settling what it pays
-as the counter does; what is already settled is kept as the payer's
-prepayment, never refused.
+transaction that changed it queues its booking (``settle_paid``, after
+commit: the notification is answered without waiting for the ledger); the
+task posts the counter payment (``community.payment``, method WeChat Pay
+or Alipay, with its receipt number) settling what it pays as the counter
+does, in one transaction with the other payments paid meanwhile (the
+receipt and move numbers are locked once for the batch); what is already
+settled is kept as the payer's prepayment, never refused. Without a queue
+worker, trytond runs the task right after the notification's commit,
+before answering.
 """
 import datetime as dt
 import logging
 from decimal import Decimal
 
-from sql import Literal
+from sql import Literal, Null
 from sql.conditionals import Coalesce
 
 from trytond.i18n import gettext
@@ -51,6 +56,8 @@ CHANNELS = [
     ]
 #: how long after its creation a pending payment is first queried
 QUERY_DELAY = dt.timedelta(minutes=3)
+#: payments booked by one transaction of ``settle_paid``
+SETTLE_BATCH = 100
 
 
 class OnlinePayment(Workflow, ModelSQL, ModelView):
@@ -298,11 +305,34 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         if not cursor.fetchall():
             return False  # already paid: booked once before
         Transaction().counter += 1  # the record cache is stale
-        payment = cls(payment.id)
-        payment.state = 'paid'
-        payment.transaction_id = notice.transaction_id
-        cls.settle([payment])
+        # booked after commit, by the queue, with the other payments paid
+        # meanwhile: the notification is answered without waiting for the
+        # ledger's locks (receipt and move numbers)
+        cls.__queue__.settle_paid([cls(payment.id)])
         return True
+
+    @classmethod
+    def settle_paid(cls, payments=None):
+        """Book the payments paid and not yet booked (queued by ``confirm``;
+        also run by the query job): ``payments`` and, in the same
+        transaction, up to ``SETTLE_BATCH`` others waiting, oldest first.
+        The rows are locked (SKIP LOCKED: a concurrent task books the
+        others), so each payment is booked once."""
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        ids = [p.id for p in payments or []]
+        waiting = ((table.settlement == Null)
+            & table.state.in_(['paid', 'partly_refunded', 'refunded']))
+        query = table.select(table.id, where=waiting,
+            order_by=[table.id.in_(ids or [-1]).desc, table.id.asc],
+            limit=SETTLE_BATCH)
+        sql, params = tuple(query)
+        # python-sql's For has no SKIP LOCKED
+        cursor.execute(sql + ' FOR UPDATE SKIP LOCKED', params)
+        todo = [r[0] for r in cursor]
+        if todo:
+            Transaction().counter += 1  # read them after the lock
+            cls.settle(cls.browse(todo))
 
     @classmethod
     def settle(cls, payments):
@@ -420,6 +450,8 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
                 ('create_date', '<', dt.datetime.now() - QUERY_DELAY),
                 ], order=[('create_date', 'ASC')])
         cls.query(pending)
+        # paid but not booked (a lost task): booked now
+        cls.settle_paid()
 
     @classmethod
     def reserve_refund(cls, payment, amount):

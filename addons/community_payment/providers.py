@@ -38,6 +38,7 @@ import hashlib
 import io
 import json
 import logging
+import threading
 import time
 import urllib.request
 import uuid
@@ -84,6 +85,28 @@ def fen(amount):
 def yuan(value):
     "Integer fen → Decimal yuan."
     return (Decimal(int(value)) / 100).quantize(Decimal('0.01'))
+
+
+_clients = {}
+_clients_lock = threading.Lock()
+
+
+def cached_client(merchant, build):
+    """The SDK client of ``merchant`` built by ``build(merchant)``, kept by
+    the process until the merchant account changes: building one reads
+    the secrets and parses the keys, which a notification should not pay
+    for each time (the clients hold no state of a request)."""
+    from trytond.transaction import Transaction
+    key = (Transaction().database.name, merchant.id,
+        merchant.write_date or merchant.create_date)
+    client = _clients.get(key)
+    if client is None:
+        client = build(merchant)
+        with _clients_lock:
+            if len(_clients) > 256:
+                _clients.clear()
+            _clients[key] = client
+    return client
 
 
 class ProviderFailure(Exception):
@@ -171,8 +194,12 @@ class WeChatPayProvider(Provider):
 
     def __init__(self, merchant):
         super().__init__(merchant)
+        self.client = cached_client(merchant, self._client)
+
+    @staticmethod
+    def _client(merchant):
         from wechatpayv3 import WeChatPay, WeChatPayType
-        self.client = WeChatPay(
+        client = WeChatPay(
             wechatpay_type=WeChatPayType.NATIVE,
             mchid=merchant.mch_id,
             private_key=merchant.get_secret('private_key'),
@@ -184,8 +211,9 @@ class WeChatPayProvider(Provider):
             public_key_id=merchant.public_key_id,
             timeout=TIMEOUT)
         # the SDK has the official gateway built in; the merchant's wins
-        self.client._core._gate_way = (
+        client._core._gate_way = (
             merchant.gateway_url or WECHAT_GATEWAY).rstrip('/')
+        return client
 
     def _call(self, method, *args, **kwargs):
         try:
@@ -468,9 +496,13 @@ class AlipayProvider(Provider):
 
     def __init__(self, merchant):
         super().__init__(merchant)
+        self.client = cached_client(merchant, self._client)
+
+    @staticmethod
+    def _client(merchant):
         from alipay import AliPay
         from alipay.utils import AliPayConfig
-        self.client = AliPay(
+        client = AliPay(
             appid=merchant.app_id,
             app_notify_url=merchant.notify_url,
             app_private_key_string=merchant.get_secret('private_key'),
@@ -478,7 +510,8 @@ class AlipayProvider(Provider):
             sign_type='RSA2',
             config=AliPayConfig(timeout=TIMEOUT[1]))
         # the SDK has the official gateway built in; the merchant's wins
-        self.client._gateway = merchant.gateway_url or ALIPAY_GATEWAY
+        client._gateway = merchant.gateway_url or ALIPAY_GATEWAY
+        return client
 
     def _call(self, method, **kwargs):
         try:

@@ -10,8 +10,10 @@ providers' day). Reconciling it:
 1. loads its lines once: from the file the accountant uploaded, else
    downloaded from the provider (WeChat Pay's trade bill, Alipay's 业务明细),
    the file kept on the statement;
-2. matches every line to our online payment (or refund) by the provider's
-   transaction id (or our order number) and compares the amounts;
+2. matches every line to our online payment by the provider's
+   transaction id (or our order number), every refund line to our online
+   refund by the provider's refund id (or our refund number), and compares
+   the amounts;
 3. books the provider's fees (手续费) of the day in one move (fee expense
    account / the merchant's clearing account 1012), once: a statement has
    at most one move, and a rerun finds it;
@@ -54,6 +56,8 @@ STATEMENT_READY = dt.time(10, 0)
 RECONCILE_FROM = dt.time(10, 30)
 #: the states of an online payment whose money the provider holds
 PAID_STATES = ['paid', 'partly_refunded', 'refunded']
+#: the states of an online refund sent to the provider
+REFUND_STATES = ['processing', 'succeeded']
 
 LINE_KINDS = [
     ('payment', "Payment"),
@@ -293,6 +297,7 @@ class Statement(Workflow, ModelSQL, ModelView):
         transaction id, else our order number) and set its status."""
         pool = Pool()
         Payment = pool.get('community.payment.online')
+        Refund = pool.get('community.payment.online.refund')
         Line = pool.get('community.payment.statement.line')
         lines = list(self.lines)
         if not lines:
@@ -308,12 +313,35 @@ class Statement(Workflow, ModelSQL, ModelView):
         by_transaction = {p.transaction_id: p for p in payments
             if p.transaction_id}
         by_reference = {p.reference: p for p in payments}
+        refund_lines = [l for l in lines if l.kind == 'refund']
+        refunds = Refund.search([
+                ('payment.merchant', '=', self.merchant.id),
+                ['OR',
+                    ('provider_refund_id', 'in',
+                        list({l.refund_id for l in refund_lines
+                                if l.refund_id})),
+                    ('reference', 'in',
+                        list({l.refund_reference for l in refund_lines
+                                if l.refund_reference})),
+                    ],
+                ]) if refund_lines else []
+        refunds_by_id = {r.provider_refund_id: r for r in refunds
+            if r.provider_refund_id}
+        refunds_by_reference = {r.reference: r for r in refunds}
         for line in lines:
             payment = (by_transaction.get(line.transaction_id)
                 or by_reference.get(line.reference))
             line.payment = payment
             if line.kind == 'refund':
-                line.status = self.match_refund(line, payment)
+                refund = (refunds_by_id.get(line.refund_id)
+                    or refunds_by_reference.get(line.refund_reference))
+                line.refund = refund
+                if not refund or refund.state not in REFUND_STATES:
+                    line.status = 'missing'
+                elif refund.amount != line.amount:
+                    line.status = 'amount'
+                else:
+                    line.status = 'matched'
             elif not payment or payment.state not in PAID_STATES:
                 line.status = 'missing'
             elif payment.amount != line.amount:
@@ -321,16 +349,6 @@ class Statement(Workflow, ModelSQL, ModelView):
             else:
                 line.status = 'matched'
         Line.save(lines)
-
-    def match_refund(self, line, payment):
-        """The status of refund ``line`` of ``payment``: refunds are
-        matched to their refund documents when this module has them; until
-        then a refund of a payment of ours is taken as matched when the
-        payment's refunded amount covers it."""
-        if (payment and payment.state in PAID_STATES
-                and payment.refunded_amount >= line.amount):
-            return 'matched'
-        return 'missing'
 
     def fee_account(self):
         "The expense account of the provider's fees."
@@ -388,6 +406,7 @@ class Statement(Workflow, ModelSQL, ModelView):
         open ones that disappeared."""
         pool = Pool()
         Payment = pool.get('community.payment.online')
+        Refund = pool.get('community.payment.online.refund')
         Line = pool.get('community.payment.statement.line')
         Mismatch = pool.get('community.payment.statement.mismatch')
         found = {}
@@ -398,12 +417,12 @@ class Statement(Workflow, ModelSQL, ModelView):
             key = '%s:%s:%s' % (kind, line.kind,
                 line.refund_id or line.refund_reference
                 or line.transaction_id)
+            ours = line.refund if line.kind == 'refund' else line.payment
             found[key] = Mismatch(statement=self, key=key, kind=kind,
-                line=line, payment=line.payment,
+                line=line, payment=line.payment, refund=line.refund,
                 reference=line.refund_reference or line.reference,
                 transaction_id=line.refund_id or line.transaction_id,
-                our_amount=(line.payment.amount
-                    if kind == 'amount' else None),
+                our_amount=ours.amount if kind == 'amount' else None,
                 their_amount=line.amount)
         # ours, that day, in no statement of this merchant account
         start, end = day_bounds(self.date)
@@ -427,6 +446,25 @@ class Statement(Workflow, ModelSQL, ModelView):
                 reference=payment.reference,
                 transaction_id=payment.transaction_id,
                 our_amount=payment.amount)
+        succeeded = Refund.search([
+                ('payment.merchant', '=', self.merchant.id),
+                ('state', '=', 'succeeded'),
+                ('refunded_at', '>=', start),
+                ('refunded_at', '<', end),
+                ])
+        listed = {l.refund.id for l in Line.search([
+                    ('refund', 'in', [r.id for r in succeeded]),
+                    ('statement.merchant', '=', self.merchant.id),
+                    ])}
+        for refund in succeeded:
+            if refund.id in listed:
+                continue
+            key = 'missing_theirs:refund:%s' % refund.reference
+            found[key] = Mismatch(statement=self, key=key,
+                kind='missing_theirs', payment=refund.payment,
+                refund=refund, reference=refund.reference,
+                transaction_id=refund.provider_refund_id,
+                our_amount=refund.amount)
         existing = {m.key: m for m in self.mismatches}
         Mismatch.save([m for k, m in found.items() if k not in existing])
         gone = [m for k, m in existing.items()
@@ -526,6 +564,8 @@ class StatementLine(sequence_ordered(), ModelSQL, ModelView):
         help="Positive: charged; negative: given back on a refund.")
     payment = fields.Many2One('community.payment.online', "Online Payment",
         readonly=True, ondelete='RESTRICT')
+    refund = fields.Many2One('community.payment.online.refund',
+        "Online Refund", readonly=True, ondelete='RESTRICT')
     status = fields.Selection(LINE_STATUSES, "Status", readonly=True)
 
     @classmethod
@@ -553,7 +593,10 @@ class Mismatch(Workflow, ModelSQL, ModelView):
         "Statement Line", readonly=True, ondelete='CASCADE')
     payment = fields.Many2One('community.payment.online', "Online Payment",
         readonly=True, ondelete='RESTRICT')
-    reference = fields.Char("Order Number", readonly=True, strip=False)
+    refund = fields.Many2One('community.payment.online.refund',
+        "Online Refund", readonly=True, ondelete='RESTRICT')
+    reference = fields.Char("Order Number", readonly=True, strip=False,
+        help="Our order number, or refund number for a refund.")
     transaction_id = fields.Char("Transaction ID", readonly=True,
         strip=False)
     our_amount = fields.Numeric("Our Amount", digits=(16, 2), readonly=True)

@@ -3,6 +3,7 @@
 # license terms.
 from trytond.modules.community_base.migration import adopt_model_data
 from trytond.pool import PoolMeta
+from trytond.transaction import Transaction
 
 #: the models that community_base registered before the portal became a
 #: module of its own
@@ -26,3 +27,26 @@ class ModelData(metaclass=PoolMeta):
         super().__register__(module)
         if module == 'community_portal':
             adopt_model_data(module, models=MODELS)
+
+
+class Rule(metaclass=PoolMeta):
+    __name__ = 'ir.rule'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.domain.help += (
+            '\n- "portal_party" as the id of the party of the resident '
+            'of a portal page (-1 elsewhere)')
+
+    @classmethod
+    def _get_cache_key(cls, model_names):
+        key = super()._get_cache_key(model_names)
+        return (*key, Transaction().context.get('portal_party', -1))
+
+    @classmethod
+    def _get_context(cls, model_name):
+        context = super()._get_context(model_name)
+        context['portal_party'] = Transaction().context.get(
+            'portal_party', -1)
+        return context

@@ -109,15 +109,19 @@ class BillingTestCase(unittest.TestCase):
             book = openpyxl.load_workbook(io.BytesIO(output.getvalue()))
             sheet = book['欠费明细']
             self.assertEqual(sheet['A1'].value, '小区')
-            self.assertEqual(sheet['K1'].value, '欠费金额')
+            self.assertEqual(sheet['L1'].value, '欠费金额')
             self.assertEqual(
-                [c.value for c in sheet[2]][:5],
-                ['嘉州花园', '3栋', '3-1-101', '张三', bill1.number])
-            self.assertEqual(sheet['H2'].value, dt.datetime(2026, 3, 31))
-            self.assertEqual(sheet['I2'].value, 45)
-            self.assertEqual(sheet['J2'].value, '31-90')
-            self.assertEqual(sheet['K2'].value, 233.75)
-            self.assertEqual(sheet['K3'].value, 120.0)
+                [c.value for c in sheet[2]][:6],
+                ['嘉州花园', '3栋', '3-1-101', '张三', '', bill1.number])
+            self.assertEqual(sheet['I2'].value, dt.datetime(2026, 3, 31))
+            self.assertEqual(sheet['J2'].value, 45)
+            self.assertEqual(sheet['K2'].value, '31-90')
+            self.assertEqual(sheet['L2'].value, 233.75)
+            self.assertEqual(sheet['L3'].value, 120.0)
+            # the total row
+            self.assertEqual((sheet['A4'].value, sheet['L4'].value,
+                    sheet['M4'].value, sheet['N4'].value),
+                ('合计', 353.75, 0, 353.75))
             summary = book['账龄汇总']
             self.assertEqual(summary['A3'].value, '31-90')
             self.assertEqual(summary['B3'].value, 353.75)
@@ -392,6 +396,24 @@ class BillingTestCase(unittest.TestCase):
                     dt.date(2026, 4, 3))
                 self.assertEqual([f for f in LateFee.charge_due()
                         if f.compound == compound], [])
+
+            # The arrears export on 3 April lists 5-1-102 for its late fee
+            # (its bill is paid) and 5-1-103 with its late fees, the
+            # payers' mobiles masked unless shown in clear
+            from ..arrears import arrears_rows, payer_mobiles
+            Mechanism = pool.get('party.contact_mechanism')
+            Mechanism.create([{'party': b.id, 'type': 'mobile',
+                        'value': '13800138000'}])
+            for clear, mobile in [(False, '138****8000'),
+                    (True, '13800138000')]:
+                rows = list(arrears_rows([compound.id], dt.date(2026, 4, 3),
+                        lambda ids, clear=clear: payer_mobiles(ids, clear)))
+                self.assertEqual([(r[2], r[4], r[9], r[10], r[11], r[12],
+                            r[13]) for r in rows], [
+                        ('5-1-102', mobile, 3, '0-30', Decimal(0),
+                            Decimal('0.13'), Decimal('0.13')),
+                        ('5-1-103', '', 3, '0-30', Decimal('260.00'),
+                            Decimal('0.39'), Decimal('260.39'))])
 
     @with_transaction()
     def test_metered_water(self):

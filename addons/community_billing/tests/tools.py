@@ -162,3 +162,13 @@ def counter_payment(unit, party, date, amount, lines, method='cash',
     if post:
         Payment.post([payment])
     return payment
+
+
+def pdf_text(content):
+    """The text of a PDF report (all its pages), as pypdf extracts it:
+    what the scenarios check of receipts printed as PDF."""
+    import io
+
+    import pypdf
+    reader = pypdf.PdfReader(io.BytesIO(content))
+    return '\n'.join(page.extract_text() for page in reader.pages)

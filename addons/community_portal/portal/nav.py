@@ -11,7 +11,8 @@ orders them; a compound without configuration shows every resident entry.
 from collections import namedtuple
 
 NavEntry = namedtuple('NavEntry',
-    ['key', 'label', 'url', 'icon', 'order', 'audience', 'service'])
+    ['key', 'label', 'url', 'icon', 'order', 'audience', 'service',
+        'always', 'badge'])
 
 RESIDENT = 'resident'
 STAFF = 'staff'
@@ -19,18 +20,21 @@ _entries = {}
 
 
 def register_nav(key, label, url, icon='', order=100, audience=RESIDENT,
-        service=None):
+        service=None, always=False, badge=None):
     """Add (or replace) the navigation entry ``key``.
 
     ``label``: an English msgid (marked with ``N_``), translated when
     shown; ``url``: the path under the portal root (``''`` is home);
     ``audience``: RESIDENT or STAFF; ``service``: for a STAFF entry, the
     key of the residents' service it serves (shown only to staff of a
-    compound offering it; None: always shown)."""
+    compound offering it; None: always shown). ``always``: a RESIDENT
+    entry shown whatever the compound's configuration (as home: the
+    inbox), not one of its services. ``badge``: ``func(ctx)`` returning
+    the number shown on the entry (e.g. unread messages), 0 for none."""
     if audience not in {RESIDENT, STAFF}:
         raise ValueError(audience)
     _entries[key] = NavEntry(key, label, url, icon, order, audience,
-        service if audience == STAFF else key)
+        service if audience == STAFF else key, always, badge)
 
 
 def nav_entries(audience=RESIDENT):
@@ -44,8 +48,10 @@ def nav_entry(key):
 
 
 def nav_keys(audience=RESIDENT):
-    "(key, label) of the entries, for the selection of the back office."
-    return [(e.key, e.label) for e in nav_entries(audience)]
+    """(key, label) of the entries a compound may enable, for the
+    selection of the back office (not those always shown)."""
+    return [(e.key, e.label) for e in nav_entries(audience)
+        if not e.always]
 
 
 def staff_nav(offered):
@@ -59,11 +65,16 @@ def staff_nav(offered):
 def compound_nav(enabled):
     """The resident entries of a compound: ``enabled`` the keys it enables
     in its order, None when it has no configuration (every entry).
-    Home is always first."""
+    Home is always first; the entries shown always (the inbox) come
+    after the enabled ones, before "Me" (profile)."""
     entries = nav_entries(RESIDENT)
     if enabled is None:
         return entries
     by_key = {e.key: e for e in entries}
     result = [by_key['home']] if 'home' in by_key else []
-    result += [by_key[k] for k in enabled if k in by_key and k != 'home']
-    return result
+    result += [by_key[k] for k in enabled
+        if k in by_key and k != 'home' and not by_key[k].always]
+    always = [e for e in entries if e.always and e.key != 'home']
+    if result and result[-1].key == 'profile':
+        return result[:-1] + always + result[-1:]
+    return result + always

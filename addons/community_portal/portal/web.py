@@ -35,6 +35,7 @@ import mimetypes
 import pathlib
 import re
 import secrets
+from contextlib import contextmanager
 from functools import wraps
 
 from jinja2 import Environment, FileSystemLoader
@@ -42,6 +43,7 @@ from sql import Null
 from werkzeug.wrappers import Response
 
 from trytond import config
+from trytond.pool import Pool
 from trytond.protocols.wrappers import (
     abort, redirect, set_max_request_size, with_pool, with_transaction)
 from trytond.transaction import Transaction, check_access
@@ -240,6 +242,21 @@ def is_staff(pool, user_id):
             groups & {g.id for g in users[0].groups})
 
 
+@contextmanager
+def resident_access(party_id):
+    """Run the block with access checks on, as a resident: the access
+    rights of the group "Portal Resident" and its record rules, whose
+    ``portal_party`` is ``party_id`` (None: an unbound account, which
+    reads nothing). The pages keep their own domains: the rules are the
+    second lock (another resident's record is not read even by a page
+    that forgot its domain)."""
+    ModelData = Pool().get('ir.model.data')
+    group = ModelData.get_id('community_portal', 'group_portal_resident')
+    with Transaction().set_context(_groups=(group,),
+            portal_party=party_id or -1), check_access():
+        yield
+
+
 class Context:
     """What a page needs: request, pool, account, its scope, its language
     and compound; how it answers (render, redirect, 404)."""
@@ -354,6 +371,10 @@ class Context:
                 self._scope[unit_id] = (Unit(unit_id), role)
                 self.unit_codes[unit_id] = code
                 self.unit_compounds[unit_id] = compound
+
+    def resident_access(self):
+        "``resident_access`` of the account's party (see there)."
+        return resident_access(self.party.id if self.party else None)
 
     # compounds and their portal configuration
     @property

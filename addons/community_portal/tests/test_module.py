@@ -94,7 +94,12 @@ class PortalHelpersTestCase(unittest.TestCase):
             [e.key for e in nav.nav_entries(nav.RESIDENT)])
         self.assertEqual(
             [e.key for e in nav.compound_nav(['requests', 'bills', 'nope'])],
-            ['home', 'requests', 'bills'])
+            ['home', 'requests', 'bills', 'inbox'])
+        # the inbox is always shown, before "Me"; no compound enables it
+        self.assertEqual(
+            [e.key for e in nav.compound_nav(['bills', 'profile'])],
+            ['home', 'bills', 'inbox', 'profile'])
+        self.assertNotIn('inbox', dict(nav.nav_keys()))
 
 
 del ModuleTestCase

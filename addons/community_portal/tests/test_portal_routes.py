@@ -171,9 +171,9 @@ class PortalRouteTestCase(RouteTestCase):
         html = home.get_data(as_text=True)
         self.assertIn('<title>嘉州花园业主之家</title>', html)
         self.assertIn('停水检修', html)
-        # its services in its order, home and nothing else
+        # its services in its order, home and the inbox (always)
         nav = re.findall(r'data-nav="([a-z_]+)"', html)
-        self.assertEqual(nav, ['home', 'requests', 'bills'])
+        self.assertEqual(nav, ['home', 'requests', 'bills', 'inbox'])
         brand = re.search(r'href="([^"]+/brand/[0-9]+\.css\?v=[0-9a-f]+)"',
             html).group(1)
         css = client.get(brand)
@@ -193,7 +193,7 @@ class PortalRouteTestCase(RouteTestCase):
         self.assertIn('滨江物业 0833-2200002', html)
         self.assertNotIn('停水检修', html)
         self.assertEqual(re.findall(r'data-nav="([a-z_]+)"', html),
-            ['home', 'announcements'])
+            ['home', 'announcements', 'inbox'])
         self.assertIn('9-1-101', html)
         self.assertNotIn('3-2-1201', html)
         brand = re.search(r'href="([^"]+/brand/[0-9]+\.css\?v=[0-9a-f]+)"',

@@ -89,6 +89,71 @@ class CommunityServiceTestCase(
             self.assertTrue(door.charged)
             self.assertEqual(Request.pending_charges([unit]), [])
 
+    @with_transaction()
+    def test_service_level(self):
+        "SLA per category and the overdue list, on filed and done times"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Compound = pool.get('community.compound')
+        Building = pool.get('community.building')
+        Unit = pool.get('community.unit')
+        Category = pool.get('community.service.category')
+        Request = pool.get('community.service.request')
+        Level = pool.get('community.service.sla')
+        Overdue = pool.get('community.service.request.overdue')
+        company = create_company()
+        with set_company(company):
+            compound, = Compound.create([{'company': company.id,
+                        'code': 'JZHY', 'name': "嘉州花园"}])
+            building, = Building.create([{'compound': compound.id,
+                        'code': '1', 'name': "1栋"}])
+            unit, = Unit.create([{'building': building.id,
+                        'code': '1-1-101'}])
+            Party.create([{'name': "张三"}])
+            water, = Category.create([{'name': "水电维修", 'kind': 'repair',
+                        'response_hours': 2, 'completion_hours': 24}])
+            now = dt.datetime.now().replace(microsecond=0)
+            day = now - dt.timedelta(days=2)
+            h = dt.timedelta(hours=1)
+            # on time; responded late but completed on time; new and past
+            # its response time (overdue); in progress past its completion
+            # time (overdue)
+            requests = Request.create([{
+                        'unit': unit.id, 'category': water.id,
+                        'title': str(i), 'filed_at': filed}
+                    for i, filed in enumerate([day, day, now - 3 * h,
+                            now - 30 * h])])
+            ok, late, new, slow = requests
+            Request.write([ok], {'state': 'done', 'assigned_at': day + h,
+                    'done_at': day + 5 * h, 'rating': '5',
+                    'resolution': "已修"},
+                [late], {'state': 'done', 'assigned_at': day + 3 * h,
+                    'done_at': day + 9 * h, 'rating': '4',
+                    'resolution': "已修"},
+                [slow], {'state': 'in_progress',
+                    'assigned_at': now - 29 * h})
+            today = dt.date.today()
+            with Transaction().set_context(compound=compound.id,
+                    from_date=today - dt.timedelta(days=3),
+                    to_date=today + dt.timedelta(days=1)):
+                level, = Level.search([])
+            self.assertEqual((level.category, level.request_count,
+                    level.done_count, level.open_count), (water, 4, 2, 2))
+            # responses: ok 1 h, late 3 h, slow 1 h on time; new late
+            self.assertEqual((level.response_on_time, level.response_late,
+                    level.response_rate), (2, 2, Decimal('50.00')))
+            self.assertEqual((level.completion_on_time,
+                    level.completion_late, level.completion_rate),
+                (2, 1, Decimal('66.67')))
+            self.assertEqual(level.overdue_count, 2)
+            self.assertEqual((level.response_hours, level.completion_hours),
+                (Decimal('1.7'), Decimal('7.0')))
+            self.assertEqual(level.rating, Decimal('4.50'))
+            self.assertEqual([(o.request, o.due_at, o.hours_overdue)
+                    for o in Overdue.search([])], [
+                    (slow, slow.filed_at + 24 * h, Decimal('6.0')),
+                    (new, new.filed_at + 2 * h, Decimal('1.0'))])
+
 
     @with_transaction()
     def test_front_desk_intake_from_unit(self):

@@ -1,0 +1,229 @@
+"""Benchmark of a bill run notifying every payer (inbox, WeChat, SMS).
+
+Usage: python tests/bench/bench_notify.py [--units 20000] [--workers 2]
+
+1. On a fresh database with community_billing only (``bench_notify_plain``)
+   and the data of bench_billing.py (N units, one owner each, three fee
+   items), runs March's bill run: the time without notifications.
+2. On a fresh database with community_billing and community_notification
+   (``bench_notify``), the same data, every payer with a mobile number and
+   every other one with a portal account bound through WeChat, runs the
+   same bill run: each batch of bills puts a notification in each payer's
+   inbox (one bulk INSERT per batch) and queues their sending; the time
+   with notifications and the slowdown (goal: ≤ 10 %).
+3. Starts ``--workers`` trytond-worker processes (``[queue] worker =
+   True``, as ``make demo``) with the WeChat and SMS accounts pointing at
+   the providers' emulators (``community_notification/tests/
+   emulators.py``: TC3-HMAC-SHA256 signatures checked, access tokens,
+   approved templates), and measures the time until every WeChat message
+   and SMS is sent: messages/s (goal: ≥ 200 messages/s on 2 cores).
+
+Checks one inbox notification per bill, one sent attempt per notification
+(WeChat for the bound payers, SMS for the others) and as many messages
+received by the emulators. Exits 1 when a check fails.
+"""
+import argparse
+import datetime as dt
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / 'scripts'))
+import bench_billing  # noqa: E402
+from bench_billing import in_transaction  # noqa: E402
+
+# no customer invoices here (account_invoice is not activated)
+bench_billing.add_invoice_sequences = lambda company, fiscalyear: None
+BIN = pathlib.Path(sys.executable).parent
+LOCAL = ROOT / '.local' / 'bench-notify'
+
+
+def prepare_database(name, modules):
+    "A fresh database ``name`` with ``modules`` (from a template cache)."
+    import devdb
+    uri = devdb.database_uri('pg-bench')
+    os.environ['TRYTOND_DATABASE__URI'] = uri
+    os.environ['DB_NAME'] = name
+    os.environ['DB_CACHE'] = 'postgresql://bench'
+    import psycopg
+    with psycopg.connect(devdb.dsn(uri), autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    from trytond.tests import test_tryton
+    test_tryton.DB_NAME = name
+    test_tryton.DB_CACHE = 'postgresql://bench'
+    # create_db's default name is the one of its import
+    test_tryton.create_db.__defaults__ = (name, 'en')
+    test_tryton.activate_module(modules)
+    bench_billing.DB = name
+    return uri
+
+
+def setup(n_units, reachable):
+    "The data of bench_billing; with ``reachable``, mobiles and WeChat."
+    from sql.functions import CurrentTimestamp
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    company, compound, _ = bench_billing.setup_data(n_units)
+    if reachable:
+        pool = Pool()
+        Party = pool.get('party.party')
+        Contact = pool.get('party.contact_mechanism')
+        WebUser = pool.get('web.user')
+        Compound = pool.get('community.compound')
+        # quiet hours off: the SMS go now, whatever the hour of the run
+        Compound.write([compound], {'quiet_start': dt.time(0, 0),
+                'quiet_end': dt.time(0, 0)})
+        cursor = Transaction().connection.cursor()
+        party = Party.__table__()
+        cursor.execute(*party.select(party.id, order_by=[party.id.asc],
+                where=party.code.like('B%')))
+        ids = [r[0] for r in cursor]
+        contact = Contact.__table__()
+        user = WebUser.__table__()
+        now = CurrentTimestamp()
+        uid = Transaction().user
+        for i in range(0, len(ids), 5000):
+            chunk = ids[i:i + 5000]
+            cursor.execute(*contact.insert(
+                    [contact.create_uid, contact.create_date, contact.party,
+                        contact.type, contact.value, contact.active,
+                        contact.sequence],
+                    [[uid, now, p, 'mobile', '139%08d' % p, True, 10]
+                        for p in chunk]))
+            cursor.execute(*user.insert(
+                    [user.create_uid, user.create_date, user.email,
+                        user.active, user.party, user.wechat_openid],
+                    [[uid, now, 'p%s@example.com' % p, True, p, 'oWX-%s' % p]
+                        for j, p in enumerate(chunk, i) if j % 2 == 0]))
+    return company.id, compound.id
+
+
+def bill_run(company, compound):
+    from trytond.pool import Pool
+    pool = Pool()
+    return bench_billing.run_bills(pool.get('company.company')(company),
+        pool.get('community.compound')(compound))
+
+
+def counts():
+    """(queue tasks not done, notifications, attempts by state)."""
+    from trytond.transaction import Transaction
+    cursor = Transaction().connection.cursor()
+    cursor.execute('SELECT COUNT(*) FROM ir_queue WHERE finished_at IS NULL')
+    tasks, = cursor.fetchone()
+    cursor.execute('SELECT COUNT(*) FROM community_notification')
+    notifications, = cursor.fetchone()
+    cursor.execute('SELECT channel, state, COUNT(*) '
+        'FROM community_notification_attempt GROUP BY channel, state')
+    attempts = {(c, s): n for c, s, n in cursor}
+    cursor.execute('SELECT COUNT(*) FROM community_bill')
+    bills, = cursor.fetchone()
+    return tasks, notifications, attempts, bills
+
+
+def write_config(options):
+    LOCAL.mkdir(parents=True, exist_ok=True)
+    conf = LOCAL / 'worker.conf'
+    conf.write_text('[queue]\nworker = True\n[community_notification]\n'
+        + ''.join('%s = %s\n' % kv for kv in options.items()))
+    return conf
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--units', type=int, default=20000)
+    parser.add_argument('--workers', type=int, default=2,
+        help="trytond-worker processes sending the messages")
+    parser.add_argument('--batch', type=int, default=2000)
+    parser.add_argument('--timeout', type=float, default=3600)
+    args = parser.parse_args()
+    bench_billing.BATCH = args.batch
+
+    # 1. without notifications
+    t0 = time.perf_counter()
+    prepare_database('bench_notify_plain', ['community_billing'])
+    print('bench: database without notifications ready in %.0f s' % (
+            time.perf_counter() - t0), flush=True)
+    company, compound = in_transaction(setup, args.units, False)
+    _, plain = in_transaction(bill_run, company, compound)
+    print('bill run without notifications: %d units in %.1f s' % (
+            args.units, plain), flush=True)
+
+    # 2. with notifications
+    from trytond import config
+    from trytond.modules.community_notification.tests.emulators import (
+        APPROVED_SMS, WECHAT_TEMPLATES, TencentSms, WeChat, configure)
+    t0 = time.perf_counter()
+    uri = prepare_database('bench_notify',
+        ['community_billing', 'community_notification'])
+    print('bench: database with notifications ready in %.0f s' % (
+            time.perf_counter() - t0), flush=True)
+    config.set('queue', 'worker', 'True')  # the bill run queues, never sends
+    company, compound = in_transaction(setup, args.units, True)
+    _, notified = in_transaction(bill_run, company, compound)
+    tasks, notifications, attempts, bills = in_transaction(counts)
+    slower = (notified / plain - 1) * 100
+    print('bill run with notifications: %d units in %.1f s, %d inbox '
+        'notifications, %d sending tasks queued; %+.1f %% against the run '
+        'without (goal <= +10 %%: %s)' % (args.units, notified,
+            notifications, tasks, slower,
+            'met' if slower <= 10 else 'NOT met'), flush=True)
+
+    # 3. the workers send
+    sms = TencentSms(templates=APPROVED_SMS).start()
+    wechat = WeChat(openids={'oWX-%s' % i for i in range(1, 10 * args.units)},
+        templates=WECHAT_TEMPLATES).start()
+    configure(sms, wechat)
+    options = dict(sms.config(), **wechat.config())
+    conf = write_config(options)
+    env = dict(os.environ, TRYTOND_DATABASE__URI=uri)
+    log = open(LOCAL / 'worker.log', 'w')
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / 'trytond-worker'), '-c', str(conf),
+            '-d', 'bench_notify', '-n', str(args.workers)], env=env,
+        start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            tasks, notifications, attempts, bills = in_transaction(counts)
+            if not tasks:
+                break
+            if proc.poll() is not None:
+                raise RuntimeError("worker exited, see %s" % (
+                        LOCAL / 'worker.log'))
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        sms.stop()
+        wechat.stop()
+    sent = sum(n for (c, s), n in attempts.items() if s == 'sent')
+    print('sending: %d trytond-worker processes, %d tasks left; attempts %s'
+        % (args.workers, tasks, dict(sorted(attempts.items()))))
+    print('messages: %d sent (%d WeChat, %d SMS) in %.1f s after the run = '
+        '%.1f messages/s (goal >= 200/s: %s)' % (sent, len(wechat.sent),
+            len(sms.sent), elapsed, sent / elapsed,
+            'met' if sent / elapsed >= 200 else 'NOT met'), flush=True)
+    print('bill run + sending: %.1f s until every payer was told' % (
+            notified + elapsed))
+    ok = (notifications == bills == sent == len(wechat.sent) + len(sms.sent)
+        and not tasks and len(wechat.sent) == (bills + 1) // 2)
+    print('one inbox notification per bill and one message per '
+        'notification: %s (bills %d, notifications %d)' % (
+            ok, bills, notifications))
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
