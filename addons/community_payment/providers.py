@@ -97,7 +97,12 @@ def cached_client(merchant, build):
     the secrets and parses the keys, which a notification should not pay
     for each time (the clients hold no state of a request)."""
     from trytond.transaction import Transaction
-    key = (Transaction().database.name, merchant.id,
+    database = Transaction().database
+    merchant_id = getattr(merchant, 'id', None)
+    if database is None or merchant_id is None:
+        # not a stored account (or no database): nothing to key it by
+        return build(merchant)
+    key = (database.name, merchant_id,
         merchant.write_date or merchant.create_date)
     client = _clients.get(key)
     if client is None:
