@@ -286,6 +286,7 @@ CLIENT_STATE = """seen => {
     }
     return {state: view.view_type, tabs: Sao.Tab.tabs.length,
         records: tab.screen.group.length, views: tab.screen.number_of_views,
+        modes: tab.screen.attributes.mode || ['tree', 'form'],
         rows: view.view_type == 'tree' ?
             view.el.find('table.tree > tbody > tr:visible').length : null,
         headers: view.view_type == 'tree' ?
@@ -413,8 +414,9 @@ def open_menu(page, seen, action):
     problem = header_problem(state)
     if problem:
         return problem, state
-    elif state['views'] == 1:
-        # a list only (a report such as the arrears): no form to open
+    elif state['views'] == 1 or 'form' not in state.get('modes', ['form']):
+        # a list only, or a list and its chart (a report such as the
+        # arrears or the collection rates): no form to open
         return None, state
     elif state['records']:
         # double-click the first row, as staff open a record
