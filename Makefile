@@ -26,7 +26,8 @@ $(SAO_DIR)/package/index.html:
 	cd $(SAO_DIR) && rm -rf package && npm pack --silent tryton-sao@$(SAO_VERSION) >/dev/null && tar xzf tryton-sao-*.tgz && rm -f tryton-sao-*.tgz
 	cd $(SAO_DIR)/package && npm install --silent --omit=dev --legacy-peer-deps --no-audit --no-fund
 
-sao: $(SAO_DIR)/package/index.html
+sao: $(SAO_DIR)/package/index.html install
+	$(PY) scripts/sao_locale.py $(SAO_DIR)/package
 
 demo: install sao
 	$(PY) scripts/demo.py

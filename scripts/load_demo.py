@@ -15,7 +15,8 @@ def steps():
     "Return the demo steps in order; each takes no argument."
     return [setup_company, load_register, demo_users, demo_parking_committees,
         load_billing, load_dunning, setup_portal, load_online_payments,
-        load_notifications, setup_iot_devices, close_config_wizard]
+        load_late_fees, load_notifications, setup_iot_devices,
+        close_config_wizard]
 
 
 def setup_company():
@@ -161,12 +162,14 @@ DEMO_COMPOUND = {
     'handover_date': dt.date(2016, 3, 1),
     }
 DEMO_USERS = [
-    # login, name, group, password
-    ('jz_manager', '嘉州花园 物业经理', 'group_community_manager',
+    # login, name, groups (of community_base unless module.id), password
+    ('jz_manager', '嘉州花园 物业经理', ['group_community_manager'],
         'jiazhou-manager-2026'),
-    ('jz_accountant', '嘉州花园 会计', 'group_community_accountant',
+    ('jz_accountant', '嘉州花园 会计', ['group_community_accountant'],
         'jiazhou-accountant-2026'),
-    ('jz_frontdesk', '嘉州花园 前台', 'group_community_staff',
+    # the front desk also takes payments at the cashier desk (收银台)
+    ('jz_frontdesk', '嘉州花园 前台', ['group_community_staff',
+            'community_billing.group_community_cashier'],
         'jiazhou-frontdesk-2026'),
     ]
 
@@ -222,12 +225,14 @@ def demo_users():
     compound = demo_compound()
     lang, = Lang.search([('code', '=', 'zh_CN')])
     lines = ['demo users of %s (%s):' % (compound.name, compound.code)]
-    for login, name, group, password in DEMO_USERS:
-        group_id = ModelData.get_id('community_base', group)
+    for login, name, groups, password in DEMO_USERS:
+        group_ids = [ModelData.get_id(*(
+                    g.split('.') if '.' in g else ('community_base', g)))
+            for g in groups]
         values = {
             'name': name, 'language': lang.id,
             'companies': [('add', [company.id])], 'company': company.id,
-            'groups': [('add', [group_id])],
+            'groups': [('add', group_ids)],
             'compounds': [('add', [compound.id])],
             }
         users = User.search([('login', '=', login)])
@@ -583,6 +588,30 @@ def load_online_payments():
     finally:
         wechat.stop()
     print('demo: %s online payments paid' % len(payments), flush=True)
+
+
+def load_late_fees():
+    """Late-fee terms (违约金条款, 0.05 % a day, no grace) of each demo
+    compound and their run as of its local day: the overdue bills carry
+    late fees at the counter, in the arrears and for waivers."""
+    from trytond.pool import Pool
+    from trytond.modules.community_billing.arrears import local_today
+    pool = Pool()
+    Compound = pool.get('community.compound')
+    Company = pool.get('company.company')
+    Term = pool.get('community.late_fee.term')
+    LateFee = pool.get('community.late_fee')
+    company, = Company.search([], limit=1)
+    for compound in Compound.search([('company', '=', company.id)]):
+        if Term.search([('compound', '=', compound.id)]):
+            continue
+        term, = Term.create([{'compound': compound.id}])
+        today = local_today(compound.timezone)
+        run = LateFee.charge_run(compound, today, origin='scheduled')
+        term.charged_until = today
+        term.save()
+        print('demo: %s late fees of %s (%s)' % (
+                len(run.late_fees), compound.name, run.amount), flush=True)
 
 
 def load_notifications():

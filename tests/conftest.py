@@ -26,3 +26,16 @@ def portal_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope='session')
+def sao_server():
+    """The URL of trytond serving sao and the demo database, one for every
+    browser test of the back office (see sao_support.py); BACKOFFICE_URL
+    reuses a server started by hand while developing."""
+    if os.environ.get('BACKOFFICE_URL'):
+        yield os.environ['BACKOFFICE_URL']
+        return
+    from sao_support import demo_server
+    with demo_server() as url:
+        yield url

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from sql import Literal, Null
 from sql.aggregate import Count, Min, Sum
 from sql.conditionals import Case, Coalesce
-from sql.functions import CurrentDate
 from sql.operators import Concat
 
 import xlsxwriter
@@ -50,6 +49,18 @@ def bucket_of(days):
 def local_today(timezone):
     "Today's date in the time zone (e.g. 'Asia/Shanghai')."
     return dt.datetime.now(ZoneInfo(timezone)).date()
+
+
+def local_today_column(compound):
+    """SQL: today's date in the time zone of each row of the table
+    ``compound`` (community.compound), the compound's calendar day
+    whatever the database's time zone."""
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*compound.select(compound.timezone, distinct=True))
+    timezones = sorted(tz for tz, in cursor if tz)
+    return Case(*[(compound.timezone == tz, local_today(tz))
+            for tz in timezones],
+        else_=local_today('Asia/Shanghai'))
 
 
 def late_fee(principal, due_date, as_of, daily_rate, grace_days=0):
@@ -361,9 +372,11 @@ class _ArrearsTotalMixin:
         pool = Pool()
         Bill = pool.get('community.bill')
         Unit = pool.get('community.unit')
+        Compound = pool.get('community.compound')
         MoveLine = pool.get('account.move.line')
         bill = Bill.__table__()
         unit = Unit.__table__()
+        compound = Compound.__table__()
         receivable = MoveLine.__table__()
         payment = MoveLine.__table__()
         paid = payment.select(payment.origin,
@@ -373,7 +386,10 @@ class _ArrearsTotalMixin:
             group_by=[payment.origin])
         id_column, columns = cls._group_columns(bill, unit)
         outstanding = bill.total_amount - Coalesce(paid.paid, 0)
-        days = CurrentDate() - bill.due_date
+        # the ageing counts the compound's calendar days (Asia/Shanghai),
+        # not the database's
+        today = local_today_column(compound)
+        days = today - bill.due_date
         buckets = []
         for (_, first, last), name in zip(BUCKETS, BUCKET_FIELDS):
             condition = days >= first
@@ -383,6 +399,7 @@ class _ArrearsTotalMixin:
                 Sum(Case((condition, outstanding), else_=0)).as_(name))
         return (bill
             .join(unit, condition=unit.id == bill.unit)
+            .join(compound, condition=compound.id == bill.compound)
             .join(receivable, condition=receivable.id == bill.move_line)
             .join(paid, 'LEFT', condition=paid.origin == Concat(
                     'community.bill,', bill.id))
@@ -399,7 +416,7 @@ class _ArrearsTotalMixin:
                 *buckets,
                 where=(bill.state == 'posted')
                 & (receivable.reconciliation == Null)
-                & (bill.due_date < CurrentDate())
+                & (bill.due_date < today)
                 & (outstanding > 0),
                 group_by=[c for c, _ in columns]))
 

@@ -179,6 +179,18 @@ class LateFee(ModelSQL, ModelView):
     def get_rec_name(self, name):
         return '%s %s' % (self.bill.rec_name, self.date)
 
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        """Late fees by their bill's number or their unit's code as people
+        type it (``1-2-301``, ``1栋2单元301``), as the front desk finds
+        them for a waiver."""
+        _, operator, operand, *extra = clause
+        bool_op = 'AND' if operator.startswith(('!', 'not ')) else 'OR'
+        return [bool_op,
+            ('bill.rec_name', operator, operand, *extra),
+            ('unit.rec_name', operator, operand, *extra),
+            ]
+
     def get_waived_amount(self, name):
         return sum((w.amount for w in self.waivers if w.state == 'done'),
             Decimal('0.00'))

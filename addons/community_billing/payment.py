@@ -24,7 +24,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
-from trytond.pyson import Eval, In
+from trytond.pyson import Eval, If, In
 from trytond.report import Report
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
@@ -199,9 +199,12 @@ class Payment(Workflow, ModelSQL, ModelView):
     _states = {'readonly': Eval('state') != 'draft'}
     compound = fields.Many2One('community.compound', "Compound",
         required=True, ondelete='RESTRICT', states=_states)
+    # the unit first, as the office finds it by its code: it sets the
+    # compound and the usual payer
     unit = fields.Many2One('community.unit', "Unit", required=True,
         ondelete='RESTRICT', states=_states,
-        domain=[('compound', '=', Eval('compound', -1))])
+        domain=[If(Eval('compound'),
+                ('compound', '=', Eval('compound', -1)), ())])
     party = fields.Many2One('party.party', "Payer", required=True,
         ondelete='RESTRICT', states=_states)
     date = fields.Date("Date", required=True, states=_states)
@@ -258,6 +261,15 @@ class Payment(Workflow, ModelSQL, ModelView):
     @staticmethod
     def default_date():
         return Pool().get('ir.date').today()
+
+    @fields.depends('unit', 'compound', 'party')
+    def on_change_unit(self):
+        "The unit's compound and, unless given, its usual payer."
+        if self.unit:
+            Cashier = Pool().get('community.cashier', type='wizard')
+            self.compound = self.unit.compound
+            if not self.party:
+                self.party = Cashier.usual_payer(self.unit)
 
     def get_amount_in_words(self, name):
         return amount_in_words(self.amount) if self.amount is not None else ''

@@ -628,9 +628,15 @@ class ServiceIntakeStart(ModelView):
             ('office', "Office"),
             ], "Channel", required=True)
 
+    # the residents as on_change_with: a form that is no record cannot
+    # return a list as a change
     @fields.depends('unit')
+    def on_change_with_residents(self):
+        return [p.id for p in unit_residents(self.unit)[0]]
+
+    @fields.depends('unit', 'requester')
     def on_change_unit(self):
-        self.residents, self.requester = unit_residents(self.unit)
+        self.requester = unit_residents(self.unit)[1]
 
 
 def unit_residents(unit):

@@ -162,6 +162,35 @@ class BillingTestCase(unittest.TestCase):
                             'period_end': dt.date(2026, 3, 31),
                             'amount': Decimal(1)}])
 
+    @with_transaction()
+    def test_arrears_ageing_local_day(self):
+        "The arrears ageing counts the compound's calendar days"
+        pool = Pool()
+        Bill = pool.get('community.bill')
+        Compound = pool.get('community.compound')
+        ArrearsUnit = pool.get('community.arrears.unit')
+        from ..arrears import local_today
+        with billing_company() as (company, compound, building, items):
+            _, unit = owned_unit(
+                building, '3-1-501', Decimal('100.00'), '周九')
+            bill_month(compound, 2026, 3)
+            bill, = Bill.search([('unit', '=', unit.id)])
+            # due yesterday in Kiritimati (UTC+14), which is today or
+            # tomorrow in Pago Pago (UTC-11): 25 hours apart, the compound's
+            # day decides, not the database's
+            due = local_today('Pacific/Kiritimati') - dt.timedelta(days=1)
+            table = Bill.__table__()
+            cursor = Transaction().connection.cursor()
+            cursor.execute(*table.update([table.due_date], [due],
+                    where=table.id == bill.id))
+            Compound.write([compound], {'timezone': 'Pacific/Kiritimati'})
+            arrears, = ArrearsUnit.search([('unit', '=', unit.id)])
+            self.assertEqual((arrears.amount, arrears.amount_0_30),
+                (bill.total_amount, bill.total_amount))
+            Compound.write([compound], {'timezone': 'Pacific/Pago_Pago'})
+            self.assertEqual(
+                ArrearsUnit.search([('unit', '=', unit.id)]), [])
+
     def test_format_decimal(self):
         "Decimals are shown in fixed point, never in exponent notation"
         from trytond.modules.community_base.display import (

@@ -195,6 +195,17 @@ class CommunityServiceTestCase(
                     (unit.id, tenant.id, 'repair', 'phone'))
                 self.assertEqual(
                     sorted(form['residents']), sorted([owner.id, tenant.id]))
+                # the unit typed in the form: the caller and the residents
+                # follow (a list as on_change_with: no record to change)
+                Start = pool.get('community.service.intake.start')
+                start = Start(unit=unit.id, requester=None)
+                start.on_change(['unit'])
+                changes = start._changed_values()
+                self.assertEqual(
+                    (changes['requester'], 'residents' in changes),
+                    (tenant.id, False))
+                self.assertEqual(sorted(start.on_change_with_residents()),
+                    sorted([owner.id, tenant.id]))
                 form.update(title="厨房水管漏水", urgency='high')
                 result = Intake.execute(
                     session_id, {'start': form}, 'create_')
