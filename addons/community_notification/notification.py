@@ -191,14 +191,15 @@ class Notification(ModelSQL, ModelView):
         return self.title or ''
 
     @classmethod
-    def notify(cls, code, recipients, origin=None):
+    def notify(cls, code, recipients, origin=None, queue=True):
         """Create the notifications of template ``code`` and queue their
         sending; return them.
 
         ``recipients``: [(party, compound, parameters)] or, for a message
         to a number without an account, [(None, compound, parameters)]
         with ``parameters['mobile']``. ``origin``: the record they are
-        about (or a list of records, one per recipient).
+        about (or a list of records, one per recipient). ``queue``: False
+        to send them otherwise (``send_secret``).
         """
         Template = Pool().get('community.notification.template')
         with without_check_access():
@@ -225,10 +226,45 @@ class Notification(ModelSQL, ModelView):
         # request): created whatever the user's rights on notifications
         with without_check_access():
             notifications = cls.create(vlist)
-            if template.wechat_template or template.sms_template:
+            if queue and (template.wechat_template or template.sms_template):
                 with Transaction().set_context(queue_batch=True):
                     cls.__queue__.send(notifications)
         return cls.browse(notifications)
+
+    @classmethod
+    def send_secret(cls, code, mobile, params, secret, compound=None,
+            origin=None):
+        """Send at once by SMS to ``mobile`` (national number) the
+        notification of template ``code`` that carries the one-time
+        ``secret`` parameters (a verification code); return its attempt
+        ('sent', 'failed' or 'skipped').
+
+        Recorded as every notification (no recipient, so no inbox, no
+        preference, no unsubscribe; the attempt counts in the SMS budget of
+        ``compound`` when given) but the secret values are stored as
+        ``*``: only the SMS carries them. Not queued and never retried:
+        the secret is kept nowhere, and a late code is useless.
+        """
+        pool = Pool()
+        Attempt = pool.get('community.notification.attempt')
+        secret = {k: str(v) for k, v in secret.items()}
+        masked = {k: '*' * len(v) for k, v in secret.items()}
+        notification, = cls.notify(code, [(None, compound,
+                    dict(params, mobile=mobile, **masked))],
+            origin=origin, queue=False)
+        with without_check_access():
+            attempt, = Attempt.create(
+                [notification._attempt('sms', mobile)])
+            if not option('sms_app_id') or not (
+                    notification.template.sms_template):
+                attempt.state = 'failed'
+                attempt.error = 'not configured'
+                attempt.save()
+                return attempt
+            with Transaction().set_context(
+                    notification_secrets={notification.id: secret}):
+                Attempt.process([attempt])
+            return Attempt(attempt.id)
 
     @classmethod
     @ModelView.button
@@ -365,6 +401,9 @@ class Notification(ModelSQL, ModelView):
         "Return the ``Message`` of channel ``name`` to ``address``."
         template = self.template
         params = dict(self.parameters or {}, title=self.title)
+        # the one-time values of ``send_secret``, never stored
+        params.update((Transaction().context.get(
+                    'notification_secrets') or {}).get(self.id, {}))
         portal = option('portal_url')
         url = ('%s/notifications/%s' % (portal.rstrip('/'), self.token)
             if portal else None)
@@ -432,6 +471,7 @@ class Attempt(ModelSQL, ModelView):
         channels = {}
         later = []
         sms_sent = defaultdict(int)  # per compound, not yet saved
+        secrets = Transaction().context.get('notification_secrets') or {}
         for attempt in attempts:
             if attempt.state != 'pending':
                 continue
@@ -460,7 +500,8 @@ class Attempt(ModelSQL, ModelView):
                     notification.message(attempt.channel, attempt.address))
             except ProviderError as e:
                 attempt.error = str(e)
-                if e.retry and attempt.tries < max_tries():
+                if (e.retry and attempt.tries < max_tries()
+                        and notification.id not in secrets):
                     attempt.next_try = now + dt.timedelta(
                         seconds=retry_delay(attempt.tries))
                     later.append(attempt)
