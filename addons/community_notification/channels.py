@@ -22,6 +22,11 @@ ones:
   ``wechat_appid``, ``wechat_secret``. The access token is kept per
   process (wechatpy's memory storage) and fetched again when the server
   says it expired.
+- WeChat web authorisation (网页授权, the portal's WeChat login) of the
+  same official account through ``wechatpy``'s ``WeChatOAuth``:
+  ``wechat_oauth_url`` (default: ``wechat_url`` without ``cgi-bin/``,
+  i.e. ``https://api.weixin.qq.com/``), ``wechat_scope``
+  (``snsapi_base``: the openid is all the portal needs).
 - ``portal_url``: the public address of the portal, for the links of the
   messages (e.g. ``https://wy.example.com/community/portal``).
 
@@ -181,6 +186,31 @@ class WeChatChannel:
                 ) as e:
             raise ProviderError('network', str(e), retry=True)
         return str(result.get('msgid', ''))
+
+
+def wechat_oauth(redirect_uri, state):
+    """Return wechatpy's ``WeChatOAuth`` of the official account (None when
+    no account is configured): ``authorize_url`` to send the browser to,
+    ``fetch_access_token(code)`` for the user's openid."""
+    from wechatpy.oauth import WeChatOAuth
+    appid = option('wechat_appid')
+    if not appid:
+        return None
+    base = option('wechat_oauth_url') or option(
+        'wechat_url', 'https://api.weixin.qq.com/cgi-bin/').rstrip('/')
+    if base.endswith('/cgi-bin'):
+        base = base[:-len('cgi-bin')]
+    timeout = int(option('wechat_timeout', 10))
+
+    class OAuth(WeChatOAuth):
+        API_BASE_URL = base.rstrip('/') + '/'
+
+        def _request(self, method, url_or_endpoint, **kwargs):
+            kwargs.setdefault('timeout', timeout)
+            return super()._request(method, url_or_endpoint, **kwargs)
+
+    return OAuth(appid, option('wechat_secret', ''), redirect_uri,
+        scope=option('wechat_scope', 'snsapi_base'), state=state)
 
 
 CHANNELS = {'sms': SmsChannel, 'wechat': WeChatChannel}

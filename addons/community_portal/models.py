@@ -152,7 +152,7 @@ class WebUser(metaclass=PoolMeta):
 
     @classmethod
     def _client_attempts(cls, key, any_client=False, prefix=False):
-        """Return the failed attempts of ``key`` (a login, or ``signup``,
+        """Return the failed attempts of ``key`` (a login, or
         ``bind:<id>``) from the client's address (``[session]
         ip_network_4/6``) within ``[session] timeout``; of every client
         with ``any_client``; of every key starting with ``key`` with
@@ -272,6 +272,25 @@ class WebUser(metaclass=PoolMeta):
         cls.write([user], {'password': password})
         Session.delete(Session.search([('user', '=', user.id)]))
         return user
+
+    @classmethod
+    def bind_wechat(cls, user, openid):
+        """Bind the WeChat user ``openid`` of the official account to the
+        account ``user`` (its notifications then come by WeChat); raises
+        PortalError when another account has it."""
+        if cls.search([('wechat_openid', '=', openid),
+                    ('id', '!=', user.id)], limit=1):
+            raise PortalError(gettext(
+                    'community_portal.msg_portal_wechat_taken'))
+        cls.write([user], {'wechat_openid': openid})
+
+    @classmethod
+    def wechat_user(cls, openid):
+        "The active account bound to the WeChat user ``openid``, or None."
+        users = cls.search([
+                ('wechat_openid', '=', openid), ('active', '=', True),
+                ], limit=1)
+        return users[0] if users else None
 
     def portal_parties(self):
         "Return the parties whose units the account may see (bound ones)."

@@ -12,7 +12,10 @@ benchmark: the providers' servers cannot be reached from here.
   and its parameters count, and answers as the provider does.
 - ``WeChat``: the official account's ``/cgi-bin/token`` (appid and secret)
   and ``/cgi-bin/message/template/send`` (a valid access token, a known
-  openid and template).
+  openid and template); its web authorisation (网页授权)
+  ``/sns/oauth2/access_token``: the code of ``authorize(openid)`` (what
+  WeChat gives the browser once the user agreed) for the openid, once,
+  with the appid and secret.
 
 Both record what they accepted in ``sent`` and can be told to fail the
 next requests (``fail(n, code)``) to test retries. ``url`` is the base to
@@ -233,6 +236,17 @@ class WeChat(_Server):
         self.templates = set(templates)
         self.tokens = set()
         self.token_requests = 0
+        self.codes = {}  # web authorisation code -> openid
+
+    def authorize(self, openid):
+        """What open.weixin.qq.com does when the user agrees: return the
+        code (valid once) that the browser brings back to the redirect
+        URI; the user becomes a user of the official account."""
+        code = secrets.token_urlsafe(24)
+        with self.lock:
+            self.codes[code] = openid
+            self.openids.add(openid)
+        return code
 
     @property
     def url(self):
@@ -259,6 +273,24 @@ class WeChat(_Server):
                 self.token_requests += 1
             return self.reply(handler, 200, {
                     'access_token': token, 'expires_in': 7200})
+        if url.path == '/sns/oauth2/access_token' and method == 'GET':
+            if (query.get('grant_type') != 'authorization_code'
+                    or query.get('appid') != self.appid):
+                return self.reply(handler, 200, {
+                        'errcode': 40013, 'errmsg': 'invalid appid'})
+            if query.get('secret') != self.secret:
+                return self.reply(handler, 200, {
+                        'errcode': 40001, 'errmsg': 'invalid credential'})
+            with self.lock:
+                openid = self.codes.pop(query.get('code'), None)
+            if not openid:
+                return self.reply(handler, 200, {
+                        'errcode': 40029, 'errmsg': 'invalid code'})
+            return self.reply(handler, 200, {
+                    'access_token': secrets.token_urlsafe(24),
+                    'expires_in': 7200,
+                    'refresh_token': secrets.token_urlsafe(24),
+                    'openid': openid, 'scope': 'snsapi_base'})
         if url.path == '/cgi-bin/message/template/send' and method == 'POST':
             if query.get('access_token') not in self.tokens:
                 return self.reply(handler, 200, {

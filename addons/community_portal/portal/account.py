@@ -7,6 +7,8 @@ import re
 
 from trytond import config
 from trytond.exceptions import RateLimitException, UserError
+from trytond.modules.community_notification.channels import (
+    option as notification_option)
 from trytond.protocols.wrappers import abort
 
 from ..exceptions import SmsCodeError, SmsCodeRateLimitError
@@ -37,7 +39,8 @@ def login(ctx):
     if ctx.request.method == 'GET':
         if ctx.user:
             return ctx.redirect('/')
-        return ctx.render('login.html', nav=None)
+        return ctx.render('login.html', nav=None,
+            wechat=bool(notification_option('wechat_appid')))
     WebUser = ctx.pool.get('web.user')
     login_value = ctx.request.form.get('login', '').strip()
     password = ctx.request.form.get('password', '')
@@ -243,7 +246,8 @@ def units(ctx):
 @route('/profile')
 def profile(ctx):
     return ctx.render('profile.html', party=ctx.party,
-        identifiers=ctx.party.identifiers if ctx.party else [])
+        identifiers=ctx.party.identifiers if ctx.party else [],
+        wechat=bool(notification_option('wechat_appid')))
 
 
 # ------------------------------------------------------------- household

@@ -547,7 +547,8 @@ class StaffContext(Context):
 
 
 def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
-        readonly=None, max_size=None, csrf=True, service=None):
+        readonly=None, max_size=None, csrf=True, service=None,
+        get_writes=False):
     """Register the page ``func(ctx, **view_args)`` at ``PREFIX + path``.
 
     ``audience``: ``'resident'`` (a web.user, else the login page) or
@@ -558,7 +559,9 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
     token unless ``csrf=False``. ``service``: the key of the navigation
     entry the page belongs to; the page answers 404 when the resident's
     current compound does not offer that service (for a staff page: when
-    none of the staff user's compounds offers it).
+    none of the staff user's compounds offers it). ``get_writes``: the
+    GET may write (only the redirect back from an identity provider, an
+    OAuth callback, whose ``state`` stands for the CSRF token).
     """
     staff = audience == nav.STAFF
     login_path = '/staff/login' if staff else '/login'
@@ -592,7 +595,8 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
         # a GET or HEAD runs in a read-only transaction whatever
         # ``readonly`` says: a GET never writes (a write raises)
         wrapped = with_pool(with_transaction(
-                readonly=True if readonly else None)(endpoint))
+                readonly=False if get_writes
+                else True if readonly else None)(endpoint))
         if max_size:
             set_max_request_size(max_size)(wrapped)
         app.route(PREFIX + path, methods=list(methods))(wrapped)
