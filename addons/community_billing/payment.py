@@ -14,11 +14,10 @@ fees are locked (``SELECT … FOR NO KEY UPDATE NOWAIT``) while a payment is
 posted, so two cashiers can never settle the same bill or late fee twice.
 """
 import datetime as dt
-from collections import defaultdict, deque
+from collections import defaultdict
 from decimal import Decimal
 
 from sql import Null
-from sql.functions import CurrentTimestamp
 from sql.aggregate import Sum
 
 from trytond import backend
@@ -144,7 +143,7 @@ class _PostLookups:
     def __init__(self, config):
         self.config = config
         self.debit_accounts, self.journals, self.periods = {}, {}, {}
-        self.prepayment_accounts, self.numbers = {}, {}
+        self.prepayment_accounts, self.sequences = {}, {}
 
     def prepayment_account(self, payment):
         "The advance receipts account of the payment's company."
@@ -177,29 +176,13 @@ class _PostLookups:
                 company, date=payment.date)
         return self.periods[company.id, payment.date]
 
-    def reserve_receipt_numbers(self, payments):
-        """Take the receipt numbers of ``payments`` from their compounds'
-        strict sequences, all of a compound at once (one lock and one
-        update of the sequence per compound, not one per receipt)."""
-        counts = defaultdict(int)
-        compounds = {}
-        for payment in payments:
-            counts[payment.compound.id] += 1
-            compounds[payment.compound.id] = payment.compound
-        for compound_id, count in counts.items():
-            compound = compounds[compound_id]
-            sequence = compound.get_receipt_sequence()
-            with Transaction().set_context(company=compound.company.id):
-                self.numbers.setdefault(compound_id, deque()).extend(
-                    sequence.get_many(count))
-
     def receipt_number(self, payment):
         "The next number of the compound's receipt sequence."
-        numbers = self.numbers.get(payment.compound.id)
-        if not numbers:
-            self.reserve_receipt_numbers([payment])
-            numbers = self.numbers[payment.compound.id]
-        return numbers.popleft()
+        compound = payment.compound
+        if compound.id not in self.sequences:
+            self.sequences[compound.id] = compound.get_receipt_sequence()
+        with Transaction().set_context(company=compound.company.id):
+            return self.sequences[compound.id].get()
 
 
 class Payment(Workflow, ModelSQL, ModelView):
@@ -315,33 +298,24 @@ class Payment(Workflow, ModelSQL, ModelView):
         it; a serialization failure is raised as is (DatabaseOperational
         Error: trytond retries the request)."""
         cursor = Transaction().connection.cursor()
-        by_table = defaultdict(list)
         for bill in bills:
-            by_table[bill.__class__._table].append(bill)
-        # python-sql's For knows only UPDATE and SHARE; the table name is a
-        # constant of the model, the ids a parameter. All the rows of a
-        # table at once, in id order; when one is held, one at a time to
-        # name it.
-        for table, records in by_table.items():
-            ids = sorted({r.id for r in records})
+            # python-sql's For knows only UPDATE and SHARE; the table name
+            # is a constant of the model, the id a parameter.
+            table = bill.__class__._table
             cursor.execute('SAVEPOINT community_lock_bill')
             try:
-                cursor.execute('SELECT id FROM "%s" WHERE id = ANY(%%s) '
-                    'ORDER BY id FOR NO KEY UPDATE NOWAIT' % table, (ids,))
+                cursor.execute('SELECT id FROM "%s" WHERE id = %%s '
+                    'FOR NO KEY UPDATE NOWAIT' % table, (bill.id,))
             except backend.DatabaseOperationalError as exception:
                 if getattr(exception, 'sqlstate', None) == '40001':
                     raise
                 cursor.execute('ROLLBACK TO SAVEPOINT community_lock_bill')
-                if len(records) == 1:
-                    raise BillingError(gettext(
-                            'community_billing.msg_bill_locked',
-                            bill=records[0].rec_name))
-                for record in records:
-                    cls.lock_bills([record])
-                continue
+                raise BillingError(gettext(
+                        'community_billing.msg_bill_locked',
+                        bill=bill.rec_name))
             cursor.execute('RELEASE SAVEPOINT community_lock_bill')
             cursor.execute('UPDATE "%s" SET write_date = write_date '
-                'WHERE id = ANY(%%s)' % table, (ids,))
+                'WHERE id = %%s' % table, (bill.id,))
 
     @classmethod
     def open_items(cls, unit):
@@ -445,39 +419,26 @@ class Payment(Workflow, ModelSQL, ModelView):
         lookups = _PostLookups(Configuration(1))
         user = Transaction().user
         payment_lines = []
-        moves, lines_of_moves = [], []
+        moves = []
         # what the slice allocates to each target before its moves are
         # saved (then the open amounts include it)
         settled = defaultdict(Decimal)
-        # the targets of the whole slice locked and read once: a lock and
-        # a fresh read per payment would read the slice's records again
-        # for each payment
-        by_payment = [list(p.lines) for p in payments]
-        targets = iter(cls._locked_targets(
-                [l for lines in by_payment for l in lines]))
-        # the receipt numbers after the bills' locks (a bill another
-        # cashier holds is refused at once, not after waiting for the
-        # receipt sequence); money already receipted when it was
-        # deposited takes none
-        lookups.reserve_receipt_numbers(
-            [p for p in payments if p.method != 'prepayment'])
-        for payment, lines in zip(payments, by_payment):
+        for payment in payments:
+            lines = list(payment.lines)
             payment_lines.extend(lines)
-            move_lines = [payment._settle_line(line, next(targets), settled)
-                for line in lines]
+            targets = cls._locked_targets(lines)
+            move_lines = [payment._settle_line(line, target, settled)
+                for line, target in zip(lines, targets)]
             prepayment = payment._prepayment(
                 sum((l.amount for l in lines), Decimal(0)))
             move_lines.extend(payment._money_move_lines(prepayment, lookups))
-            moves.append(payment._move(lookups))
-            lines_of_moves.append(move_lines)
+            moves.append(payment._move(move_lines, lookups))
             payment.prepayment_amount = prepayment
             payment.cashier = user
             if payment.method != 'prepayment':
                 # money already receipted when it was deposited
                 payment.receipt_number = lookups.receipt_number(payment)
         Move.save(moves)
-        cls._insert_move_lines(moves, lines_of_moves)
-        Move.validate_move(moves)
         Move.post(moves)
         for payment, move in zip(payments, moves):
             payment.move = move
@@ -497,9 +458,7 @@ class Payment(Workflow, ModelSQL, ModelView):
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
         targets = [l.late_fee or l.bill for l in lines]
-        # in one order (ids), as every path locking several does
-        cls.lock_bills(sorted({str(t): t for t in targets}.values(),
-                key=lambda t: (t.__name__, t.id)))
+        cls.lock_bills(targets)
         # Read the amounts after the lock: a concurrent payment that
         # committed meanwhile is seen here.
         Transaction().counter += 1
@@ -577,44 +536,13 @@ class Payment(Workflow, ModelSQL, ModelView):
                 description=self.reference))
         return move_lines
 
-    def _move(self, lookups):
-        "The (unsaved) move of the payment, without its lines."
+    def _move(self, move_lines, lookups):
+        "The (unsaved) move of the payment with ``move_lines``."
         Move = Pool().get('account.move')
         company = self.compound.company
         return Move(company=company, journal=lookups.journal(self),
             period=lookups.period(self), date=self.date, origin=self,
-            description=self.reference)
-
-    @classmethod
-    def _insert_move_lines(cls, moves, lines_of_moves):
-        """Insert the (unsaved) lines of each saved draft move by SQL, as
-        the bill run inserts its receivables: the ORM's checks of each
-        line cost more than the rest of the posting, and these lines are
-        built here from the payment's own accounts and amounts. The moves
-        are validated (balanced) and posted by the ORM after."""
-        MoveLine = Pool().get('account.move.line')
-        table = MoveLine.__table__()
-        transaction = Transaction()
-        cursor = transaction.connection.cursor()
-        values = []
-        for move, lines in zip(moves, lines_of_moves):
-            for line in lines:
-                party = getattr(line, 'party', None)
-                origin = getattr(line, 'origin', None)
-                values.append([transaction.user, CurrentTimestamp(),
-                        move.id, line.account.id,
-                        party.id if party else None,
-                        line.debit, line.credit,
-                        getattr(line, 'description', None),
-                        str(origin) if origin else None, 'draft'])
-        for sub in grouped_slice(values, 1000):
-            cursor.execute(*table.insert(
-                    [table.create_uid, table.create_date, table.move,
-                        table.account, table.party, table.debit,
-                        table.credit, table.description, table.origin,
-                        table.state],
-                    list(sub)))
-        transaction.counter += 1  # the moves' lines are read again
+            description=self.reference, lines=move_lines)
 
     def debit_account(self, config):
         "The account receiving the money for the method."
