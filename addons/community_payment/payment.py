@@ -21,16 +21,18 @@ before answering.
 """
 import datetime as dt
 import logging
+from collections import defaultdict
 from decimal import Decimal
 
 from sql import Literal, Null
 from sql.conditionals import Coalesce
 
+from trytond.config import config
 from trytond.i18n import gettext
 from trytond.model import Check, ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from trytond.modules.community_base.display import format_money
 from trytond.modules.community_billing.arrears import local_today
@@ -57,7 +59,12 @@ CHANNELS = [
 #: how long after its creation a pending payment is first queried
 QUERY_DELAY = dt.timedelta(minutes=3)
 #: payments booked by one transaction of ``settle_paid``
-SETTLE_BATCH = 100
+SETTLE_BATCH = 200
+#: how long a booking task waits for other payments paid meanwhile
+SETTLE_DELAY = dt.timedelta(seconds=2)
+#: a payment paid relies on a waiting booking task only when it starts at
+#: least this much later (the payment's transaction has committed then)
+SETTLE_MARGIN = dt.timedelta(seconds=1)
 
 
 class OnlinePayment(Workflow, ModelSQL, ModelView):
@@ -128,6 +135,8 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
                 'community_payment.msg_online_payment_reference_unique'),
             ('amount_positive', Check(t, t.amount > 0),
                 'community_payment.msg_online_payment_amount_positive'),
+            ('settlement_unique', Unique(t, t.settlement),
+                'community_payment.msg_online_payment_settlement_unique'),
             ('refunded_within_amount',
                 Check(t, (t.refunded_amount >= 0)
                     & (t.refunded_amount <= t.amount)),
@@ -145,6 +154,11 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
                     },
                 'query': {
                     'invisible': Eval('state') != 'pending',
+                    'depends': ['state'],
+                    },
+                'request_refund': {
+                    'invisible': ~Eval('state').in_(
+                        ['paid', 'partly_refunded']),
                     'depends': ['state'],
                     },
                 })
@@ -308,8 +322,38 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         # booked after commit, by the queue, with the other payments paid
         # meanwhile: the notification is answered without waiting for the
         # ledger's locks (receipt and move numbers)
-        cls.__queue__.settle_paid([cls(payment.id)])
+        cls._queue_settle(payment)
         return True
+
+    @classmethod
+    def _queue_settle(cls, payment):
+        """Queue the booking of ``payment``, just paid (``settle_paid``).
+
+        With a queue worker, a burst of notifications shares its tasks: the
+        task waits ``SETTLE_DELAY`` before it starts and books every
+        payment paid until then; a payment paid while such a task still
+        has more than ``SETTLE_MARGIN`` to wait queues none of its own (its
+        transaction commits before the task reads). One paid and missed
+        all the same (a commit slower than the margin) is booked by the
+        next task or the query job."""
+        pool = Pool()
+        Queue = pool.get('ir.queue')
+        context = {}
+        if config.getboolean('queue', 'worker', default=False):
+            now = dt.datetime.now()
+            with without_check_access():
+                waiting = Queue.search([
+                        ('name', '=', 'default'),
+                        ('dequeued_at', '=', None),
+                        ('scheduled_at', '>', now + SETTLE_MARGIN),
+                        ('data.model', '=', cls.__name__),
+                        ('data.method', '=', 'settle_paid'),
+                        ], limit=1)
+            if waiting:
+                return
+            context['queue_scheduled_at'] = SETTLE_DELAY
+        with Transaction().set_context(context):
+            cls.__queue__.settle_paid([cls(payment.id)])
 
     @classmethod
     def settle_paid(cls, payments=None):
@@ -333,58 +377,116 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
         if todo:
             Transaction().counter += 1  # read them after the lock
             cls.settle(cls.browse(todo))
+        if (len(todo) == SETTLE_BATCH
+                and config.getboolean('queue', 'worker', default=False)):
+            # more are waiting: the next batch in a task of its own
+            cls.__queue__.settle_paid([cls(todo[-1])])
 
     @classmethod
     def settle(cls, payments):
-        """Post each paid payment on the ledger (``post_receipt``): a
-        counter payment of its unit by its payer, method WeChat Pay or
-        Alipay, the transaction id as reference, with a receipt number."""
-        for payment in payments:
-            payment.settlement = cls.post_receipt(payment.compound,
-                payment.unit, payment.party, payment.provider,
-                payment.transaction_id or payment.reference, payment.amount,
-                [(l.bill, l.late_fee, l.amount) for l in payment.lines])
-        cls.save(payments)
+        """Post the paid ``payments`` on the ledger together
+        (``post_receipts``): for each a counter payment of its unit by its
+        payer, method WeChat Pay or Alipay, the transaction id as
+        reference, with a receipt number."""
+        receipts = cls.post_receipts([(payment.compound, payment.unit,
+                    payment.party, payment.provider,
+                    payment.transaction_id or payment.reference,
+                    payment.amount,
+                    [(l.bill, l.late_fee, l.amount) for l in payment.lines])
+                for payment in payments])
+        # the claim: a payment gets its receipt only while it has none (a
+        # UNIQUE constraint on the receipt is the last guard)
+        table = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        now = dt.datetime.now()
+        for payment, receipt in zip(payments, receipts):
+            cursor.execute(*table.update(
+                    [table.settlement, table.write_date, table.write_uid],
+                    [receipt.id, now, Transaction().user],
+                    where=(table.id == payment.id)
+                    & (table.settlement == Null),
+                    returning=[table.id]))
+            if not cursor.fetchall():
+                raise PaymentError(gettext(
+                        'community_payment.msg_online_payment_booked',
+                        payment=payment.reference))
+            payment.settlement = receipt
+        Transaction().counter += 1  # the record cache is stale
 
     @classmethod
     def post_receipt(cls, compound, unit, party, method, reference, amount,
             wanted):
-        """The one path that books money received online: post a counter
-        payment (``community.payment``, with its receipt number) of
-        ``unit`` by ``party`` for ``amount``, dated the compound's local
-        day, settling ``wanted`` — (bill, late fee or None, amount) — each
-        up to what is still open now (the bills are locked first); the
-        rest, or all of a prepayment, is kept as the payer's prepayment:
-        money received is never refused. Returns the posted payment.
+        """Post one receipt (``post_receipts``); return the posted counter
+        payment. Used by the portal's sandbox payments."""
+        receipt, = cls.post_receipts([(compound, unit, party, method,
+                    reference, amount, wanted)])
+        return receipt
 
-        Used by the online payments of this module and by the portal's
-        sandbox payments."""
+    @classmethod
+    def post_receipts(cls, receipts):
+        """The one path that books money received online: for each of
+        ``receipts`` — (compound, unit, party, method, reference, amount,
+        wanted) — a counter payment (``community.payment``, with its
+        receipt number) of ``unit`` by ``party`` for ``amount``, dated the
+        compound's local day, settling ``wanted`` — (bill, late fee or
+        None, amount) — each up to what is still open now (the bills of
+        all of them are locked first, in id order; receipts of one call
+        paying the same bill share what is open); the rest, or all of a
+        prepayment, is kept as the payer's prepayment: money received is
+        never refused. The counter payments are posted by one
+        ``community.payment.post`` call (its bulk path: receipt numbers
+        taken together per compound, moves created, posted and the bills
+        reconciled together). Returns the posted payments, in order."""
         pool = Pool()
         Counter = pool.get('community.payment')
         Bill = pool.get('community.bill')
         LateFee = pool.get('community.late_fee')
-        Counter.lock_bills([f or b for b, f, _ in wanted])
+        if not receipts:
+            return []
+        targets = {}
+        for receipt in receipts:
+            for bill, fee, _ in receipt[6]:
+                target = fee or bill
+                targets[str(target)] = target
+        Counter.lock_bills(sorted(targets.values(),
+                key=lambda t: (t.__name__, t.id)))
         Transaction().counter += 1  # read the amounts after the lock
-        lines, left = [], amount
-        for bill, fee, line_amount in wanted:
-            target = LateFee(fee.id) if fee else Bill(bill.id)
-            if Bill(bill.id).state != 'posted':
-                continue  # cancelled meanwhile: kept as prepayment
-            line_amount = min(line_amount, target.amount_to_pay, left)
-            if line_amount > 0:
-                lines.append({'bill': bill.id, 'amount': line_amount,
-                        'late_fee': fee.id if fee else None})
-                left -= line_amount
-        with Transaction().set_context(company=compound.company.id):
-            counter = Counter(compound=compound, unit=unit, party=party,
-                # the local day of the compound: its late fees due up to
-                # that day are charged when the payment is posted
-                date=local_today(compound.timezone),
-                method=method, reference=reference, amount=amount,
-                lines=lines)
-            counter.save()
-            Counter.post([counter])
-        return counter
+        bills = {b.id: b for b in Bill.browse(
+                list({b.id for r in receipts for b, _, _ in r[6]}))}
+        fees = {f.id: f for f in LateFee.browse(
+                list({f.id for r in receipts for _, f, _ in r[6] if f}))}
+        settled = defaultdict(Decimal)
+        counters = []
+        for compound, unit, party, method, reference, amount, wanted in (
+                receipts):
+            lines, left = [], amount
+            for bill, fee, line_amount in wanted:
+                bill = bills[bill.id]
+                if bill.state != 'posted':
+                    continue  # cancelled meanwhile: kept as prepayment
+                target = fees[fee.id] if fee else bill
+                open_ = target.amount_to_pay - settled[str(target)]
+                line_amount = min(line_amount, open_, left)
+                if line_amount > 0:
+                    lines.append({'bill': bill.id, 'amount': line_amount,
+                            'late_fee': fee.id if fee else None})
+                    settled[str(target)] += line_amount
+                    left -= line_amount
+            counters.append(Counter(compound=compound, unit=unit,
+                    party=party,
+                    # the local day of the compound: its late fees due up
+                    # to that day are charged when the payment is posted
+                    date=local_today(compound.timezone),
+                    method=method, reference=reference, amount=amount,
+                    lines=lines))
+        by_company = defaultdict(list)
+        for counter in counters:
+            by_company[counter.compound.company.id].append(counter)
+        for company, c_counters in by_company.items():
+            with Transaction().set_context(company=company):
+                Counter.save(c_counters)
+                Counter.post(c_counters)
+        return Counter.browse([c.id for c in counters])
 
     # ------------------------------------------------------ query and close
     @classmethod
@@ -415,6 +517,13 @@ class OnlinePayment(Workflow, ModelSQL, ModelView):
                         payment.reference, exception)
                     continue
                 cls._set_closed([payment])
+
+    @classmethod
+    @ModelView.button_action(
+        'community_payment.wizard_online_refund_request')
+    def request_refund(cls, payments):
+        "Request a refund of the payment (退款): the refund request wizard."
+        pass
 
     @classmethod
     def _set_closed(cls, payments):

@@ -4,13 +4,21 @@
 """Refunds of online payments (线上退款) to the channel they came from.
 
 draft (requested by staff) → approved (by the refund approval group, 退款
-审批; the amount is reserved on the payment) → processing (sent to WeChat
-Pay or Alipay through its SDK) → succeeded (the provider confirmed: WeChat
-Pay's REFUND.SUCCESS notification, Alipay's synchronous answer or the
-refund query; then posted on the ledger) | failed (the provider refused:
-the reservation is released; approving the refund again sends it again
-under the same refund number, which both providers treat as the same
-request). A draft may be cancelled.
+审批; the amount is reserved on the payment and the sending queued) →
+processing (sent to WeChat Pay or Alipay through its SDK by the queue,
+after the approval's commit) → succeeded (the provider confirmed: WeChat
+Pay's REFUND.SUCCESS notification or the refund query — queued at once
+when the provider answered that it refunded, as Alipay does —; then
+posted on the ledger, in a transaction that never calls the provider's
+refund) | failed (the provider refused: the reservation is released;
+approving the refund again sends it again under the same refund number,
+which both providers treat as the same request). A draft may be
+cancelled.
+
+Sending and posting are apart because a transaction may be run again
+(trytond restarts one that waited on a lock, e.g. of a sequence): sending
+again is harmless (same refund number), posting is done by the
+transaction that moves the refund from processing to succeeded, once.
 
 **Never more than was paid.** Approval adds the amount to the payment's
 ``refunded_amount`` by one conditional UPDATE (``reserve_refund``) that
@@ -46,6 +54,7 @@ from trytond.model import Check, ModelSQL, ModelView, Unique, Workflow, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
+from trytond.wizard import Button, StateAction, StateView, Wizard
 
 from trytond.modules.community_base.display import format_money
 
@@ -244,7 +253,8 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
     def approve(cls, refunds):
         """Approve refunds: reserve each amount on its payment (one
         conditional UPDATE: never beyond what was paid less what is
-        refunded, also against a concurrent approval)."""
+        refunded, also against a concurrent approval), then queue their
+        sending to the provider (``send_to_provider``, after commit)."""
         Payment = Pool().get('community.payment.online')
         for refund in refunds:
             if not Payment.reserve_refund(refund.payment, refund.amount):
@@ -259,24 +269,37 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
                 'approved_at': dt.datetime.now(),
                 'failure': None,
                 })
+        cls.__queue__.send_to_provider(refunds)
 
     @classmethod
     @ModelView.button
     def send(cls, refunds):
-        """Send approved refunds to the provider of their payment. Alipay
-        answers at once (succeeded, posted); WeChat Pay answers
-        PROCESSING and notifies later. A refusal marks the refund failed
-        and releases its amount.
-
-        approved → processing is written before the provider is asked
-        (not by ``Workflow.transition``, which writes after): its answer
-        moves the refund on from processing."""
+        """Queue the sending of approved refunds again (``send_to_provider``
+        after commit), for one whose task was lost."""
         refunds = [r for r in refunds if r.state == 'approved']
-        if not refunds:
-            return
-        cls.write(refunds, {
-                'state': 'processing', 'sent_at': dt.datetime.now()})
+        if refunds:
+            cls.__queue__.send_to_provider(refunds)
+
+    @classmethod
+    def send_to_provider(cls, refunds):
+        """Send approved refunds to the provider of their payment (a task
+        queued by ``approve``). Nothing is posted here: the provider's confirmation posts
+        it — WeChat Pay's notification, or the refund query (queued at
+        once when the provider answers that it refunded, as Alipay does;
+        else the scheduled query). A refusal marks the refund failed and
+        releases its amount.
+
+        approved → processing is a conditional UPDATE before the provider
+        is asked: one task sends a refund. A transaction restarted after
+        the provider was asked sends it again under the same refund
+        number (WeChat Pay out_refund_no, Alipay out_request_no), which
+        the provider answers as the same refund, never twice."""
+        to_confirm = []
         for refund in refunds:
+            if not cls._set_state(refund, 'processing',
+                    {'sent_at': dt.datetime.now()}, from_='approved'):
+                continue
+            refund = cls(refund.id)
             payment = refund.payment
             try:
                 state, refund_id = get_provider(payment.merchant).refund(
@@ -289,9 +312,12 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
             if refund_id:
                 cls.write([refund], {'provider_refund_id': refund_id})
             if state == 'refunded':
-                cls.succeed(refund)
+                to_confirm.append(refund)
             elif state == 'failed':
                 cls._fail(refund, state)
+        if to_confirm:
+            # posted by a transaction of its own, after this one commits
+            cls.__queue__.query(to_confirm)
 
     @classmethod
     @ModelView.button
@@ -318,12 +344,20 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def query_processing(cls):
-        "Scheduled action: query the refunds in progress."
+        """Scheduled action: query the refunds in progress; queue again the
+        sending of refunds approved a while ago and still not sent (a lost
+        task)."""
+        before = dt.datetime.now() - dt.timedelta(minutes=3)
         cls.query(cls.search([
                     ('state', '=', 'processing'),
-                    ('sent_at', '<', dt.datetime.now()
-                        - dt.timedelta(minutes=3)),
+                    ('sent_at', '<', before),
                     ], order=[('sent_at', 'ASC')]))
+        unsent = cls.search([
+                ('state', '=', 'approved'),
+                ('approved_at', '<', before),
+                ], order=[('approved_at', 'ASC')])
+        if unsent:
+            cls.__queue__.send_to_provider(unsent)
 
     # ----------------------------------------------------- provider answer
     @classmethod
@@ -356,10 +390,10 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
         return refund
 
     @classmethod
-    def _set_state(cls, refund, state, values=None):
-        """processing → ``state`` by one conditional UPDATE; True for the
-        one transaction that changed it (a duplicated notification, the
-        query job or a concurrent retry finds it changed)."""
+    def _set_state(cls, refund, state, values=None, from_='processing'):
+        """``from_`` → ``state`` by one conditional UPDATE; True for the
+        one transaction that changed it (a duplicated notification or
+        task, the query job or a concurrent retry finds it changed)."""
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         values = dict(values or {}, state=state,
@@ -367,7 +401,7 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
         cursor.execute(*table.update(
                 [getattr(table, k) for k in values], list(values.values()),
                 where=(table.id == refund.id)
-                & (table.state == 'processing'),
+                & (table.state == from_),
                 returning=[table.id]))
         changed = bool(cursor.fetchall())
         Transaction().counter += 1  # the record cache is stale
@@ -465,3 +499,54 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
         move.save()
         Move.post([move])
         return move
+
+
+class RefundRequestStart(ModelView):
+    "Request a Refund of an Online Payment"
+    __name__ = 'community.payment.online.refund.request.start'
+    payment = fields.Many2One('community.payment.online', "Payment",
+        readonly=True)
+    refundable = fields.Numeric("Refundable", digits=(16, 2), readonly=True,
+        help="What was paid less what is refunded or being refunded.")
+    amount = fields.Numeric("Amount", digits=(16, 2), required=True,
+        domain=[
+            ('amount', '>', 0),
+            ('amount', '<=', Eval('refundable', 0)),
+            ])
+    reason = fields.Char("Reason", required=True)
+
+
+class RefundRequest(Wizard):
+    """Request a refund of the paid online payment at hand (退款, the
+    payment form's button): what remains refundable is proposed; the
+    refund is created as a draft, for the refund approval group to
+    approve, and shown."""
+    __name__ = 'community.payment.online.refund.request'
+    start = StateView('community.payment.online.refund.request.start',
+        'community_payment.online_refund_request_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Request", 'request', 'tryton-ok', default=True),
+            ])
+    request = StateAction('community_payment.act_online_refund_form')
+
+    def default_start(self, fields):
+        payment = self.record
+        if payment.state not in {'paid', 'partly_refunded'}:
+            raise PaymentError(gettext(
+                    'community_payment.msg_refund_not_paid',
+                    payment=payment.rec_name))
+        refundable = payment.amount - payment.refunded_amount
+        return {
+            'payment': payment.id,
+            'refundable': refundable,
+            'amount': refundable,
+            }
+
+    def do_request(self, action):
+        Refund = Pool().get('community.payment.online.refund')
+        refund = Refund(payment=self.record, amount=self.start.amount,
+            reason=self.start.reason)
+        refund.save()
+        # the form of the new refund first
+        action['views'].reverse()
+        return action, {'res_id': [refund.id]}

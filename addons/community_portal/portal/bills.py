@@ -7,6 +7,7 @@ and the notifications of the payment providers."""
 import json
 import logging
 import re
+import urllib.parse
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
@@ -178,19 +179,32 @@ def payment_channel(ctx, method, token):
     """How an order of ``method`` opened from this browser is paid, as
     (channel, values of ``community.payment.online.start``): inside
     WeChat, WeChat Pay JSAPI for the account's openid (known when the
-    resident logged in through WeChat); Alipay in a phone's browser, its
-    wap pay coming back to the payment page ``token``; else the QR code
-    (WeChat Native, Alipay precreate)."""
+    resident logged in through WeChat); WeChat Pay in a phone's browser
+    outside WeChat, H5 for the phone's IP (its h5_url opens WeChat, which
+    comes back to the payment page, see ``wechat_h5_link``); Alipay in a
+    phone's browser, its wap pay coming back to the payment page
+    ``token``; else the QR code (WeChat Native, Alipay precreate)."""
     agent = ctx.request.user_agent.string or ''
     in_wechat = 'MicroMessenger' in agent
     if method == 'wechat' and in_wechat:
         openid = getattr(ctx.user, 'wechat_openid', None)
         if openid:
             return 'jsapi', {'openid': openid}
+    if (method == 'wechat' and not in_wechat and MOBILE.search(agent)
+            and ctx.request.remote_addr):
+        return 'mobile', {'client_ip': ctx.request.remote_addr}
     if method == 'alipay' and not in_wechat and MOBILE.search(agent):
         return 'mobile', {
             'return_url': '%s/payments/%s' % (ctx.full_base, token)}
     return 'qr', {}
+
+
+def wechat_h5_link(ctx, h5_url, token):
+    """WeChat Pay's h5_url with the page WeChat comes back to once paid
+    (``redirect_url``, URL-encoded, as WeChat Pay asks): the payment page
+    ``token``, which turns into the receipt."""
+    return '%s&redirect_url=%s' % (h5_url, urllib.parse.quote(
+            '%s/payments/%s' % (ctx.full_base, token), safe=''))
 
 
 def start_payment(ctx, unit, kind, items, bill=None, amount=None):
@@ -386,6 +400,8 @@ def payment_page(ctx, token):
     if payment.online:
         qr_text = payment.online.qr_code
         open_link = payment.online.pay_url
+        if open_link and payment.provider == 'wechat':
+            open_link = wechat_h5_link(ctx, open_link, token)
         if payment_state(payment) == 'pending':
             jsapi = payment.online.jsapi_parameters()
     else:

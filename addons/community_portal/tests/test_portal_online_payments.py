@@ -56,18 +56,33 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
             bill_month, create_unit, setup_billing)
         pool = Pool()
         Party = pool.get('party.party')
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
         WebUser = pool.get('web.user')
         Merchant = pool.get('community.payment.merchant')
         Bill = pool.get('community.bill')
         company = create_company()
         with set_company(company):
             compound, building, _ = setup_billing(company)
-            owner, neighbour = Party.create([
-                    {'name': "王芳"}, {'name': "周敏"}])
+            owner, neighbour, counter = Party.create([
+                    {'name': "王芳"}, {'name': "周敏"}, {'name': "吴刚"}])
             unit = create_unit(building, '3-2-1201', Decimal('100.00'),
                 [(owner, 100)])
             create_unit(building, '3-2-1202', Decimal('100.00'),
                 [(neighbour, 100)])
+            # paid at the staff cashier
+            create_unit(building, '3-2-1203', Decimal('100.00'),
+                [(counter, 100)])
+            User.create([{
+                        'name': "嘉州收银", 'login': 'cashier_jz',
+                        'password': PASSWORD,
+                        'groups': [('add', [ModelData.get_id(
+                                        'community_base',
+                                        'group_community_staff')])],
+                        'companies': [('add', [company.id])],
+                        'company': company.id,
+                        'compounds': [('add', [compound.id])],
+                        }])
             today = dt.date.today()
             bill_month(compound, today.year, today.month)
             bill, = Bill.search([('unit', '=', unit.id)])
@@ -156,6 +171,69 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         return self.client().post('/%s/community_payment/notify/%s' % (
                 DB_NAME, self.merchants[provider]), data=body,
             headers=headers)
+
+    def staff_login(self, login):
+        client = self.client()
+        page = client.get(self.url('/staff/login'))
+        response = client.post(self.url('/staff/login'), data={
+                'login': login, 'password': PASSWORD,
+                'csrf': self.csrf(page)})
+        self.assertEqual(response.status_code, 303)
+        return client
+
+    def test_staff_cashier_wechat_native(self):
+        """The staff cashier shows a unit's bill as a WeChat Pay Native QR
+        (community_payment's order, as the portal's); the page turns into
+        the receipt once notified"""
+        staff = self.staff_login('cashier_jz')
+        page = staff.get(self.url('/staff/cashier?unit=3-2-1203'),
+            headers=ZH)
+        html = page.get_data(as_text=True)
+        self.assertEqual(re.findall(r'name="method" value="(\w+)"', html),
+            ['wechat', 'alipay'])
+        self.assertIn('微信支付收款码', html)
+        ref = re.search(r'name="bill" value="([0-9]+\.[0-9a-f]+)"',
+            html).group(1)
+        response = staff.post(self.url('/staff/cashier'), data={
+                'csrf': self.csrf(page), 'bill': ref, 'method': 'wechat'})
+        self.assertEqual(response.status_code, 303)
+        path = response.location.split('/portal', 1)[1]
+        self.assertRegex(path, r'^/staff/cashier/payments/[0-9a-f]{32}$')
+        html = staff.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertIn('<svg', html)
+        self.assertIn('data-status="%s/status"' % self.url(path), html)
+        self.assertRegex(html, r'<script src="[^"]+/payment\.js">')
+        reference, state, _ = self.online(path)
+        self.assertEqual(state, 'pending')
+        order = self.wechat.orders[reference]
+        self.assertEqual(order['total'], int(self.bill_amount * 100))
+        self.assertEqual(self.status(staff, path), {'state': 'pending'})
+        # neither a resident nor a stranger sees it
+        resident = self.login('13900139101')
+        self.assertIn(resident.get(self.url(path)).status_code, {302, 303})
+        self.assertEqual(self.client().get(
+                self.url('/staff/cashier/payments/%s/status' % ('0' * 32))
+                ).status_code, 303)
+
+        self.wechat.pay(reference)
+        headers, body = self.wechat.notification(reference)
+        self.assertEqual(self.notify('wechat', headers, body).status_code,
+            204)
+        _, state, number = self.online(path)
+        self.assertEqual(state, 'paid')
+        status = self.status(staff, path)
+        self.assertEqual(status['state'], 'paid')
+        self.assertEqual(status['receipt_number'], number)
+        self.assertIn(number, status['receipt'])
+        self.assertIn('吴刚', status['receipt'])
+        self.assertIn(order['transaction_id'], status['receipt'])
+        page = staff.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertIn(number, page)
+        self.assertIn('返回收银台', page)
+        # the bill is paid: no more payment codes for it
+        html = staff.get(self.url('/staff/cashier?unit=3-2-1203'),
+            headers=ZH).get_data(as_text=True)
+        self.assertNotIn('name="bill"', html)
 
     def test_methods_offered(self):
         "The bill offers WeChat Pay and Alipay, the merchant accounts'"
@@ -253,6 +331,25 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         reference, _, _ = self.online(path)
         self.assertEqual(self.alipay.orders[reference]['trade_status'],
             'WAIT_BUYER_PAY')
+
+    def test_wechat_h5_on_a_phone(self):
+        "WeChat Pay in a phone's browser outside WeChat: H5, back to the page"
+        client = self.login('13900139102')
+        android = {'User-Agent': 'Mozilla/5.0 (Linux; Android 14; Pixel 8) '
+            'AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36'}
+        path = self.pay(client, 'wechat', headers=android)
+        html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertNotIn('<svg', html)
+        link = re.search(r'id="open-wallet" href="([^"]+)"', html).group(1)
+        link = link.replace('&amp;', '&')
+        self.assertTrue(link.startswith(
+                'https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?'))
+        query = dict(parse_qsl(urlsplit(link).query))
+        self.assertTrue(query['redirect_url'].endswith(path))
+        reference, _, _ = self.online(path)
+        order = self.wechat.orders[reference]
+        self.assertEqual(order['trade_type'], 'MWEB')
+        self.assertTrue(order['client_ip'])
 
     def test_only_own_payments(self):
         "Another resident's payment, its status and receipt are not found"
