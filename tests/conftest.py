@@ -14,15 +14,24 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 def portal_server():
     """A running trytond with the portal fixture database (see
     portal_server.py). PORTAL_SERVER_JSON (a file with "url" and "data")
-    reuses a server started by hand while developing."""
+    reuses a server started by hand while developing (without ``sms``).
+    ``sms``: the emulated Tencent Cloud SMS that the server sends its SMS
+    to (sign-up and password reset codes)."""
     reuse = os.environ.get('PORTAL_SERVER_JSON')
     if reuse:
         info = json.loads(pathlib.Path(reuse).read_text())
-        yield types.SimpleNamespace(url=info['url'], data=info['data'])
+        yield types.SimpleNamespace(url=info['url'], data=info['data'],
+            sms=None)
         return
     from portal_server import PortalServer
-    server = PortalServer().start()
+    from trytond.modules.community_notification.tests.emulators import (
+        APPROVED_SMS, TencentSms)
+    sms = TencentSms(templates=APPROVED_SMS).start()
+    server = PortalServer(notification=sms.config())
+    server.sms = sms
     try:
+        server.start()
         yield server
     finally:
         server.stop()
+        sms.stop()

@@ -78,8 +78,11 @@ def wait_ready(proc, port, url, timeout=60):
 
 class PortalServer:
 
-    def __init__(self, database='test_portal', workers=0):
+    def __init__(self, database='test_portal', workers=0,
+            notification=None):
         self.database = database
+        # the [community_notification] options: the providers' emulators
+        self.notification = notification or {}
         # workers > 0: serve trytond's WSGI application with gunicorn (N
         # processes, threads each) instead of the threaded ``trytond``
         self.workers = workers
@@ -107,8 +110,13 @@ class PortalServer:
             '[web]\nlisten = 127.0.0.1:%s\n'
             '[session]\nweb_timeout = 3600\nmax_attempt = 2\n'
             '[community_portal]\nsecret = portal-test-secret\n'
-            'sandbox = True\nprovider = sandbox\n'
-            % (self.local / 'data', self.port))
+            'sandbox = True\nprovider = sandbox\nsms_code_per_client = 6\n'
+            % (self.local / 'data', self.port)
+            + ''.join('%s\n' % line for line in (
+                    ['[community_notification]'] + [
+                        '%s = %s' % item
+                        for item in self.notification.items()]
+                    if self.notification else [])))
         return conf
 
     def create_database(self, env):

@@ -32,6 +32,23 @@ def new_mobile(prefix):
     return '%s%04d' % (prefix, random.randrange(10000))
 
 
+def last_code(portal_server, mobile):
+    "The code of the last SMS the emulated provider received for mobile."
+    sent = [m for m in portal_server.sms.sent if m['to'] == '+86' + mobile]
+    assert sent and sent[-1]['template'] == '2001008', sent
+    return sent[-1]['params'][0]
+
+
+def sign_up(portal_server, client, mobile, password=PASSWORD):
+    "Sign up ``mobile`` as its holder does: with the code of the SMS."
+    client.get('/signup')
+    sent = client.post('/signup/code', {'mobile': mobile})
+    assert sent.status == 200, sent.text
+    return client.post('/signup', {'mobile': mobile,
+            'code': last_code(portal_server, mobile),
+            'password': password, 'password2': password})
+
+
 class _SourceHandler(urllib.request.HTTPHandler):
     "Connects from a given local address (a client of its own)."
 
@@ -204,9 +221,7 @@ def test_binding_code_names_only_a_resident_of_its_unit(
     assert code['party'] == zhou
     # the code of its own resident works: the account sees 9-1-101 only
     account = Client(portal_server.url, '127.0.0.6')
-    account.get('/signup')
-    signed = account.post('/signup', {'login': new_mobile('1370013'),
-            'password': PASSWORD, 'password2': PASSWORD})
+    signed = sign_up(portal_server, account, new_mobile('1370013'))
     assert signed.status == 303
     account.get('/bind')
     assert account.post('/bind', {'code': code['code']}).status == 303
@@ -248,26 +263,29 @@ def test_portal_accounts_not_readable_by_every_staff(portal_server, admin):
 # ------------------------------------------------- enumeration and lockout
 
 def test_signup_does_not_tell_a_number_has_an_account(portal_server):
-    "Sign-up answers alike for a taken number and is rate-limited"
+    """Asking for a sign-up code answers alike for a taken number (both get
+    their SMS), and is limited per client"""
     client = Client(portal_server.url, '127.0.0.4')
-    client.get('/signup')
-    taken = client.post('/signup', {'login': '13900139003',
-            'password': 'another-pass-1', 'password2': 'another-pass-1'})
-    assert "已注册" not in taken.text
-    assert "13900139003" not in taken.text
-    texts = []
-    for i in range(12):
-        texts.append(client.post('/signup', {
-                    'login': '1390013900%s' % '23459'[i % 5],
-                    'password': 'another-pass-1',
-                    'password2': 'another-pass-1'}).text)
-    assert "尝试次数过多" in texts[-1]
+    texts = {}
+    for mobile in ['13900139003', new_mobile('1370017')]:
+        client.get('/signup')
+        answer = client.post('/signup/code', {'mobile': mobile})
+        assert answer.status == 200, answer.text
+        assert last_code(portal_server, mobile)
+        texts[mobile] = answer.text.replace(
+            mobile[:3] + '****' + mobile[7:], 'MASKED').replace(
+            mobile, 'NUMBER')
+    first, second = texts.values()
+    assert first == second
+    assert "已注册" not in first
+    # [community_portal] sms_code_per_client = 6 codes an hour
+    answers = [client.post('/signup/code', {
+                'mobile': new_mobile('1370018')}) for i in range(5)]
+    assert answers[-1].status == 400
+    assert "该设备获取验证码次数过多" in answers[-1].text
     # another client may still sign up
     other = Client(portal_server.url, '127.0.0.5')
-    other.get('/signup')
-    signed = other.post('/signup', {'login': new_mobile('1370014'),
-            'password': PASSWORD, 'password2': PASSWORD})
-    assert signed.status == 303
+    assert sign_up(portal_server, other, new_mobile('1370014')).status == 303
 
 
 def test_wrong_passwords_elsewhere_do_not_lock_a_resident_out(
@@ -275,9 +293,7 @@ def test_wrong_passwords_elsewhere_do_not_lock_a_resident_out(
     "An attacker's wrong passwords do not lock the resident's own client"
     mobile = new_mobile('1370015')
     resident = Client(portal_server.url, '127.0.0.7')
-    resident.get('/signup')
-    assert resident.post('/signup', {'login': mobile,
-            'password': PASSWORD, 'password2': PASSWORD}).status == 303
+    assert sign_up(portal_server, resident, mobile).status == 303
     attacker = Client(portal_server.url, '127.0.0.8')
     attacker.get('/login')
     texts = [attacker.post('/login', {'login': mobile,
@@ -294,9 +310,7 @@ def test_binding_code_attempts_are_limited(portal_server):
     "Guessing binding codes stops after a few wrong ones"
     data = portal_server.data
     client = Client(portal_server.url, '127.0.0.9')
-    client.get('/signup')
-    assert client.post('/signup', {'login': new_mobile('1370016'),
-            'password': PASSWORD, 'password2': PASSWORD}).status == 303
+    assert sign_up(portal_server, client, new_mobile('1370016')).status == 303
     client.get('/bind')
     texts = [client.post('/bind', {'code': 'WRONG%03d' % i}).text
         for i in range(6)]

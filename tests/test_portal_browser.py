@@ -69,10 +69,18 @@ def test_resident_and_technician_journey(portal_server, browser, tmp_path):
     page.goto(base + '/login')
     shot(page, '01-login')
     page.click('text=注册新账号')
-    page.fill('#login', '138 0013 8001')
+    page.fill('#mobile', '138 0013 8001')
+    page.click('text=获取验证码')
+    page.wait_for_selector('#code')
+    assert "验证码已通过短信发送至 138****8001" in page.content()
+    # the code of the SMS the (emulated) provider received
+    sent = [m for m in portal_server.sms.sent
+        if m['to'] == '+8613800138001']
+    page.fill('#code', sent[-1]['params'][0])
     page.fill('#password', PASSWORD)
     page.fill('#password2', PASSWORD)
-    page.click('button[type=submit]')
+    shot(page, '02-signup-code')
+    page.click('form[action$="/signup"] button[type=submit]')
     page.wait_for_url('**/portal/bind')
     # Unverified: nothing of any unit yet
     page.goto(base + '/units')

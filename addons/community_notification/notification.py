@@ -266,7 +266,7 @@ class Notification(ModelSQL, ModelView):
         return self.title or ''
 
     @classmethod
-    def notify(cls, code, recipients, origin=None, once=False):
+    def notify(cls, code, recipients, origin=None, once=False, queue=True):
         """Create the notifications of template ``code`` and queue their
         sending; return them.
 
@@ -275,12 +275,13 @@ class Notification(ModelSQL, ModelView):
         with ``parameters['mobile']``. ``origin``: the record they are
         about (or a list of records, one per recipient). ``once``: a
         recipient already told of the origin with this template is not
-        told again (a bill issued).
+        told again (a bill issued). ``queue``: False to send them
+        otherwise (``send_secret``).
         """
-        return cls.browse(cls._notify(code, recipients, origin, once))
+        return cls.browse(cls._notify(code, recipients, origin, once, queue))
 
     @classmethod
-    def _notify(cls, code, recipients, origin=None, once=False):
+    def _notify(cls, code, recipients, origin=None, once=False, queue=True):
         "``notify`` returning the ids (no records for thousands of them)."
         Template = Pool().get('community.notification.template')
         with without_check_access():
@@ -302,7 +303,8 @@ class Notification(ModelSQL, ModelView):
         # a side effect of what the user did (a technician claiming a
         # request): created whatever the user's rights on notifications
         ids = cls._insert(rows)
-        if ids and (template.wechat_template or template.sms_template):
+        if ids and queue and (
+                template.wechat_template or template.sms_template):
             with without_check_access(), Transaction().set_context(
                     queue_batch=SEND_BATCH):
                 cls.__queue__.send(ids)
@@ -316,6 +318,46 @@ class Notification(ModelSQL, ModelView):
                     'party', 'mobile', 'compound', 'title', 'body',
                     'parameters', 'origin', 'token', 'once'], rows,
                 returning=['id'])]
+
+    @classmethod
+    def send_secret(cls, code, mobile, params, secret, compound=None,
+            origin=None):
+        """Send at once by SMS to ``mobile`` (national number) the
+        notification of template ``code`` that carries the one-time
+        ``secret`` parameters (a verification code); return its attempt
+        ('sent', 'failed' or 'skipped').
+
+        Recorded as every notification (no recipient, so no inbox, no
+        preference, no unsubscribe; the attempt counts in the SMS budget of
+        ``compound`` when given) but the secret values are stored as
+        ``*``: only the SMS carries them. Not queued and never retried:
+        the secret is kept nowhere, and a late code is useless.
+        """
+        pool = Pool()
+        Attempt = pool.get('community.notification.attempt')
+        secret = {k: str(v) for k, v in secret.items()}
+        masked = {k: '*' * len(v) for k, v in secret.items()}
+        notification, = cls.notify(code, [(None, compound,
+                    dict(params, mobile=mobile, **masked))],
+            origin=origin, queue=False)
+        with without_check_access():
+            attempt, = Attempt.create(
+                [notification._attempt('sms', mobile)])
+            if not option('sms_app_id') or not (
+                    notification.template.sms_template):
+                attempt.state = 'failed'
+                attempt.error = 'not configured'
+                attempt.save()
+                return attempt
+            # created by this transaction, seen by no other: sent without
+            # committing the claim (the request's work commits once)
+            with Transaction().set_context(
+                    notification_secrets={notification.id: secret}):
+                Attempt.process([attempt], commit=False)
+            # written with SQL: not what this transaction read before
+            for cache in Transaction().cache.values():
+                cache.pop(Attempt.__name__, None)
+            return Attempt(attempt.id)
 
     @classmethod
     @ModelView.button
@@ -409,6 +451,14 @@ class Notification(ModelSQL, ModelView):
                 break
         Attempt.process(Attempt._insert(vlist))
 
+    def _attempt(self, name, address):
+        return {
+            'notification': self.id, 'channel': name, 'address': address,
+            'compound': self.compound.id if self.compound else None,
+            'state': 'pending', 'tries': 0,
+            'next_try': dt.datetime.now(),
+            }
+
     @classmethod
     def _addresses(cls, parties):
         """Return ({party: openid}, {party: mobile}) of the parties: the
@@ -498,8 +548,11 @@ class Notification(ModelSQL, ModelView):
 
     def message(self, name, address):
         "Return the ``Message`` of channel ``name`` to ``address``."
+        # the one-time values of ``send_secret``, never stored
+        params = dict(self.parameters or {}, **(Transaction().context.get(
+                    'notification_secrets') or {}).get(self.id, {}))
         return message(name, address, self.template, self.title,
-            self.parameters, self.token)
+            params, self.token)
 
 
 class Attempt(ModelSQL, ModelView):
@@ -563,7 +616,7 @@ class Attempt(ModelSQL, ModelView):
             if state == 'pending']
 
     @classmethod
-    def process(cls, attempts):
+    def process(cls, attempts, commit=True):
         """Send the pending attempts that are due; schedule the others
         (quiet hours, retries).
 
@@ -572,6 +625,8 @@ class Attempt(ModelSQL, ModelView):
         ahead; the claim is committed before the providers are called, so
         a task run again, or at the same time, never sends it twice (the
         attempt of a task that died is tried again once its claim ends).
+        Without ``commit``, for attempts that no other transaction sees
+        (``send_secret``), nothing is committed.
         """
         pool = Pool()
         Notification = pool.get('community.notification')
@@ -589,6 +644,7 @@ class Attempt(ModelSQL, ModelView):
             cursor.execute(*a.join(n, condition=a.notification == n.id
                     ).select(a.id, a.channel, a.address, a.compound,
                     n.urgent, n.template, n.title, n.parameters, n.token,
+                    n.id,
                     where=reduce_ids(a.id, sub) & due,
                     order_by=[a.id.asc]))
             rows.extend(cursor)
@@ -628,16 +684,24 @@ class Attempt(ModelSQL, ModelView):
         tries = dict(cls._update(a, [r[0] for r in todo],
                 [a.tries, a.next_try], [Coalesce(a.tries, 0) + 1, lease],
                 where=due, returning=[a.id, a.tries]))
-        transaction.commit()
+        if commit:
+            transaction.commit()
 
         templates = {t.id: t for t in Template.browse(
                 {r[5] for r in todo})}
+        # the one-time values of ``send_secret``, never stored
+        secrets = Transaction().context.get('notification_secrets') or {}
         by_channel = defaultdict(list)
-        for id_, name, address, _, _, template, title, params, token in todo:
+        once = set()
+        for (id_, name, address, _, _, template, title, params, token,
+                notification) in todo:
             if id_ not in tries:
                 continue
             if isinstance(params, str):
                 params = json.loads(params)
+            if notification in secrets:
+                params = dict(params or {}, **secrets[notification])
+                once.add(id_)
             by_channel[name].append((id_, message(name, address,
                         templates[template], title, params, token)))
         results = {}
@@ -660,7 +724,8 @@ class Attempt(ModelSQL, ModelView):
         for id_, error in results.items():
             if not isinstance(error, ProviderError):
                 continue
-            if error.retry and tries[id_] < max_tries():
+            if (error.retry and tries[id_] < max_tries()
+                    and id_ not in once):
                 next_try = now + dt.timedelta(
                     seconds=retry_delay(tries[id_]))
                 cls._update(a, [id_], [a.next_try, a.error],

@@ -16,3 +16,11 @@ class BindingCodeError(ValidationError):
 class PortalRateLimitError(PortalError):
     "Too many sign-ups or binding attempts from one client or account."
 
+
+
+class SmsCodeError(PortalError):
+    "An SMS code is wrong, expired or used, or could not be sent."
+
+
+class SmsCodeRateLimitError(SmsCodeError):
+    "Too many SMS codes requested for a number or from a client."

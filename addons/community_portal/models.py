@@ -237,17 +237,41 @@ class WebUser(metaclass=PoolMeta):
         Attempt.add(login)
 
     @classmethod
-    def check_signup(cls):
-        """Count a sign-up of the client and refuse it beyond
-        ``[community_portal] max_signup`` (default 10) within ``[session]
-        timeout``."""
+    def sign_up_by_code(cls, mobile, code, password):
+        """Create the account of ``mobile`` proven by its sign-up SMS
+        ``code`` (``community.portal.sms_code``); return it.
+
+        Raises SmsCodeError for a wrong, expired or used code (a wrong one
+        is counted even though the caller rolls back) and PortalError when
+        the number has an account already: told only to whom proved to
+        hold the number."""
+        SmsCode = Pool().get('community.portal.sms_code')
+        mobile = SmsCode.check(mobile, 'signup', code)[3:]
+        if cls.search([('mobile', '=', mobile)], limit=1):
+            raise PortalError(gettext(
+                    'community_portal.msg_portal_mobile_taken'))
+        user, = cls.create([{'mobile': mobile, 'password': password}])
+        return user
+
+    @classmethod
+    def reset_password_by_code(cls, mobile, code, password):
+        """Set the password of the account of ``mobile`` proven by its
+        reset SMS ``code`` and end its sessions; return the account.
+
+        Raises SmsCodeError as ``sign_up_by_code``, PortalError when no account
+        has the number (told only to whom proved to hold it)."""
         pool = Pool()
-        Attempt = pool.get('web.user.authenticate.attempt')
-        if cls._client_attempts('signup') >= config.getint(
-                'community_portal', 'max_signup', default=10):
-            raise PortalRateLimitError(gettext(
-                    'community_portal.msg_portal_too_many_attempts'))
-        Attempt.add('signup')
+        SmsCode = pool.get('community.portal.sms_code')
+        Session = pool.get('web.user.session')
+        mobile = SmsCode.check(mobile, 'reset', code)[3:]
+        users = cls.search([('mobile', '=', mobile)], limit=1)
+        if not users:
+            raise PortalError(gettext(
+                    'community_portal.msg_portal_mobile_no_account'))
+        user, = users
+        cls.write([user], {'password': password})
+        Session.delete(Session.search([('user', '=', user.id)]))
+        return user
 
     def portal_parties(self):
         "Return the parties whose units the account may see (bound ones)."

@@ -5,10 +5,12 @@
 compound switcher), units, profile, household."""
 import re
 
+from trytond import config
 from trytond.exceptions import RateLimitException, UserError
 from trytond.protocols.wrappers import abort
 
-from ..models import normalize_mobile
+from ..exceptions import SmsCodeError, SmsCodeRateLimitError
+from ..models import mask_mobile, normalize_mobile
 from . import i18n
 from .i18n import N_
 from .nav import register_nav
@@ -63,56 +65,112 @@ def logout(ctx):
     return ctx.redirect('/login')
 
 
-SIGNUP_REFUSED = N_("This number or email cannot be used to sign up. If "
-    "you already have an account, log in; if you forgot your password, "
-    "ask the property service office.")
+def _code_page(ctx, template, purpose, step, mobile='', error=None,
+        notice=None, status=200):
+    "The page of a flow proven by an SMS code (sign-up, password reset)."
+    return ctx.render(template, nav=None, step=step, mobile=mobile,
+        error=error, notice=notice, status=400 if error else status,
+        minutes=config.getint(
+            'community_portal', 'sms_code_ttl', default=300) // 60)
+
+
+def _send_code(ctx, purpose, template):
+    """Send a code of ``purpose`` to the number of the form; the page asks
+    for it. The answer is the same whether the number has an account."""
+    SmsCode = ctx.pool.get('community.portal.sms_code')
+    mobile = ctx.request.form.get('mobile', '').strip()[:30]
+    try:
+        SmsCode.request(mobile, purpose)
+    except SmsCodeRateLimitError as exception:
+        rollback()
+        # the code already sent may still be entered
+        return _code_page(ctx, template, purpose, 'code', mobile,
+            error=error_text(exception))
+    except UserError as exception:
+        # not a number (nothing written), or not sent (recorded: the
+        # number waits the interval)
+        return _code_page(ctx, template, purpose, 'mobile', mobile,
+            error=error_text(exception))
+    return _code_page(ctx, template, purpose, 'code', mobile,
+        notice=ctx._("A code was sent by SMS to %(mobile)s.",
+            mobile=mask_mobile(normalize_mobile(mobile))))
+
+
+def _checked_password(ctx, template, purpose):
+    "The new password of the form, or the page that refuses it."
+    form = ctx.request.form
+    password = form.get('password', '')
+    if len(password) < 8 or password != form.get('password2', ''):
+        return None, _code_page(ctx, template, purpose, 'code',
+            form.get('mobile', '').strip()[:30], error=ctx._(
+                "The passwords differ or have fewer than 8 characters."))
+    return password, None
 
 
 @route('/signup', methods=('GET', 'POST'), login=False, readonly=False)
 def signup(ctx):
+    """Sign-up with a mobile number: the number, then the SMS code sent to
+    it with the password; the account exists once the code is right."""
     if ctx.request.method == 'GET':
-        return ctx.render('signup.html', nav=None)
+        return _code_page(ctx, 'signup.html', 'signup', 'mobile')
     WebUser = ctx.pool.get('web.user')
     form = ctx.request.form
-    login_value = form.get('login', '').strip()
-    password = form.get('password', '')
-
-    def refused(error, echo=True):
-        # a refused number or email is not shown again: the answer to a
-        # taken one is the same as to any other refusal
-        return ctx.render('signup.html', nav=None, error=error,
-            login_value=login_value if echo else '', status=400)
-    if len(password) < 8 or password != form.get('password2', ''):
-        return refused(ctx._(
-                "The passwords differ or have fewer than 8 characters."))
-    key = WebUser.find_login(login_value)
-    values = {'password': password}
-    if '@' in key:
-        values['email'] = key
-        exists = WebUser.search([('email', '=', key)], limit=1)
-    elif key.isdigit():
-        values['mobile'] = key
-        exists = WebUser.search([('mobile', '=', key)], limit=1)
-    else:
-        return refused(ctx._("Enter a valid mobile number or email."))
+    mobile = form.get('mobile', '').strip()[:30]
+    password, refused = _checked_password(ctx, 'signup.html', 'signup')
+    if refused:
+        return refused
     try:
-        # counted per client and rate-limited
-        WebUser.check_signup()
-    except UserError as exception:
-        return refused(error_text(exception), echo=False)
-    if exists:
-        # the same answer as any refused sign-up (no "already registered"),
-        # in the same time: the password hashed as a creation would
-        WebUser.hash_password(password)
-        return refused(ctx._(SIGNUP_REFUSED), echo=False)
-    try:
-        user, = WebUser.create([values])
-    except UserError:
+        user = WebUser.sign_up_by_code(
+            mobile, form.get('code', ''), password)
+    except SmsCodeError as exception:
         rollback()
-        return refused(ctx._(SIGNUP_REFUSED), echo=False)
+        return _code_page(ctx, 'signup.html', 'signup', 'code', mobile,
+            error=error_text(exception))
+    except UserError as exception:
+        rollback()
+        return _code_page(ctx, 'signup.html', 'signup', 'mobile', '',
+            error=error_text(exception))
     ctx.cookies[SESSION_COOKIE] = user.new_session()
     ctx.cookies[CSRF_COOKIE] = None
     return ctx.redirect('/bind')
+
+
+@route('/signup/code', methods=('POST',), login=False, readonly=False)
+def signup_code(ctx):
+    return _send_code(ctx, 'signup', 'signup.html')
+
+
+@route('/reset', methods=('GET', 'POST'), login=False, readonly=False)
+def reset(ctx):
+    """Password reset with a mobile number: the number, then the SMS code
+    with the new password. A code is sent whether the number has an
+    account or not; only who holds the number learns which."""
+    if ctx.request.method == 'GET':
+        return _code_page(ctx, 'reset.html', 'reset', 'mobile')
+    WebUser = ctx.pool.get('web.user')
+    form = ctx.request.form
+    mobile = form.get('mobile', '').strip()[:30]
+    password, refused = _checked_password(ctx, 'reset.html', 'reset')
+    if refused:
+        return refused
+    try:
+        WebUser.reset_password_by_code(
+            mobile, form.get('code', ''), password)
+    except SmsCodeError as exception:
+        rollback()
+        return _code_page(ctx, 'reset.html', 'reset', 'code', mobile,
+            error=error_text(exception))
+    except UserError as exception:
+        rollback()
+        return _code_page(ctx, 'reset.html', 'reset', 'mobile', '',
+            error=error_text(exception))
+    return ctx.render('login.html', nav=None, login_value=mobile,
+        notice=ctx._("Your password was changed: log in."))
+
+
+@route('/reset/code', methods=('POST',), login=False, readonly=False)
+def reset_code(ctx):
+    return _send_code(ctx, 'reset', 'reset.html')
 
 
 @route('/bind', methods=('GET', 'POST'), readonly=False)
