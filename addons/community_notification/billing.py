@@ -6,6 +6,9 @@ community_billing)."""
 import datetime as dt
 
 from trytond.pool import Pool, PoolMeta
+from trytond.tools import reduce_ids
+
+from .notification import chunks
 
 
 def money(amount):
@@ -25,22 +28,36 @@ class BillRun(metaclass=PoolMeta):
     __name__ = 'community.bill.run'
 
     def _insert_bills(self, sql, bills, due_date):
-        "Notify the payers of the new bills (bill issued)."
+        """Notify the payers of the new bills (bill issued): their inbox
+        notifications inserted in bulk with the bills, their sending
+        queued."""
         pool = Pool()
         Bill = pool.get('community.bill')
+        Unit = pool.get('community.unit')
         Notification = pool.get('community.notification')
         ids = super()._insert_bills(sql, bills, due_date)
-        records = Bill.browse(ids)
+        cursor = sql[0]
+        bill = Bill.__table__()
+        unit = Unit.__table__()
         period = '%s 至 %s' % (self.period_start, self.period_end)
-        Notification.notify('bill_issued', [
-                (b.party.id, b.compound.id, {
-                        'number': b.number,
-                        'unit': b.unit.rec_name,
-                        'period': period,
-                        'amount': money(b.total_amount),
-                        'due_date': b.due_date.isoformat(),
-                        })
-                for b in records], origin=list(records))
+        recipients, origins = [], []
+        for sub in chunks(ids):
+            cursor.execute(*bill.join(unit, condition=bill.unit == unit.id
+                    ).select(bill.id, bill.party, bill.compound, bill.number,
+                    unit.code, bill.total_amount, bill.due_date,
+                    where=reduce_ids(bill.id, sub),
+                    order_by=[bill.id.asc]))
+            for id_, party, compound, number, code, total, due in cursor:
+                recipients.append((party, compound, {
+                            'number': number,
+                            'unit': code,
+                            'period': period,
+                            'amount': money(total),
+                            'due_date': due.isoformat(),
+                            }))
+                origins.append('community.bill,%s' % id_)
+        Notification._notify('bill_issued', recipients, origin=origins,
+            once=True)
         return ids
 
 

@@ -33,9 +33,15 @@ ones:
 A provider's refusal raises ``ProviderError`` with the provider's code and
 text; ``retry`` tells whether sending again later may succeed (network,
 busy, rate limited) or not (unknown number, unapproved template).
+
+``send_many(name, messages)`` sends a batch: on ``send_threads`` (8)
+threads, each with its own SDK client (its own kept-alive connection),
+the SMS of the same template and parameters together (Tencent Cloud's
+``SendSms`` takes up to 200 numbers).
 """
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -87,7 +93,7 @@ class SmsChannel:
         from tencentcloud.sms.v20210111 import sms_client
         url = urlsplit(option('sms_url', 'https://sms.tencentcloudapi.com'))
         http = HttpProfile(protocol=url.scheme, endpoint=url.netloc,
-            reqTimeout=int(option('sms_timeout', 10)))
+            reqTimeout=int(option('sms_timeout', 10)), keepAlive=True)
         self.client = sms_client.SmsClient(
             credential.Credential(
                 option('sms_secret_id', ''), option('sms_secret_key', '')),
@@ -109,21 +115,63 @@ class SmsChannel:
         except OSError as e:
             raise ProviderError('ClientNetworkError', str(e), retry=True)
 
+    #: numbers of one SendSms request (the provider's limit)
+    MAX_NUMBERS = 200
+
     def send(self, message):
         "Send ``message``; return the provider's serial number."
+        result, = self.send_group([message])
+        if isinstance(result, ProviderError):
+            raise result
+        return result
+
+    def send_group(self, messages):
+        """Send ``messages`` of the same template and parameters to
+        different numbers in one request; return for each its serial
+        number or its ``ProviderError``."""
         from tencentcloud.sms.v20210111 import models
+        first = messages[0]
         request = models.SendSmsRequest()
-        request.PhoneNumberSet = ['+86' + message.to]
+        request.PhoneNumberSet = ['+86' + m.to for m in messages]
         request.SmsSdkAppId = self.app_id
         request.SignName = self.sign
-        request.TemplateId = message.template
-        request.TemplateParamSet = [str(p) for p in message.params]
-        response = self._call('SendSms', request)
-        status, = response.SendStatusSet
-        if status.Code != 'Ok':
-            raise ProviderError(status.Code, status.Message,
-                retry=status.Code in self.RETRY_CODES)
-        return status.SerialNo
+        request.TemplateId = first.template
+        request.TemplateParamSet = [str(p) for p in first.params]
+        try:
+            response = self._call('SendSms', request)
+        except ProviderError as e:
+            return [e] * len(messages)
+        statuses = {s.PhoneNumber: s for s in response.SendStatusSet or []}
+        results = []
+        for number in request.PhoneNumberSet:
+            status = statuses.get(number)
+            if status is None:
+                results.append(ProviderError('InternalError',
+                        "no status for the number", retry=True))
+            elif status.Code != 'Ok':
+                results.append(ProviderError(status.Code, status.Message,
+                        retry=status.Code in self.RETRY_CODES))
+            else:
+                results.append(status.SerialNo)
+        return results
+
+    @classmethod
+    def groups(cls, messages):
+        """Split [(key, message)] into lists sent by one request each: the
+        same template and parameters, each number once, at most
+        ``MAX_NUMBERS``."""
+        groups = {}
+        for key, message in messages:
+            same = (message.template, tuple(str(p) for p in message.params))
+            chunks = groups.setdefault(same, [])
+            for chunk in chunks:
+                if (len(chunk) < cls.MAX_NUMBERS
+                        and all(m.to != message.to for _, m in chunk)):
+                    chunk.append((key, message))
+                    break
+            else:
+                chunks.append([(key, message)])
+        return [c for chunks in groups.values() for c in chunks]
 
     def pull_reports(self, limit=100):
         """Return the delivery reports the provider holds (each once):
@@ -170,6 +218,31 @@ class WeChatChannel:
         self.client = _wechat_client(
             option('wechat_appid', ''), option('wechat_secret', ''),
             option('wechat_url', 'https://api.weixin.qq.com/cgi-bin/'))
+
+    def send_group(self, messages):
+        "Send each of ``messages``; return its msgid or its error."
+        results = []
+        for message in messages:
+            try:
+                results.append(self.send(message))
+            except ProviderError as e:
+                results.append(e)
+        return results
+
+    @classmethod
+    def groups(cls, messages):
+        return [[m] for m in messages]
+
+    def warm_up(self):
+        """Fetch the access token once before threads share it (a new
+        token replaces the previous one)."""
+        import requests
+        from wechatpy.exceptions import WeChatClientException
+        try:
+            self.client.access_token  # noqa: B018
+        except (WeChatClientException, requests.RequestException, OSError,
+                json.JSONDecodeError):
+            pass  # each message then raises its error
 
     def send(self, message):
         "Send ``message``; return the provider's msgid."
@@ -219,3 +292,56 @@ CHANNELS = {'sms': SmsChannel, 'wechat': WeChatChannel}
 def channel(name):
     "Return the channel ``name`` ('sms' or 'wechat') as configured now."
     return CHANNELS[name]()
+
+
+_local = threading.local()
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _thread_channel(name):
+    """The channel ``name`` of this thread, kept while the configuration
+    is the same (its client keeps its connection alive)."""
+    key = (name, tuple(sorted((o, option(o)) for o in config.options(
+                    SECTION))) if config.has_section(SECTION) else ())
+    channels = getattr(_local, 'channels', None)
+    if channels is None:
+        channels = _local.channels = {}
+    if key not in channels:
+        channels[key] = channel(name)
+    return channels[key]
+
+
+def _pool(threads):
+    "The threads of this process that call the providers."
+    global _executor
+    with _executor_lock:
+        if _executor is None or _executor._max_workers != threads:
+            if _executor is not None:
+                _executor.shutdown(wait=False)
+            _executor = ThreadPoolExecutor(
+                threads, thread_name_prefix='community-notification')
+        return _executor
+
+
+def send_many(name, messages):
+    """Send [(key, ``Message``)] through channel ``name``; return {key:
+    provider's reference or ``ProviderError``}. The requests run on
+    ``send_threads`` threads (8), each with its own client."""
+    groups = CHANNELS[name].groups(messages)
+    if not groups:
+        return {}
+    first = _thread_channel(name)
+    if hasattr(first, 'warm_up'):
+        first.warm_up()
+
+    def run(group):
+        results = _thread_channel(name).send_group([m for _, m in group])
+        return list(zip((k for k, _ in group), results))
+
+    threads = int(option('send_threads', 8))
+    if threads <= 1 or len(groups) == 1:
+        outcomes = map(run, groups)
+    else:
+        outcomes = _pool(threads).map(run, groups)
+    return {k: r for outcome in outcomes for k, r in outcome}

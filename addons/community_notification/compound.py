@@ -62,23 +62,23 @@ class Compound(metaclass=PoolMeta):
             day += dt.timedelta(days=1)
         return to_utc(dt.datetime.combine(day, end, tzinfo=local.tzinfo))
 
-    def sms_budget_allows(self, unsaved=0):
-        """Whether one more SMS fits the month's budget (``unsaved``: SMS
-        sent but not yet saved); warns the compound's users once when the
-        warning share is reached."""
+    def sms_budget_allowance(self, count):
+        """Return how many of ``count`` more SMS fit the month's budget;
+        warns the compound's users once when the warning share is
+        reached."""
         if not self.sms_budget:
-            return True
+            return count
         since = month_start_utc(self.timezone)
-        used = sms_count(self, since) + unsaved
-        if used >= self.sms_budget:
-            return False
+        used = sms_count(self, since)
+        allowed = max(min(count, self.sms_budget - used), 0)
         threshold = warning_threshold(self.sms_budget, self.sms_warning)
         month = local_now(self.timezone).date().replace(day=1)
-        if (self.sms_warning and used + 1 >= threshold
+        if (self.sms_warning and allowed and used + allowed >= threshold
                 and self.sms_warned != month):
             self.__class__.write([self], {'sms_warned': month})
-            self._warn_budget(used + 1)
-        return True
+            # the count of the SMS that reaches the warning share
+            self._warn_budget(max(used + 1, threshold))
+        return allowed
 
     def _warn_budget(self, used):
         "Tell the compound's users that the SMS budget is nearly used."

@@ -10,20 +10,26 @@ the WeChat message or SMS goes out after commit through the queue
 (``Notification.send``), recorded as an attempt per channel.
 """
 import datetime as dt
+import json
 import math
 import uuid
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
+from sql import Cast, Column, Conflict, Literal, Null, Select, Values
 from sql.aggregate import Count
+from sql.conditionals import Coalesce
+from sql.functions import CurrentTimestamp, Function
+from sql.operators import Equal, Exists
 
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.model import Exclude, Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
+from trytond.tools import reduce_ids
 from trytond.transaction import Transaction, without_check_access
 
-from .channels import Message, ProviderError, channel, option
+from .channels import Message, ProviderError, channel, option, send_many
 
 KINDS = [
     ('billing', "Bills and Payments"),
@@ -44,6 +50,11 @@ ATTEMPT_STATES = [
     ('failed', "Failed"),
     ('skipped', "Not Sent"),
     ]
+#: the states of an attempt that count as the message of its channel: at
+#: most one per notification and channel
+LIVE = ['pending', 'sent', 'delivered']
+#: notifications per queued sending task
+SEND_BATCH = 250
 
 
 class _Params(dict):
@@ -55,6 +66,42 @@ class _Params(dict):
 
 def render(text, params):
     return (text or '').format_map(_Params(params or {}))
+
+
+def chunks(items, size=1000):
+    "``items`` in lists of at most ``size`` (the ids of one query)."
+    items = list(items)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class Unnest(Function):
+    __slots__ = ()
+    _function = 'UNNEST'
+
+
+def insert(Model, names, rows, returning=None):
+    """INSERT ``rows`` (the values of the fields ``names``) into the table
+    of ``Model`` with SQL: one array per column (a query of a few
+    parameters, however many rows), ``ON CONFLICT DO NOTHING``; return the
+    rows of the columns ``returning``."""
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    table = Model.__table__()
+    result = []
+    for sub in chunks(rows, 5000):
+        columns = [CurrentTimestamp(), Literal(transaction.user)]
+        for name, values in zip(names, zip(*sub)):
+            base = Model._fields[name].sql_type().base
+            columns.append(Unnest(Cast(Literal(list(values)), base + '[]')))
+        cursor.execute(*table.insert(
+                [table.create_date, table.create_uid]
+                + [Column(table, n) for n in names],
+                Select(columns), on_conflict=Conflict(table),
+                returning=[Column(table, n) for n in returning or []]
+                or None))
+        if returning:
+            result.extend(cursor)
+    return result
 
 
 def _pairs(text):
@@ -71,6 +118,27 @@ def retry_delay(tries):
 
 def max_tries():
     return int(option('max_tries', 4))
+
+
+def claim_seconds():
+    """Seconds an attempt stays claimed by the task that sends it: an
+    attempt of a task that died is tried again after them."""
+    return float(option('claim_seconds', 600))
+
+
+def message(name, address, template, title, parameters, token):
+    "Return the ``Message`` of channel ``name`` to ``address``."
+    params = dict(parameters or {}, title=title)
+    if name == 'sms':
+        return Message(address, template.sms_template,
+            params=[params.get(p, '') for p in (
+                    template.sms_params or '').split()])
+    portal = option('portal_url')
+    url = ('%s/notifications/%s' % (portal.rstrip('/'), token)
+        if portal else None)
+    return Message(address, template.wechat_template,
+        data={k: params.get(p, '') for k, p in _pairs(
+                template.wechat_data)}, url=url)
 
 
 class Template(ModelSQL, ModelView):
@@ -153,6 +221,9 @@ class Notification(ModelSQL, ModelView):
     origin = fields.Reference("Origin", selection='get_origins',
         readonly=True)
     token = fields.Char("Token", readonly=True, strip=False)
+    once = fields.Boolean("Once per Record", readonly=True,
+        help="At most one notification of its template about its record "
+        "to its recipient (e.g. a bill issued).")
     read_date = fields.Timestamp("Read", readonly=True)
     attempts = fields.One2Many('community.notification.attempt',
         'notification', "Attempts", readonly=True)
@@ -165,6 +236,10 @@ class Notification(ModelSQL, ModelView):
         cls._sql_constraints += [
             ('token_unique', Unique(t, t.token),
                 'community_notification.msg_notification_token_unique'),
+            ('once_exclude', Exclude(t, (t.template, Equal),
+                    (t.origin, Equal), (Coalesce(t.party, -1), Equal),
+                    where=t.once == Literal(True)),
+                'community_notification.msg_notification_once'),
             ]
         cls._sql_indexes.add(
             Index(t, (t.party, Index.Equality()),
@@ -191,45 +266,58 @@ class Notification(ModelSQL, ModelView):
         return self.title or ''
 
     @classmethod
-    def notify(cls, code, recipients, origin=None, queue=True):
+    def notify(cls, code, recipients, origin=None, once=False, queue=True):
         """Create the notifications of template ``code`` and queue their
         sending; return them.
 
         ``recipients``: [(party, compound, parameters)] or, for a message
         to a number without an account, [(None, compound, parameters)]
         with ``parameters['mobile']``. ``origin``: the record they are
-        about (or a list of records, one per recipient). ``queue``: False
-        to send them otherwise (``send_secret``).
+        about (or a list of records, one per recipient). ``once``: a
+        recipient already told of the origin with this template is not
+        told again (a bill issued). ``queue``: False to send them
+        otherwise (``send_secret``).
         """
+        return cls.browse(cls._notify(code, recipients, origin, once, queue))
+
+    @classmethod
+    def _notify(cls, code, recipients, origin=None, once=False, queue=True):
+        "``notify`` returning the ids (no records for thousands of them)."
         Template = Pool().get('community.notification.template')
         with without_check_access():
             template = Template.get(code)
         if not isinstance(origin, (list, tuple)):
             origin = [origin] * len(recipients)
-        vlist = []
+        rows = []
         for (party, compound, params), record in zip(recipients, origin):
             params = {k: str(v) for k, v in (params or {}).items()}
-            vlist.append({
-                    'template': template.id,
-                    'kind': template.kind,
-                    'urgent': template.urgent,
-                    'party': getattr(party, 'id', party),
-                    'mobile': params.pop('mobile', None),
-                    'compound': getattr(compound, 'id', compound),
-                    'title': render(template.title, params),
-                    'body': render(template.body, params),
-                    'parameters': params,
-                    'origin': str(record) if record else None,
-                    'token': uuid.uuid4().hex,
-                    })
+            mobile = params.pop('mobile', None)
+            rows.append([template.id, template.kind, template.urgent,
+                    getattr(party, 'id', party), mobile,
+                    getattr(compound, 'id', compound),
+                    render(template.title, params),
+                    render(template.body, params),
+                    cls.parameters.sql_format(params),
+                    str(record) if record else None,
+                    uuid.uuid4().hex, bool(once)])
         # a side effect of what the user did (a technician claiming a
         # request): created whatever the user's rights on notifications
-        with without_check_access():
-            notifications = cls.create(vlist)
-            if queue and (template.wechat_template or template.sms_template):
-                with Transaction().set_context(queue_batch=True):
-                    cls.__queue__.send(notifications)
-        return cls.browse(notifications)
+        ids = cls._insert(rows)
+        if ids and queue and (
+                template.wechat_template or template.sms_template):
+            with without_check_access(), Transaction().set_context(
+                    queue_batch=SEND_BATCH):
+                cls.__queue__.send(ids)
+        return ids
+
+    @classmethod
+    def _insert(cls, rows):
+        """Insert the notifications of ``rows`` with SQL, in bulk; return
+        their ids (a notification ``once`` already there is not)."""
+        return [r[0] for r in insert(cls, ['template', 'kind', 'urgent',
+                    'party', 'mobile', 'compound', 'title', 'body',
+                    'parameters', 'origin', 'token', 'once'], rows,
+                returning=['id'])]
 
     @classmethod
     def send_secret(cls, code, mobile, params, secret, compound=None,
@@ -261,16 +349,22 @@ class Notification(ModelSQL, ModelView):
                 attempt.error = 'not configured'
                 attempt.save()
                 return attempt
+            # created by this transaction, seen by no other: sent without
+            # committing the claim (the request's work commits once)
             with Transaction().set_context(
                     notification_secrets={notification.id: secret}):
-                Attempt.process([attempt])
+                Attempt.process([attempt], commit=False)
+            # written with SQL: not what this transaction read before
+            for cache in Transaction().cache.values():
+                cache.pop(Attempt.__name__, None)
             return Attempt(attempt.id)
 
     @classmethod
     @ModelView.button
     def resend(cls, notifications):
         "Try the WeChat message or SMS again (after a failure)."
-        cls.send(notifications, again=True)
+        with Transaction().set_context(queue_batch=SEND_BATCH):
+            cls.__queue__.send(notifications, again=True)
 
     @classmethod
     def mark_read(cls, notifications):
@@ -297,30 +391,47 @@ class Notification(ModelSQL, ModelView):
     @classmethod
     def send(cls, notifications, again=False):
         """Choose the channel of each notification and send (queued after
-        the commit of ``notify``); a notification already attempted is
-        skipped unless ``again``."""
+        the commit of ``notify``, ``SEND_BATCH`` notifications a task); a
+        notification already attempted is skipped, and with ``again`` one
+        whose message is pending, sent or delivered."""
         pool = Pool()
         Attempt = pool.get('community.notification.attempt')
-        Preference = pool.get('community.notification.preference')
-        if not again:
-            notifications = [n for n in notifications if not n.attempts]
-        if not notifications:
+        Template = pool.get('community.notification.template')
+        cursor = Transaction().connection.cursor()
+        n = cls.__table__()
+        a = Attempt.__table__()
+        attempted = a.notification == n.id
+        if again:
+            attempted &= a.state.in_(LIVE)
+        rows = []
+        for sub in chunks([int(x) for x in notifications]):
+            cursor.execute(*n.select(n.id, n.party, n.mobile, n.kind,
+                    n.compound, n.template,
+                    where=reduce_ids(n.id, sub)
+                    & ~Exists(a.select(a.id, where=attempted)),
+                    order_by=[n.id.asc]))
+            rows.extend(cursor)
+        if not rows:
             return
-        parties = {n.party.id for n in notifications if n.party}
+        templates = {t.id: t for t in Template.browse(
+                {r[5] for r in rows})}
+        parties = {r[1] for r in rows if r[1]}
         openids, mobiles = cls._addresses(parties)
-        enabled = Preference.enabled_map(parties)
-        limited = cls._rate_limited(notifications)
+        enabled = cls._enabled_map(parties)
+        limited = cls._rate_limited(rows, templates)
         # a channel without an account in the configuration is not used
         configured = {name for name, key in [
                 ('wechat', 'wechat_appid'), ('sms', 'sms_app_id')]
             if option(key)}
+        now = dt.datetime.now()
         vlist = []
-        for n in notifications:
-            template = n.template
-            party = n.party.id if n.party else None
+        for id_, party, mobile, kind, compound, template_id in rows:
+            template = templates[template_id]
+
             if not party:
-                if n.mobile and template.sms_template and 'sms' in configured:
-                    vlist.append(n._attempt('sms', n.mobile))
+                if mobile and template.sms_template and 'sms' in configured:
+                    vlist.append([id_, 'sms', mobile, compound, 'pending', 0,
+                            now, None])
                 continue
             for name, address in [
                     ('wechat', openids.get(party)),
@@ -328,15 +439,17 @@ class Notification(ModelSQL, ModelView):
                     ]:
                 if (not address or name not in configured
                         or not getattr(template, name + '_template')
-                        or not enabled(party, n.kind, name)):
+                        or not enabled(party, kind, name)):
                     continue
-                values = n._attempt(name, address)
-                if n.id in limited:
-                    values.update(state='skipped', error=gettext(
-                            'community_notification.msg_rate_limited'))
-                vlist.append(values)
+                if id_ in limited:
+                    vlist.append([id_, name, address, compound, 'skipped', 0,
+                            now, gettext(
+                                'community_notification.msg_rate_limited')])
+                else:
+                    vlist.append([id_, name, address, compound, 'pending', 0,
+                            now, None])
                 break
-        Attempt.process(Attempt.create(vlist))
+        Attempt.process(Attempt._insert(vlist))
 
     def _attempt(self, name, address):
         return {
@@ -354,66 +467,92 @@ class Notification(ModelSQL, ModelView):
         pool = Pool()
         WebUser = pool.get('web.user')
         Contact = pool.get('party.contact_mechanism')
-        parties = list(parties)
-        openids, mobiles = {}, {}
-        users = WebUser.search([('party', 'in', parties)])
-        for user in users:
-            if user.wechat_openid:
-                openids.setdefault(user.party.id, user.wechat_openid)
-        for contact in Contact.search([
-                    ('party', 'in', parties), ('type', '=', 'mobile')],
-                order=[('sequence', 'ASC'), ('id', 'ASC')]):
-            number = (contact.value or '').replace(' ', '')
-            if number.startswith('+86'):
-                number = number[3:]
-            mobiles.setdefault(contact.party.id, number)
-        if 'mobile' in WebUser._fields:
-            for user in users:
-                if user.mobile:
-                    mobiles.setdefault(user.party.id, user.mobile)
+        cursor = Transaction().connection.cursor()
+        user = WebUser.__table__()
+        contact = Contact.__table__()
+        has_mobile = 'mobile' in WebUser._fields
+        openids, mobiles, user_mobiles = {}, {}, {}
+        for sub in chunks(parties):
+            cursor.execute(*user.select(user.party, user.wechat_openid,
+                    user.mobile if has_mobile else Literal(None),
+                    where=reduce_ids(user.party, sub)
+                    & (user.active == Literal(True)),
+                    order_by=[user.id.asc]))
+            for party, openid, mobile in cursor:
+                if openid:
+                    openids.setdefault(party, openid)
+                if mobile:
+                    user_mobiles.setdefault(party, mobile)
+            cursor.execute(*contact.select(contact.party, contact.value,
+                    where=reduce_ids(contact.party, sub)
+                    & (contact.type == 'mobile')
+                    & (contact.active == Literal(True)),
+                    order_by=[contact.sequence.asc, contact.id.asc]))
+            for party, value in cursor:
+                number = (value or '').replace(' ', '')
+                if number.startswith('+86'):
+                    number = number[3:]
+                mobiles.setdefault(party, number)
+        for party, mobile in user_mobiles.items():
+            mobiles.setdefault(party, mobile)
         return openids, mobiles
 
     @classmethod
-    def _rate_limited(cls, notifications):
-        """Return the ids of the notifications over their template's
-        limit of WeChat messages and SMS per person within 24 hours."""
+    def _enabled_map(cls, parties):
+        "Return a function (party, kind, channel) -> bool."
+        Preference = Pool().get('community.notification.preference')
+        cursor = Transaction().connection.cursor()
+        p = Preference.__table__()
+        stored = {}
+        for sub in chunks(parties):
+            cursor.execute(*p.select(p.party, p.kind, p.channel, p.enabled,
+                    where=reduce_ids(p.party, sub)))
+            stored.update({(party, kind, channel): enabled
+                    for party, kind, channel, enabled in cursor})
+
+        def enabled(party, kind, channel):
+            return stored.get((party, kind, channel), kind != 'marketing')
+        return enabled
+
+    @classmethod
+    def _rate_limited(cls, rows, templates):
+        """Return the ids of the notifications of ``rows`` (id, party, …,
+        template) over their template's limit of WeChat messages and SMS
+        per person within 24 hours."""
         Attempt = Pool().get('community.notification.attempt')
-        result = set()
+        cursor = Transaction().connection.cursor()
+        limits = {t.id: t.rate_limit for t in templates.values()
+            if t.rate_limit}
+        rows = [r for r in rows if r[1] and r[5] in limits]
+        if not rows:
+            return set()
         since = dt.datetime.now() - dt.timedelta(days=1)
-        groups = defaultdict(list)
-        for n in notifications:
-            if n.party and n.template.rate_limit:
-                groups[(n.party.id, n.template)].append(n)
-        for (party, template), group in groups.items():
-            count = Attempt.search_count([
-                    ('notification.party', '=', party),
-                    ('notification.template', '=', template.id),
-                    ('state', 'in', ['pending', 'sent', 'delivered']),
-                    ('create_date', '>=', since),
-                    ])
-            for n in sorted(group, key=lambda n: n.id):
-                if count >= template.rate_limit:
-                    result.add(n.id)
-                count += 1
+        n = cls.__table__()
+        a = Attempt.__table__()
+        counts = defaultdict(int)
+        for sub in chunks({r[1] for r in rows}):
+            cursor.execute(*a.join(n, condition=a.notification == n.id
+                    ).select(n.party, n.template, Count(a.id),
+                    where=reduce_ids(n.party, sub)
+                    & n.template.in_(list(limits))
+                    & a.state.in_(LIVE) & (a.create_date >= since),
+                    group_by=[n.party, n.template]))
+            for party, template, count in cursor:
+                counts[(party, template)] = count
+        result = set()
+        for id_, party, *_, template in sorted(rows):
+            if counts[(party, template)] >= limits[template]:
+                result.add(id_)
+            counts[(party, template)] += 1
         return result
 
     def message(self, name, address):
         "Return the ``Message`` of channel ``name`` to ``address``."
-        template = self.template
-        params = dict(self.parameters or {}, title=self.title)
         # the one-time values of ``send_secret``, never stored
-        params.update((Transaction().context.get(
+        params = dict(self.parameters or {}, **(Transaction().context.get(
                     'notification_secrets') or {}).get(self.id, {}))
-        portal = option('portal_url')
-        url = ('%s/notifications/%s' % (portal.rstrip('/'), self.token)
-            if portal else None)
-        if name == 'sms':
-            return Message(address, template.sms_template,
-                params=[params.get(p, '') for p in (
-                        template.sms_params or '').split()])
-        return Message(address, template.wechat_template,
-            data={k: params.get(p, '') for k, p in _pairs(
-                    template.wechat_data)}, url=url)
+        return message(name, address, self.template, self.title,
+            params, self.token)
 
 
 class Attempt(ModelSQL, ModelView):
@@ -443,6 +582,12 @@ class Attempt(ModelSQL, ModelView):
         super().__setup__()
         t = cls.__table__()
         cls._order = [('create_date', 'DESC'), ('id', 'DESC')]
+        cls._sql_constraints += [
+            ('notification_channel_exclude', Exclude(t,
+                    (t.notification, Equal), (t.channel, Equal),
+                    where=t.state.in_(LIVE)),
+                'community_notification.msg_attempt_once'),
+            ]
         cls._sql_indexes.update({
                 Index(t, (t.state, Index.Equality()),
                     (t.next_try, Index.Range()),
@@ -460,65 +605,160 @@ class Attempt(ModelSQL, ModelView):
         return (self.address or '')[:4] + '…'
 
     @classmethod
-    def process(cls, attempts):
+    def _insert(cls, rows):
+        """Insert the attempts of ``rows`` [notification, channel,
+        address, compound, state, tries, next try, error] with SQL; return
+        the ids of the pending ones (none where the notification has its
+        message of that channel already)."""
+        return [i for i, state in insert(cls, ['notification', 'channel',
+                    'address', 'compound', 'state', 'tries', 'next_try',
+                    'error'], rows, returning=['id', 'state'])
+            if state == 'pending']
+
+    @classmethod
+    def process(cls, attempts, commit=True):
         """Send the pending attempts that are due; schedule the others
-        (quiet hours, retries)."""
-        if not attempts:
-            return
+        (quiet hours, retries).
+
+        An attempt is claimed by a conditional UPDATE (still pending and
+        due) that counts the try and moves its next try ``claim_seconds``
+        ahead; the claim is committed before the providers are called, so
+        a task run again, or at the same time, never sends it twice (the
+        attempt of a task that died is tried again once its claim ends).
+        Without ``commit``, for attempts that no other transaction sees
+        (``send_secret``), nothing is committed.
+        """
+        pool = Pool()
+        Notification = pool.get('community.notification')
+        Template = pool.get('community.notification.template')
+        Compound = pool.get('community.compound')
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        a = cls.__table__()
+        n = Notification.__table__()
         now = dt.datetime.now()
-        cls.lock(attempts)
-        attempts = cls.browse([a.id for a in attempts])
-        channels = {}
-        later = []
-        sms_sent = defaultdict(int)  # per compound, not yet saved
-        secrets = Transaction().context.get('notification_secrets') or {}
-        for attempt in attempts:
-            if attempt.state != 'pending':
-                continue
-            if attempt.next_try and attempt.next_try > now:
-                continue
-            notification = attempt.notification
-            compound = attempt.compound
-            if attempt.channel == 'sms' and compound:
-                if not notification.urgent:
-                    quiet_end = compound.quiet_end_after(now)
-                    if quiet_end:
-                        attempt.next_try = quiet_end
-                        later.append(attempt)
+        due = (a.state == 'pending') & (
+            (a.next_try == Null) | (a.next_try <= now))
+        rows = []
+        for sub in chunks([int(x) for x in attempts]):
+            cursor.execute(*a.join(n, condition=a.notification == n.id
+                    ).select(a.id, a.channel, a.address, a.compound,
+                    n.urgent, n.template, n.title, n.parameters, n.token,
+                    n.id,
+                    where=reduce_ids(a.id, sub) & due,
+                    order_by=[a.id.asc]))
+            rows.extend(cursor)
+        if not rows:
+            return
+        compounds = {c.id: c for c in Compound.browse(
+                {r[3] for r in rows if r[3]})}
+        quiet, delayed = {}, defaultdict(list)
+        sms = defaultdict(list)
+        todo = []
+        for row in rows:
+            id_, name, _, compound, urgent = row[:5]
+            if name == 'sms' and compound:
+                if not urgent:
+                    if compound not in quiet:
+                        quiet[compound] = compounds[compound].quiet_end_after(
+                            now)
+                    if quiet[compound]:
+                        delayed[quiet[compound]].append(id_)
                         continue
-                if not compound.sms_budget_allows(sms_sent[compound.id]):
-                    attempt.state = 'skipped'
-                    attempt.error = gettext(
-                        'community_notification.msg_sms_budget_exhausted',
-                        compound=compound.rec_name)
-                    continue
-            if attempt.channel not in channels:
-                channels[attempt.channel] = channel(attempt.channel)
-            attempt.tries = (attempt.tries or 0) + 1
-            try:
-                attempt.reference = channels[attempt.channel].send(
-                    notification.message(attempt.channel, attempt.address))
-            except ProviderError as e:
-                attempt.error = str(e)
-                if (e.retry and attempt.tries < max_tries()
-                        and notification.id not in secrets):
-                    attempt.next_try = now + dt.timedelta(
-                        seconds=retry_delay(attempt.tries))
-                    later.append(attempt)
-                else:
-                    attempt.state = 'failed'
+                sms[compound].append(row)
+            else:
+                todo.append(row)
+        for end, ids in delayed.items():
+            cls._update(a, ids, [a.next_try], [end], where=due)
+        for compound, group in sms.items():
+            allowed = compounds[compound].sms_budget_allowance(len(group))
+            todo.extend(group[:allowed])
+            if group[allowed:]:
+                cls._update(a, [r[0] for r in group[allowed:]],
+                    [a.state, a.error], ['skipped', gettext(
+                            'community_notification.msg_sms_budget_exhausted',
+                            compound=compounds[compound].rec_name)],
+                    where=due)
+        # the claim
+        lease = now + dt.timedelta(seconds=claim_seconds())
+        tries = dict(cls._update(a, [r[0] for r in todo],
+                [a.tries, a.next_try], [Coalesce(a.tries, 0) + 1, lease],
+                where=due, returning=[a.id, a.tries]))
+        if commit:
+            transaction.commit()
+
+        templates = {t.id: t for t in Template.browse(
+                {r[5] for r in todo})}
+        # the one-time values of ``send_secret``, never stored
+        secrets = Transaction().context.get('notification_secrets') or {}
+        by_channel = defaultdict(list)
+        once = set()
+        for (id_, name, address, _, _, template, title, params, token,
+                notification) in todo:
+            if id_ not in tries:
                 continue
-            attempt.state = 'sent'
-            attempt.sent_at = dt.datetime.now()
-            attempt.error = None
-            if attempt.channel == 'sms' and compound:
-                sms_sent[compound.id] += 1
-        cls.save(attempts)
+            if isinstance(params, str):
+                params = json.loads(params)
+            if notification in secrets:
+                params = dict(params or {}, **secrets[notification])
+                once.add(id_)
+            by_channel[name].append((id_, message(name, address,
+                        templates[template], title, params, token)))
+        results = {}
+        for name, messages in by_channel.items():
+            results.update(send_many(name, messages))
+
+        sent_at = dt.datetime.now()
+        sent = [(id_, str(r)) for id_, r in results.items()
+            if not isinstance(r, ProviderError)]
+        for sub in chunks(sent):
+            values = Values(list(sub))
+            cursor.execute(*a.update(
+                    [a.state, a.sent_at, a.reference, a.error, a.write_uid,
+                        a.write_date],
+                    ['sent', sent_at, Column(values, 'column2'), Null,
+                        transaction.user, CurrentTimestamp()],
+                    from_=[values],
+                    where=a.id == Column(values, 'column1')))
+        later = []
+        for id_, error in results.items():
+            if not isinstance(error, ProviderError):
+                continue
+            if (error.retry and tries[id_] < max_tries()
+                    and id_ not in once):
+                next_try = now + dt.timedelta(
+                    seconds=retry_delay(tries[id_]))
+                cls._update(a, [id_], [a.next_try, a.error],
+                    [next_try, str(error)])
+                later.append((id_, next_try))
+            else:
+                cls._update(a, [id_], [a.state, a.error],
+                    ['failed', str(error)])
+        later.extend((i, end) for end, ids in delayed.items() for i in ids)
         if later:
-            delay = min(a.next_try for a in later) - now
+            delay = min(t for _, t in later) - now
             with Transaction().set_context(
                     queue_scheduled_at=max(delay, dt.timedelta(0))):
-                cls.__queue__.process(later)
+                cls.__queue__.process([i for i, _ in later])
+
+    @classmethod
+    def _update(cls, a, ids, columns, values, where=None, returning=None):
+        """UPDATE the attempts of ``ids`` (with ``where``) of table ``a``;
+        return the rows."""
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        result = []
+        for sub in chunks(ids):
+            condition = reduce_ids(a.id, sub)
+            if where is not None:
+                condition &= where
+            cursor.execute(*a.update(
+                    columns + [a.write_uid, a.write_date],
+                    values + [transaction.user, CurrentTimestamp()],
+                    where=condition, returning=returning))
+            if returning:
+                result.extend(cursor)
+        return result
 
     @classmethod
     def send_due(cls):

@@ -2,13 +2,34 @@
 # top level of this repository contains the full copyright notices and
 # license terms.
 import datetime as dt
+import threading
 from decimal import Decimal
 
+from trytond import backend
+from trytond.config import config
 from trytond.modules.community_base.tests.tools import TranslationTestMixin
+from trytond.modules.community_notification.tests.emulators import (
+    APPROVED_SMS, TencentSms, configure)
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
 from trytond.pool import Pool
-from trytond.tests.test_tryton import ModuleTestCase, with_transaction
+from trytond.tests.test_tryton import (
+    DB_NAME, ModuleTestCase, with_transaction)
+from trytond.transaction import Transaction
+
+
+def committed(func, *args):
+    """Run ``func(*args)`` in its own transaction and commit, again after
+    a serialization failure (as trytond's worker runs a task)."""
+    while True:
+        with Transaction().start(DB_NAME, 0) as transaction:
+            try:
+                result = func(*args)
+            except backend.DatabaseOperationalError:
+                transaction.rollback()
+                continue
+            transaction.commit()
+            return result
 
 
 class CommunityNotificationTestCase(
@@ -91,6 +112,49 @@ class CommunityNotificationTestCase(
             self.assertEqual((same, new), (alarm, False))
             self.assertEqual(Notification.search_count(
                     [('template.code', '=', 'device_alarm')]), 2)
+
+    def test_send_once_when_run_twice_at_once(self):
+        """The sending task run twice at the same time, then again: each
+        notification is sent once (the attempts' conditional claim and
+        their exclusion constraint)"""
+        pool = Pool(DB_NAME)
+        Notification = pool.get('community.notification')
+        Attempt = pool.get('community.notification.attempt')
+        Queue = pool.get('ir.queue')
+        sms = TencentSms(templates=APPROVED_SMS).start()
+        self.addCleanup(sms.stop)
+        configure(sms)
+        self.addCleanup(config.remove_section, 'community_notification')
+        numbers = ['1390013%04d' % i for i in range(12)]
+        ids = committed(Notification._notify, 'device_alarm', [
+                (None, None, {'mobile': n, 'unit': '3-1-101',
+                        'alarm': "烟雾报警"}) for n in numbers])
+
+        def clean():
+            Notification.delete(Notification.browse(ids))
+            Queue.delete(Queue.search([]))
+        self.addCleanup(committed, clean)
+        start = threading.Barrier(2)
+
+        def send():
+            start.wait()
+            committed(Notification.send, ids)
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        committed(Notification.send, ids)
+        committed(Attempt.process, committed(Attempt.search, []))
+
+        self.assertEqual(sorted(m['to'] for m in sms.sent),
+            ['+86' + n for n in numbers])
+
+        def attempts():
+            return sorted((a.address, a.state, a.tries)
+                for a in Attempt.search([]))
+        self.assertEqual(committed(attempts),
+            [(n, 'sent', 1) for n in numbers])
 
 
 del ModuleTestCase
