@@ -283,10 +283,10 @@ class OnlinePaymentRefund(Workflow, ModelSQL, ModelView):
     @classmethod
     def send_to_provider(cls, refunds):
         """Send approved refunds to the provider of their payment (a task
-        queued by ``approve``). Nothing is posted here: the provider's confirmation posts
-        it — WeChat Pay's notification, or the refund query (queued at
-        once when the provider answers that it refunded, as Alipay does;
-        else the scheduled query). A refusal marks the refund failed and
+        queued by ``approve``). Nothing is posted here: the provider's
+        confirmation posts it — WeChat Pay's notification, or the refund query
+        (queued at once when the provider answers that it refunded, as Alipay
+        does; else the scheduled query). A refusal marks the refund failed and
         releases its amount.
 
         approved → processing is a conditional UPDATE before the provider
