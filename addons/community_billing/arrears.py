@@ -58,9 +58,13 @@ def local_today_column(compound):
     cursor = Transaction().connection.cursor()
     cursor.execute(*compound.select(compound.timezone, distinct=True))
     timezones = sorted(tz for tz, in cursor if tz)
+    default = local_today('Asia/Shanghai')
+    if not timezones:
+        # no compound yet: a CASE needs at least one WHEN
+        return Literal(default)
     return Case(*[(compound.timezone == tz, local_today(tz))
             for tz in timezones],
-        else_=local_today('Asia/Shanghai'))
+        else_=default)
 
 
 def late_fee(principal, due_date, as_of, daily_rate, grace_days=0):

@@ -139,11 +139,13 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
             bills.get_data(as_text=True)).group(1)
         return ref, client.get(self.url('/bills/%s' % ref), headers=ZH)
 
-    def pay(self, client, method, headers=None):
-        "Pay the resident's bill by ``method``; the payment page's path."
+    def pay(self, client, method, headers=None, address=None):
+        """Pay the resident's bill by ``method`` (from the phone's
+        ``address``, as a WSGI server gives it); the payment page's path."""
         ref, page = self.bill_page(client)
         response = client.post(self.url('/bills/%s/pay' % ref), data={
-                'csrf': self.csrf(page), 'method': method}, headers=headers)
+                'csrf': self.csrf(page), 'method': method}, headers=headers,
+            environ_base={'REMOTE_ADDR': address} if address else None)
         self.assertEqual(response.status_code, 303,
             response.get_data(as_text=True))
         return response.location.split('/portal', 1)[1]
@@ -337,7 +339,8 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         client = self.login('13900139102')
         android = {'User-Agent': 'Mozilla/5.0 (Linux; Android 14; Pixel 8) '
             'AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36'}
-        path = self.pay(client, 'wechat', headers=android)
+        path = self.pay(client, 'wechat', headers=android,
+            address='203.0.113.7')
         html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
         self.assertNotIn('<svg', html)
         link = re.search(r'id="open-wallet" href="([^"]+)"', html).group(1)
@@ -349,7 +352,7 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         reference, _, _ = self.online(path)
         order = self.wechat.orders[reference]
         self.assertEqual(order['trade_type'], 'MWEB')
-        self.assertTrue(order['client_ip'])
+        self.assertEqual(order['client_ip'], '203.0.113.7')
 
     def test_only_own_payments(self):
         "Another resident's payment, its status and receipt are not found"
