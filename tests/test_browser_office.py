@@ -207,6 +207,9 @@ class Desk:
         items = scope.locator('.dropdown.open ul.dropdown-completion'
             ' > li:not(.dropdown-header) > a')
         expect(items.first).to_be_visible(timeout=30000)
+        if expected:
+            # the completion of the whole text, not of a part typed before
+            expect(items.first).to_contain_text(expected, timeout=30000)
         self.idle()
         suggestions = [t.strip() for t in items.all_inner_texts()]
         items.first.click()

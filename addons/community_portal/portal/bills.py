@@ -179,9 +179,7 @@ def payment_channel(ctx, method, token):
     """How an order of ``method`` opened from this browser is paid, as
     (channel, values of ``community.payment.online.start``): inside
     WeChat, WeChat Pay JSAPI for the account's openid (known when the
-    resident logged in through WeChat); WeChat Pay in a phone's browser
-    outside WeChat, H5 for the phone's IP (its h5_url opens WeChat, which
-    comes back to the payment page, see ``wechat_h5_link``); Alipay in a
+    resident logged in through WeChat); Alipay in a
     phone's browser, its wap pay coming back to the payment page
     ``token``; else the QR code (WeChat Native, Alipay precreate)."""
     agent = ctx.request.user_agent.string or ''
@@ -190,9 +188,6 @@ def payment_channel(ctx, method, token):
         openid = getattr(ctx.user, 'wechat_openid', None)
         if openid:
             return 'jsapi', {'openid': openid}
-    if (method == 'wechat' and not in_wechat and MOBILE.search(agent)
-            and ctx.request.remote_addr):
-        return 'mobile', {'client_ip': ctx.request.remote_addr}
     if method == 'alipay' and not in_wechat and MOBILE.search(agent):
         return 'mobile', {
             'return_url': '%s/payments/%s' % (ctx.full_base, token)}

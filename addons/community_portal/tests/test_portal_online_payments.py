@@ -334,26 +334,6 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         self.assertEqual(self.alipay.orders[reference]['trade_status'],
             'WAIT_BUYER_PAY')
 
-    def test_wechat_h5_on_a_phone(self):
-        "WeChat Pay in a phone's browser outside WeChat: H5, back to the page"
-        client = self.login('13900139102')
-        android = {'User-Agent': 'Mozilla/5.0 (Linux; Android 14; Pixel 8) '
-            'AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36'}
-        path = self.pay(client, 'wechat', headers=android,
-            address='203.0.113.7')
-        html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
-        self.assertNotIn('<svg', html)
-        link = re.search(r'id="open-wallet" href="([^"]+)"', html).group(1)
-        link = link.replace('&amp;', '&')
-        self.assertTrue(link.startswith(
-                'https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?'))
-        query = dict(parse_qsl(urlsplit(link).query))
-        self.assertTrue(query['redirect_url'].endswith(path))
-        reference, _, _ = self.online(path)
-        order = self.wechat.orders[reference]
-        self.assertEqual(order['trade_type'], 'MWEB')
-        self.assertEqual(order['client_ip'], '203.0.113.7')
-
     def test_only_own_payments(self):
         "Another resident's payment, its status and receipt are not found"
         owner = self.login('13900139101')
