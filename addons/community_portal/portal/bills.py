@@ -247,8 +247,21 @@ def start_payment(ctx, unit, kind, items, bill=None, amount=None):
                 **values)
         except UserError as exception:
             rollback()
-            return ctx.render('unavailable.html', title=ctx._(ONLINE_PAYMENT),
-                status=502, text=exception.message)
+            online = None
+            if method == 'wechat' and channel == 'mobile':
+                # WeChat Pay refused H5 (the merchant may not have the
+                # product): the QR code, which any merchant may show
+                try:
+                    online = OnlinePayment.start(unit.compound, unit,
+                        ctx.party, method, items=items, amount=amount,
+                        channel='qr')
+                except UserError as second:
+                    rollback()
+                    exception = second
+            if online is None:
+                return ctx.render('unavailable.html',
+                    title=ctx._(ONLINE_PAYMENT), status=502,
+                    text=exception.message)
     Payment = ctx.pool.get('community.portal.payment')
     payment, = Payment.create([{
                 'token': token,

@@ -427,6 +427,26 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         self.assertEqual(self.wechat.orders[reference]['trade_type'],
             'NATIVE')
 
+    def test_wechat_h5_refused_gives_the_qr(self):
+        """WeChat Pay refuses H5 (the merchant has not the product): the
+        phone gets the QR code of a Native order, not an error"""
+        client = self.login('13900139104')
+        self.wechat.h5_enabled = False
+        try:
+            path = self.pay(client, 'wechat', headers=ANDROID,
+                address='203.0.113.7')
+        finally:
+            self.wechat.h5_enabled = True
+        html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertIn('<svg', html)
+        self.assertNotIn('id="open-wallet"', html)
+        reference, state, _ = self.online(path)
+        self.assertEqual(state, 'pending')
+        self.assertEqual(self.wechat.orders[reference]['trade_type'],
+            'NATIVE')
+        self.assertEqual(self.wechat.orders[reference]['total'],
+            int(self.bill_amount * 100))
+
     def test_only_own_payments(self):
         "Another resident's payment, its status and receipt are not found"
         owner = self.login('13900139101')
