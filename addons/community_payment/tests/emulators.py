@@ -317,8 +317,8 @@ class WeChatPayEmulator(_Server):
     def _h5(self, data):
         if not self.h5_enabled:
             return self._json(403, {'code': 'NO_AUTH',
-                    'message': '商户号该产品权限未开通，请前往商户平台>产品中心'
-                    '检查后重试'})
+                    'message': '商户号该产品权限未开通，'
+                    '请前往商户平台>产品中心检查后重试'})
         scene = data.get('scene_info') or {}
         if not scene.get('payer_client_ip') or not scene.get('h5_info'):
             return self._json(400, {'code': 'PARAM_ERROR',

@@ -247,7 +247,7 @@ def start_payment(ctx, unit, kind, items, bill=None, amount=None):
                 **values)
         except UserError as exception:
             rollback()
-            online = None
+            online, refusal = None, exception.message
             if method == 'wechat' and channel == 'mobile':
                 # WeChat Pay refused H5 (the merchant may not have the
                 # product): the QR code, which any merchant may show
@@ -257,11 +257,10 @@ def start_payment(ctx, unit, kind, items, bill=None, amount=None):
                         channel='qr')
                 except UserError as second:
                     rollback()
-                    exception = second
+                    refusal = second.message
             if online is None:
                 return ctx.render('unavailable.html',
-                    title=ctx._(ONLINE_PAYMENT), status=502,
-                    text=exception.message)
+                    title=ctx._(ONLINE_PAYMENT), status=502, text=refusal)
     Payment = ctx.pool.get('community.portal.payment')
     payment, = Payment.create([{
                 'token': token,
