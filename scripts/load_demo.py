@@ -16,7 +16,7 @@ def steps():
     return [setup_company, load_register, demo_users, demo_parking_committees,
         load_billing, load_dunning, setup_portal, load_online_payments,
         load_late_fees, load_notifications, setup_iot_devices,
-        close_config_wizard]
+        load_visitors, close_config_wizard]
 
 
 def setup_company():
@@ -654,6 +654,44 @@ def load_notifications():
     # the oldest half read: the inbox shows read and unread messages
     Notification.mark_read(inbox[:len(inbox) // 2])
     print('demo: %s messages in the inbox of %s' % (len(inbox), party.name),
+        flush=True)
+
+
+def load_visitors():
+    """community_visitor: visitor passes of a resident of 嘉州花园 (an
+    invitation for tomorrow afternoon, a two-entry pass used once, a
+    walk-in waiting), created once."""
+    from zoneinfo import ZoneInfo
+    from trytond.pool import Pool
+    pool = Pool()
+    if 'community.visitor.pass' not in pool.object_name_list():
+        return
+    Pass = pool.get('community.visitor.pass')
+    Residency = pool.get('community.residency')
+    compound = demo_compound()
+    if Pass.search([('compound', '=', compound.id)], limit=1):
+        return
+    residency, = Residency.search([('compound', '=', compound.id),
+            ('role', '=', 'owner'), ('active', '=', True)],
+        order=[('id', 'ASC')], limit=1)
+    zone = ZoneInfo(compound.timezone)
+    today = dt.datetime.now(zone).date()
+
+    def utc(day, hour):
+        return (dt.datetime.combine(day, dt.time(hour), zone)
+            .astimezone(dt.UTC).replace(tzinfo=None))
+    host = {'unit': residency.unit.id, 'host': residency.party.id}
+    tomorrow = today + dt.timedelta(days=1)
+    Pass.invite(dict(host, visitor_name='李四',
+            visitor_phone='13912345678', plate='川L88888',
+            start=utc(tomorrow, 14), end=utc(tomorrow, 18)))
+    _, token = Pass.invite(dict(host, visitor_name='王五',
+            uses_allowed=2, start=utc(today, 8), end=utc(today, 20)))
+    Pass.redeem(token, compound, at=utc(today, 9))
+    Pass.create([dict(host, kind='walk_in', visitor_name='快递员 赵六',
+                visitor_phone='13700000000',
+                start=utc(today, 10), end=utc(today, 12))])
+    print('demo: 3 visitor passes for %s' % residency.party.name,
         flush=True)
 
 
