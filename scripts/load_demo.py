@@ -664,9 +664,10 @@ def load_visitors():
     from zoneinfo import ZoneInfo
     from trytond.pool import Pool
     pool = Pool()
-    if 'community.visitor.pass' not in pool.object_name_list():
+    try:
+        Pass = pool.get('community.visitor.pass')
+    except KeyError:
         return
-    Pass = pool.get('community.visitor.pass')
     Residency = pool.get('community.residency')
     compound = demo_compound()
     if Pass.search([('compound', '=', compound.id)], limit=1):
