@@ -201,17 +201,36 @@ class Desk:
     def choose(self, scope, name, typed, expected=None):
         """Type ``typed`` in the Many2One field ``name`` of ``scope`` as a
         person does and pick the first suggestion; return the suggestions
-        (the field then shows ``expected``, when given)."""
-        from playwright.sync_api import expect
+        (the field then shows ``expected``, when given). A person who sees
+        the text changed under the cursor (a late answer of the client
+        redisplays the field while typing) types it again: so does this,
+        up to three times."""
+        from playwright.sync_api import Error, expect
         entry = scope.locator('input[name="%s"]:visible' % name)
-        entry.fill('')
-        entry.press_sequentially(typed, delay=20)
         items = scope.locator('.dropdown.open ul.dropdown-completion'
             ' > li:not(.dropdown-header) > a')
-        expect(items.first).to_be_visible(timeout=30000)
-        if expected:
-            # the completion of the whole text, not of a part typed before
-            expect(items.first).to_contain_text(expected, timeout=30000)
+        for attempt in range(3):
+            entry.fill('')
+            self.idle()
+            entry.click()
+            entry.press_sequentially(typed, delay=20)
+            try:
+                # the completion of the whole text, not of a part typed
+                # before, in the field still showing the whole text
+                expect(entry).to_have_value(typed, timeout=5000)
+                expect(items.first).to_be_visible(timeout=30000)
+                if expected:
+                    expect(items.first).to_contain_text(
+                        expected, timeout=15000)
+                expect(entry).to_have_value(typed, timeout=1000)
+                break
+            except (AssertionError, Error):
+                if attempt == 2:
+                    raise AssertionError('%s: typed %r, the field shows %r,'
+                        ' suggestions %r' % (name, typed,
+                            entry.input_value(), items.all_inner_texts()))
+                print('%s: typed %r again (the field showed %r)' % (
+                        name, typed, entry.input_value()))
         self.idle()
         suggestions = [t.strip() for t in items.all_inner_texts()]
         items.first.click()

@@ -172,6 +172,9 @@ class WeChatPayEmulator(_Server):
         self.apiv3_key = secrets.token_hex(16)  # 32 characters
         self.orders, self.refunds = {}, {}
         self.bills = {}
+        # whether the merchant may take H5 payments (a product WeChat
+        # Pay grants on application)
+        self.h5_enabled = True
         super().__init__()
 
     # what the property company configures
@@ -312,6 +315,10 @@ class WeChatPayEmulator(_Server):
         return error or self._json(200, {'prepay_id': prepay_id})
 
     def _h5(self, data):
+        if not self.h5_enabled:
+            return self._json(403, {'code': 'NO_AUTH',
+                    'message': '商户号该产品权限未开通，'
+                    '请前往商户平台>产品中心检查后重试'})
         scene = data.get('scene_info') or {}
         if not scene.get('payer_client_ip') or not scene.get('h5_info'):
             return self._json(400, {'code': 'PARAM_ERROR',

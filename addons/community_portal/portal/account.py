@@ -110,29 +110,39 @@ def _checked_password(ctx, template, purpose):
     return password, None
 
 
+def _complete_with_code(ctx, template, purpose, complete):
+    """The page of a flow proven by an SMS code: on GET, the number; on
+    POST, ``complete(mobile, code, password)`` with the form's values (a
+    wrong code asks for it again, another refusal for the number).
+    Return (the value of ``complete``, None) or (None, the page)."""
+    if ctx.request.method == 'GET':
+        return None, _code_page(ctx, template, purpose, 'mobile')
+    form = ctx.request.form
+    mobile = form.get('mobile', '').strip()[:30]
+    password, refused = _checked_password(ctx, template, purpose)
+    if refused:
+        return None, refused
+    try:
+        return complete(mobile, form.get('code', ''), password), None
+    except SmsCodeError as exception:
+        rollback()
+        return None, _code_page(ctx, template, purpose, 'code', mobile,
+            error=error_text(exception))
+    except UserError as exception:
+        rollback()
+        return None, _code_page(ctx, template, purpose, 'mobile', '',
+            error=error_text(exception))
+
+
 @route('/signup', methods=('GET', 'POST'), login=False, readonly=False)
 def signup(ctx):
     """Sign-up with a mobile number: the number, then the SMS code sent to
     it with the password; the account exists once the code is right."""
-    if ctx.request.method == 'GET':
-        return _code_page(ctx, 'signup.html', 'signup', 'mobile')
     WebUser = ctx.pool.get('web.user')
-    form = ctx.request.form
-    mobile = form.get('mobile', '').strip()[:30]
-    password, refused = _checked_password(ctx, 'signup.html', 'signup')
-    if refused:
-        return refused
-    try:
-        user = WebUser.sign_up_by_code(
-            mobile, form.get('code', ''), password)
-    except SmsCodeError as exception:
-        rollback()
-        return _code_page(ctx, 'signup.html', 'signup', 'code', mobile,
-            error=error_text(exception))
-    except UserError as exception:
-        rollback()
-        return _code_page(ctx, 'signup.html', 'signup', 'mobile', '',
-            error=error_text(exception))
+    user, page = _complete_with_code(ctx, 'signup.html', 'signup',
+        WebUser.sign_up_by_code)
+    if page:
+        return page
     ctx.cookies[SESSION_COOKIE] = user.new_session()
     ctx.cookies[CSRF_COOKIE] = None
     return ctx.redirect('/bind')
@@ -148,26 +158,13 @@ def reset(ctx):
     """Password reset with a mobile number: the number, then the SMS code
     with the new password. A code is sent whether the number has an
     account or not; only who holds the number learns which."""
-    if ctx.request.method == 'GET':
-        return _code_page(ctx, 'reset.html', 'reset', 'mobile')
     WebUser = ctx.pool.get('web.user')
-    form = ctx.request.form
-    mobile = form.get('mobile', '').strip()[:30]
-    password, refused = _checked_password(ctx, 'reset.html', 'reset')
-    if refused:
-        return refused
-    try:
-        WebUser.reset_password_by_code(
-            mobile, form.get('code', ''), password)
-    except SmsCodeError as exception:
-        rollback()
-        return _code_page(ctx, 'reset.html', 'reset', 'code', mobile,
-            error=error_text(exception))
-    except UserError as exception:
-        rollback()
-        return _code_page(ctx, 'reset.html', 'reset', 'mobile', '',
-            error=error_text(exception))
-    return ctx.render('login.html', nav=None, login_value=mobile,
+    _, page = _complete_with_code(ctx, 'reset.html', 'reset',
+        WebUser.reset_password_by_code)
+    if page:
+        return page
+    return ctx.render('login.html', nav=None,
+        login_value=ctx.request.form.get('mobile', '').strip()[:30],
         notice=ctx._("Your password was changed: log in."))
 
 

@@ -4,6 +4,7 @@
 """Bills and payments: the bill list and its details, online payments
 (bill, everything open of a unit, prepayment), their page and receipt,
 and the notifications of the payment providers."""
+import ipaddress
 import json
 import logging
 import re
@@ -175,19 +176,39 @@ def method_choices(ctx, methods):
 MOBILE = re.compile(r'Mobile|Android|iPhone|iPad')
 
 
+def client_address(request):
+    """The IP address of the resident's phone, as WeChat Pay H5 asks it
+    (``payer_client_ip``), or None when unknown: the WSGI server's peer,
+    which trytond replaces by the last X-Forwarded-For address when it
+    runs behind a reverse proxy (``[web] num_proxies``, werkzeug's
+    ProxyFix); a socket without an IP address gives none."""
+    try:
+        return str(ipaddress.ip_address(request.remote_addr or ''))
+    except ValueError:
+        return None
+
+
 def payment_channel(ctx, method, token):
     """How an order of ``method`` opened from this browser is paid, as
     (channel, values of ``community.payment.online.start``): inside
     WeChat, WeChat Pay JSAPI for the account's openid (known when the
-    resident logged in through WeChat); Alipay in a
-    phone's browser, its wap pay coming back to the payment page
-    ``token``; else the QR code (WeChat Native, Alipay precreate)."""
+    resident logged in through WeChat); WeChat Pay in a phone's browser
+    outside WeChat, H5 for the phone's IP address (its h5_url opens
+    WeChat, which comes back to the payment page, see
+    ``wechat_h5_link``), the QR code when the address is not known;
+    Alipay in a phone's browser, its wap pay coming back to the payment
+    page ``token``; else the QR code (WeChat Native, Alipay
+    precreate)."""
     agent = ctx.request.user_agent.string or ''
     in_wechat = 'MicroMessenger' in agent
     if method == 'wechat' and in_wechat:
         openid = getattr(ctx.user, 'wechat_openid', None)
         if openid:
             return 'jsapi', {'openid': openid}
+    if method == 'wechat' and not in_wechat and MOBILE.search(agent):
+        client_ip = client_address(ctx.request)
+        if client_ip:
+            return 'mobile', {'client_ip': client_ip}
     if method == 'alipay' and not in_wechat and MOBILE.search(agent):
         return 'mobile', {
             'return_url': '%s/payments/%s' % (ctx.full_base, token)}
@@ -226,8 +247,20 @@ def start_payment(ctx, unit, kind, items, bill=None, amount=None):
                 **values)
         except UserError as exception:
             rollback()
-            return ctx.render('unavailable.html', title=ctx._(ONLINE_PAYMENT),
-                status=502, text=exception.message)
+            online, refusal = None, exception.message
+            if method == 'wechat' and channel == 'mobile':
+                # WeChat Pay refused H5 (the merchant may not have the
+                # product): the QR code, which any merchant may show
+                try:
+                    online = OnlinePayment.start(unit.compound, unit,
+                        ctx.party, method, items=items, amount=amount,
+                        channel='qr')
+                except UserError as second:
+                    rollback()
+                    refusal = second.message
+            if online is None:
+                return ctx.render('unavailable.html',
+                    title=ctx._(ONLINE_PAYMENT), status=502, text=refusal)
     Payment = ctx.pool.get('community.portal.payment')
     payment, = Payment.create([{
                 'token': token,
@@ -392,10 +425,13 @@ def payment_page(ctx, token):
         return ctx.render('payment_paid.html', payment=payment,
             **receipt_values(ctx, payment))
     jsapi = open_link = None
+    wechat_h5 = False
     if payment.online:
         qr_text = payment.online.qr_code
         open_link = payment.online.pay_url
         if open_link and payment.provider == 'wechat':
+            # WeChat Pay H5: no QR, a link that opens WeChat
+            wechat_h5 = True
             open_link = wechat_h5_link(ctx, open_link, token)
         if payment_state(payment) == 'pending':
             jsapi = payment.online.jsapi_parameters()
@@ -413,7 +449,7 @@ def payment_page(ctx, token):
     return ctx.render('payment.html', payment=payment, token=token,
         qr_text=qr_text, state=payment_state(payment),
         method=method_label(ctx, payment.provider), open_link=open_link,
-        jsapi=json.dumps(jsapi) if jsapi else None)
+        wechat_h5=wechat_h5, jsapi=json.dumps(jsapi) if jsapi else None)
 
 
 @route('/payments/<token>/status')

@@ -12,21 +12,28 @@ import urllib.request
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
 from trytond.modules.community_payment.tests.emulators import (
     AlipayEmulator, WeChatPayEmulator)
 from trytond.modules.company.tests import create_company, set_company
+from trytond.modules.community_portal.tests.tools import (
+    PortalPages, EN, ZH)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase, _DBTestCase
 from trytond.transaction import Transaction, TransactionError
+from trytond.wsgi import NumProxyFix, app
 
 PASSWORD = 'portal-pay-test-1'
-ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
-EN = {'Accept-Language': 'en-US,en;q=0.9'}
+ANDROID = {'User-Agent': 'Mozilla/5.0 (Linux; Android 14; Pixel 8) '
+    'AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36'}
 
 
-class PortalOnlinePaymentTestCase(RouteTestCase):
+class PortalOnlinePaymentTestCase(PortalPages, RouteTestCase):
     "Portal payments through WeChat Pay and Alipay"
     module = 'community_portal'
+    password = PASSWORD
 
     @classmethod
     def setUpClass(cls):
@@ -64,15 +71,26 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         company = create_company()
         with set_company(company):
             compound, building, _ = setup_billing(company)
-            owner, neighbour, counter = Party.create([
-                    {'name': "王芳"}, {'name': "周敏"}, {'name': "吴刚"}])
+            owner, neighbour, counter, phone, scanner = Party.create([
+                    {'name': "王芳"}, {'name': "周敏"}, {'name': "吴刚"},
+                    {'name': "陈静"}, {'name': "李强"}])
+            # each test that pays a bill pays its own resident's: the
+            # database is shared by the tests of the class, a bill paid
+            # by one is no longer open for the next
             unit = create_unit(building, '3-2-1201', Decimal('100.00'),
                 [(owner, 100)])
+            # paid by Alipay precreate
             create_unit(building, '3-2-1202', Decimal('100.00'),
                 [(neighbour, 100)])
             # paid at the staff cashier
             create_unit(building, '3-2-1203', Decimal('100.00'),
                 [(counter, 100)])
+            # WeChat Pay on a phone's browser (H5 orders, never paid)
+            create_unit(building, '3-2-1204', Decimal('100.00'),
+                [(phone, 100)])
+            # paid by WeChat Pay Native
+            create_unit(building, '3-2-1205', Decimal('100.00'),
+                [(scanner, 100)])
             User.create([{
                         'name': "嘉州收银", 'login': 'cashier_jz',
                         'password': PASSWORD,
@@ -91,6 +109,10 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
                     {'mobile': '13900139101', 'party': owner.id,
                         'password': PASSWORD},
                     {'mobile': '13900139102', 'party': neighbour.id,
+                        'password': PASSWORD},
+                    {'mobile': '13900139104', 'party': phone.id,
+                        'password': PASSWORD},
+                    {'mobile': '13900139105', 'party': scanner.id,
                         'password': PASSWORD}])
             wechat, alipay = cls.wechat, cls.alipay
             # WeChat Pay: the compound's own account; Alipay: the
@@ -117,22 +139,6 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
                         }])
             cls.merchants = {m.provider: m.id for m in Merchant.search([])}
 
-    def url(self, path):
-        return '/%s/portal%s' % (DB_NAME, path)
-
-    def csrf(self, response):
-        return re.search(r'name="csrf" value="([0-9a-f]+)"',
-            response.get_data(as_text=True)).group(1)
-
-    def login(self, mobile):
-        client = self.client()
-        page = client.get(self.url('/login'), headers=ZH)
-        response = client.post(self.url('/login'), data={
-                'login': mobile, 'password': PASSWORD,
-                'csrf': self.csrf(page)})
-        self.assertEqual(response.status_code, 303)
-        return client
-
     def bill_page(self, client):
         bills = client.get(self.url('/bills'), headers=ZH)
         ref = re.search(r'/bills/([0-9]+\.[0-9a-f]+)"',
@@ -148,7 +154,11 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
             environ_base={'REMOTE_ADDR': address} if address else None)
         self.assertEqual(response.status_code, 303,
             response.get_data(as_text=True))
-        return response.location.split('/portal', 1)[1]
+        path = response.location.split('/portal', 1)[1]
+        # a paid bill goes back to its page: another test paid it
+        self.assertRegex(path, r'^/payments/[0-9a-f]{32}$',
+            "the bill is not open")
+        return path
 
     def status(self, client, path):
         response = client.get(self.url(path + '/status'), headers=ZH)
@@ -249,7 +259,7 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
 
     def test_wechat_native_turns_into_receipt(self):
         "WeChat Native: QR of the code_url, then the receipt once notified"
-        client = self.login('13900139101')
+        client = self.login('13900139105')
         path = self.pay(client, 'wechat')
         page = client.get(self.url(path), headers=ZH)
         html = page.get_data(as_text=True)
@@ -333,6 +343,94 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
         reference, _, _ = self.online(path)
         self.assertEqual(self.alipay.orders[reference]['trade_status'],
             'WAIT_BUYER_PAY')
+
+    def h5_link(self, html):
+        "The link of a WeChat Pay H5 page: (h5_url, its query)."
+        self.assertNotIn('<svg', html)
+        self.assertIn('打开微信支付', html)
+        self.assertIn('将打开微信完成支付', html)
+        link = re.search(r'id="open-wallet" href="([^"]+)"', html).group(1)
+        link = link.replace('&amp;', '&')
+        self.assertTrue(link.startswith(
+                'https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?'),
+            link)
+        return link, dict(parse_qsl(urlsplit(link).query))
+
+    def test_wechat_h5_on_a_phone(self):
+        """WeChat Pay in a phone's browser outside WeChat: H5 for the
+        phone's address, its link back to the payment page"""
+        client = self.login('13900139104')
+        path = self.pay(client, 'wechat', headers=ANDROID,
+            address='203.0.113.7')
+        html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
+        link, query = self.h5_link(html)
+        self.assertEqual(query['redirect_url'],
+            'http://localhost%s' % self.url(path))
+        # URL-encoded, as WeChat Pay asks
+        self.assertIn('&redirect_url=http%3A%2F%2Flocalhost%2F', link)
+        reference, state, _ = self.online(path)
+        self.assertEqual(state, 'pending')
+        order = self.wechat.orders[reference]
+        self.assertEqual(order['trade_type'], 'MWEB')
+        self.assertEqual(order['client_ip'], '203.0.113.7')
+        self.assertEqual(order['prepay_id'], query['prepay_id'])
+        self.assertEqual(order['total'], int(self.bill_amount * 100))
+        self.assertEqual(self.status(client, path), {'state': 'pending'})
+
+    def test_wechat_h5_behind_proxy(self):
+        """Behind the reverse proxy (trytond's ``[web] num_proxies = 1``):
+        H5 for the phone's address the proxy forwards, back to the public
+        HTTPS page"""
+        # what trytond.wsgi does with num_proxies = 1
+        client = Client(NumProxyFix(app, 1), Response)
+        self.login('13900139104', client)
+        proxy = dict(ANDROID, **{
+                # a forged address first, the proxy's peer last
+                'X-Forwarded-For': '10.9.9.9, 198.51.100.23',
+                'X-Forwarded-Proto': 'https',
+                'X-Forwarded-Host': 'wy.example.com'})
+        path = self.pay(client, 'wechat', headers=proxy, address='127.0.0.1')
+        html = client.get(self.url(path), headers=dict(proxy, **ZH),
+            environ_base={'REMOTE_ADDR': '127.0.0.1'}).get_data(as_text=True)
+        _, query = self.h5_link(html)
+        self.assertEqual(query['redirect_url'],
+            'https://wy.example.com%s' % self.url(path))
+        reference, _, _ = self.online(path)
+        self.assertEqual(self.wechat.orders[reference]['client_ip'],
+            '198.51.100.23')
+
+    def test_wechat_on_a_phone_without_address(self):
+        """A phone's browser whose address is not known (no REMOTE_ADDR):
+        the QR code, not a failure"""
+        client = self.login('13900139104')
+        path = self.pay(client, 'wechat', headers=ANDROID)
+        html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertIn('<svg', html)
+        self.assertNotIn('id="open-wallet"', html)
+        self.assertNotIn('打开微信支付', html)
+        reference, _, _ = self.online(path)
+        self.assertEqual(self.wechat.orders[reference]['trade_type'],
+            'NATIVE')
+
+    def test_wechat_h5_refused_gives_the_qr(self):
+        """WeChat Pay refuses H5 (the merchant has not the product): the
+        phone gets the QR code of a Native order, not an error"""
+        client = self.login('13900139104')
+        self.wechat.h5_enabled = False
+        try:
+            path = self.pay(client, 'wechat', headers=ANDROID,
+                address='203.0.113.7')
+        finally:
+            self.wechat.h5_enabled = True
+        html = client.get(self.url(path), headers=ZH).get_data(as_text=True)
+        self.assertIn('<svg', html)
+        self.assertNotIn('id="open-wallet"', html)
+        reference, state, _ = self.online(path)
+        self.assertEqual(state, 'pending')
+        self.assertEqual(self.wechat.orders[reference]['trade_type'],
+            'NATIVE')
+        self.assertEqual(self.wechat.orders[reference]['total'],
+            int(self.bill_amount * 100))
 
     def test_only_own_payments(self):
         "Another resident's payment, its status and receipt are not found"
