@@ -16,7 +16,7 @@ def steps():
     return [setup_company, load_register, demo_users, demo_parking_committees,
         load_billing, load_dunning, setup_portal, load_online_payments,
         load_late_fees, load_notifications, setup_iot_devices,
-        load_visitors, close_config_wizard]
+        setup_access, load_visitors, close_config_wizard]
 
 
 def setup_company():
@@ -153,6 +153,46 @@ def setup_iot_devices():
                                 {'type': 'alarm', 'severity': 'info',
                                     'title': "夜间大功率: {device}"}])]},
                 ])
+def setup_access():
+    """community_access: the east gate and the door of the first building
+    of the demo compound, the residents' schedule and their rule,
+    idempotent."""
+    from trytond.pool import Pool
+    pool = Pool()
+    try:
+        Door = pool.get('community.access.door')
+    except KeyError:
+        return
+    DoorGroup = pool.get('community.access.door.group')
+    Schedule = pool.get('community.access.schedule')
+    Rule = pool.get('community.access.rule')
+    Building = pool.get('community.building')
+    compound = demo_compound()
+    if Rule.search([('compound', '=', compound.id)], limit=1):
+        return
+    buildings = Building.search([('compound', '=', compound.id)], limit=1)
+    doors = [{'name': "东门", 'compound': compound.id, 'location': 'gate',
+            'direction': 'both'}]
+    if buildings:
+        doors.append({'name': "%s门" % buildings[0].rec_name,
+                'compound': compound.id, 'location': 'building',
+                'building': buildings[0].id, 'direction': 'both'})
+    doors = Door.create(doors)
+    group, = DoorGroup.create([{'name': "住户通行", 'compound': compound.id,
+                'doors': [('add', [d.id for d in doors])]}])
+    schedule, = Schedule.create([{'name': "住户时段 (工作日 06:00–23:00)",
+                'compound': compound.id, 'statutory_holidays': True,
+                'ranges': [('create', [{'weekday': str(d),
+                                'start_time': dt.time(6) if d < 5
+                                else dt.time(7),
+                                'end_time': dt.time(23) if d < 5
+                                else dt.time(22)}
+                            for d in range(7)])]}])
+    Rule.create([{'name': "本小区住户", 'compound': compound.id,
+                'subject': 'residents', 'door_group': group.id,
+                'schedule': schedule.id}])
+
+
 DEMO_COMPOUND = {
     'code': 'JZHY', 'name': '嘉州花园',
     'street': '四川省乐山市市中区嘉州大道 88 号',

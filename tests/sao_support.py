@@ -25,7 +25,8 @@ import devdb  # noqa: E402
 CHROMIUM = '/usr/bin/chromium'
 SAO = ROOT / '.local' / 'sao' / 'package'
 ARTIFACTS = ROOT / 'tests' / 'artifacts'
-DATABASE = 'test_browser'
+# BACKOFFICE_DATABASE: another name, for two checkouts sharing a server
+DATABASE = os.environ.get('BACKOFFICE_DATABASE', 'test_browser')
 BIN = pathlib.Path(sys.executable).parent
 
 
@@ -104,7 +105,11 @@ def demo_server():
     port = free_port()
     conf = tmp / 'trytond.conf'
     conf.write_text('\n'.join([
+                # no database list: it connects to every database of the
+                # server and waits on one another run is creating (the
+                # login dialog then asks the name, login() types it)
                 '[database]', 'path = %s' % tmp, 'language = zh_CN',
+                'list = False',
                 '[web]', 'listen = 127.0.0.1:%d' % port,
                 'root = %s' % SAO, '']))
     (tmp / 'password').write_text('admin\n')
@@ -187,7 +192,10 @@ for (const level of ['error', 'warn']) {
 """
 
 # Count the searches of the lists running (a list is loaded once its
-# search is done, which takes more than one request).
+# search is done, which takes more than one request) and the displays of
+# forms under way (a form shows its record's values once its widgets'
+# displays are done, some after the requests have ended: a text typed
+# before would be wiped).
 TRACK_SEARCHES = """() => {
     window.__searching = 0;
     const search_filter = Sao.Screen.prototype.search_filter;
@@ -195,6 +203,13 @@ TRACK_SEARCHES = """() => {
         window.__searching++;
         return jQuery.when(search_filter.apply(this, args)).always(
             () => window.__searching--);
+    };
+    window.__displaying = 0;
+    const display = Sao.View.Form.prototype.display;
+    Sao.View.Form.prototype.display = function(...args) {
+        window.__displaying++;
+        return jQuery.when(display.apply(this, args)).always(
+            () => window.__displaying--);
     };
 }"""
 
@@ -205,7 +220,7 @@ CLIENT_STATE = """seen => {
     if (window.__errors.length > seen) {
         return {state: 'error'};
     }
-    if (jQuery.active || window.__searching) {
+    if (jQuery.active || window.__searching || window.__displaying) {
         return null;
     }
     const dialog = jQuery('.modal.in:visible').last();

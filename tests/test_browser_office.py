@@ -97,9 +97,10 @@ class Desk:
             path=str(ARTIFACTS / ('office_%s_%s.png' % (self.name, suffix))))
 
     def idle(self, timeout=30000):
-        "Wait until no request runs."
+        "Wait until no request runs and no form is being displayed."
         self.page.wait_for_function(
-            "() => !jQuery.active && !window.__searching", polling=100,
+            "() => !jQuery.active && !window.__searching"
+            " && !window.__displaying", polling=100,
             timeout=timeout)
 
     def open_menu(self, path):
@@ -133,7 +134,8 @@ class Desk:
         self.wait_view('form')
         self.page.wait_for_function("""() => {
             const record = Sao.Tab.tabs.get_current().screen.current_record;
-            return record && record.id < 0 && !jQuery.active;
+            return record && record.id < 0 && !jQuery.active
+                && !window.__displaying;
         }""", polling=100, timeout=30000)
         settle_widgets(self.page)
 
@@ -478,6 +480,76 @@ def test_late_fee_waiver_requested_and_approved(desk):
             AND c.id != f.move_line AND c.party IS NOT NULL
         WHERE f.id = %s GROUP BY f.id""", fee_id)[0]
     assert left == to_pay - waived, (left, to_pay, waived)
+
+
+def test_tenant_registered_from_the_unit(desk):
+    """The owner of a unit lets it: the front desk registers the tenant
+    (租户) from the unit's form with its short form (登记住户: name, ID
+    number, mobile, role, dates). The residency is the tenant's with what
+    was typed and the unit is rented (出租), in the database and on the
+    unit's form."""
+    from playwright.sync_api import expect
+    code, unit = one("""
+        SELECT u.code, u.id FROM community_unit u
+        JOIN community_compound c ON c.id = u.compound
+        WHERE c.code = 'JZHY' AND u.status = 'occupied'
+            AND u.code NOT IN ('1-2-301', '1-1-102')
+            AND NOT EXISTS (SELECT 1 FROM community_residency r
+                WHERE r.unit = u.id AND r.role != 'owner')
+        ORDER BY u.id LIMIT 1""")
+    id_number = resident_id(732)
+    assert one("SELECT COUNT(*) FROM party_identifier WHERE code = %s",
+        id_number) == (0,)
+    front = desk(FRONT_DESK)
+    front.open_unit(code)
+    front.button(front.tab(), '登记住户').click()
+    dialog = front.dialog()
+    # the form opens on the unit, a tenant from today (the compound's day)
+    today = dt.date.fromisoformat(front.wait_value(dialog, 'start_date'))
+    front.wait_value(dialog, 'unit', code)
+    role = dialog.locator('select[name="role"]:visible')
+    expect(role.locator('option:checked')).to_have_text('租户')
+    front.idle()
+    front.check('登记住户')
+    # the lease began last week, for a year
+    start = today - dt.timedelta(days=7)
+    end = start + dt.timedelta(days=364)
+    dialog.locator('input[name="name"]:visible').fill('陈晓明')
+    dialog.locator('input[name="id_number"]:visible').fill(id_number)
+    dialog.locator('input[name="mobile"]:visible').fill('139 1234 5678')
+    role.select_option(label='租户')
+    for name, date in [('start_date', start), ('end_date', end)]:
+        entry = dialog.locator('input[name="%s"]:visible' % name)
+        entry.fill(date.isoformat())
+        entry.press('Tab')
+        front.wait_value(dialog, name, date.isoformat())
+    front.idle()
+    # what the front desk reads before pressing 登记
+    expect(role.locator('option:checked')).to_have_text('租户')
+    assert front.value(dialog, 'name') == '陈晓明'
+    front.check('登记住户 填写')
+    front.button(dialog, '登记').click()
+    expect(dialog).to_be_hidden(timeout=30000)
+    # the unit's form, reloaded: rented, the tenant among its residents
+    form = front.tab()
+    expect(form.locator('select[name="status"]:visible option:checked')
+        ).to_have_text('出租', timeout=30000)
+    row = form.locator('table.tree > tbody > tr:visible', has_text='陈晓明')
+    expect(row).to_contain_text('租户', timeout=30000)
+    front.idle()
+    front.check('房屋 %s 出租' % code)
+    residency = one("""
+        SELECT r.role, r.start_date, r.end_date, r.payer, p.name, (
+                SELECT m.value_compact FROM party_contact_mechanism m
+                WHERE m.party = p.id AND m.type = 'mobile')
+        FROM community_residency r
+        JOIN party_party p ON p.id = r.party
+        JOIN party_identifier i ON i.party = p.id AND i.type = 'cn_ric'
+        WHERE r.unit = %s AND i.code = %s""", unit, id_number)
+    assert residency == ('tenant', start, end, False, '陈晓明',
+        '+8613912345678'), residency
+    assert one("SELECT status FROM community_unit WHERE id = %s",
+        unit) == ('rented',)
 
 
 def test_repair_request_from_the_unit(desk):

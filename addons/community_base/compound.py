@@ -2,14 +2,16 @@
 # top level of this repository contains the full copyright notices and
 # license terms.
 """Compounds (小区/项目), buildings (楼栋) and entrances (单元)."""
+import datetime as dt
 import re
-
+from zoneinfo import ZoneInfo
 
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields, sequence_ordered)
 from trytond.modules.company.company import TIMEZONES
 from trytond.pool import Pool
+from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
 from .exceptions import RegisterError
@@ -24,6 +26,39 @@ SERVICE_GRADES = [
     ('5', "Grade 5"),
     ]
 AREA_CODE = re.compile(r'^\d{12}$')
+DEFAULT_TIMEZONE = 'Asia/Shanghai'
+
+
+class CompoundPeriodContextMixin:
+    """The context of a report over a compound (empty: every compound the
+    user may see) and dates ``[from_date, to_date]``, in the compound's
+    calendar (Asia/Shanghai without one). The reports set their default
+    dates."""
+    __slots__ = ()
+    compound = fields.Many2One('community.compound', "Compound",
+        help="Leave empty for all the compounds you may see.")
+    from_date = fields.Date("From Date", required=True,
+        domain=[If(Eval('to_date'),
+                ('from_date', '<=', Eval('to_date', None)), ())])
+    to_date = fields.Date("To Date", required=True,
+        domain=[If(Eval('from_date'),
+                ('to_date', '>=', Eval('from_date', None)), ())])
+
+    @classmethod
+    def _timezone(cls):
+        "The time zone of the context's compound."
+        Compound = Pool().get('community.compound')
+        compound = Transaction().context.get('compound')
+        return Compound(compound).timezone if compound else DEFAULT_TIMEZONE
+
+    @classmethod
+    def _today(cls):
+        "Today in the calendar of the context's compound."
+        return dt.datetime.now(ZoneInfo(cls._timezone())).date()
+
+    @classmethod
+    def default_compound(cls):
+        return Transaction().context.get('compound')
 
 
 class Compound(DeactivableMixin, ModelSQL, ModelView):

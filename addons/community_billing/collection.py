@@ -33,12 +33,12 @@ from sql.functions import Round, ToChar
 import xlsxwriter
 
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.community_base.compound import (
+    CompoundPeriodContextMixin)
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
 from trytond.report import Report
 from trytond.transaction import Transaction
 
-from .arrears import local_today
 
 AMOUNTS = ['due_amount', 'collected_amount', 'arrears_amount',
     'arrears_collected', 'total_collected']
@@ -65,29 +65,9 @@ def rate(numerator, denominator):
         Decimal('0.01'))
 
 
-class CollectionContext(ModelView):
+class CollectionContext(CompoundPeriodContextMixin, ModelView):
     "Collection Rate Context"
     __name__ = 'community.billing.collection.context'
-    compound = fields.Many2One('community.compound', "Compound",
-        help="Leave empty for all the compounds you may see.")
-    from_date = fields.Date("From Date", required=True,
-        domain=[If(Eval('to_date'),
-                ('from_date', '<=', Eval('to_date', None)), ())])
-    to_date = fields.Date("To Date", required=True,
-        domain=[If(Eval('from_date'),
-                ('to_date', '>=', Eval('from_date', None)), ())])
-
-    @classmethod
-    def _today(cls):
-        context = Transaction().context
-        Compound = Pool().get('community.compound')
-        if context.get('compound'):
-            return local_today(Compound(context['compound']).timezone)
-        return local_today('Asia/Shanghai')
-
-    @classmethod
-    def default_compound(cls):
-        return Transaction().context.get('compound')
 
     @classmethod
     def default_from_date(cls):

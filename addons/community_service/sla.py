@@ -19,8 +19,9 @@ from sql.conditionals import Case, Coalesce, NullIf
 from sql.functions import Extract, Round
 
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.modules.community_base.compound import (
+    CompoundPeriodContextMixin)
 from trytond.pool import Pool
-from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 
 from .service import KINDS, STATES, _now
@@ -34,31 +35,9 @@ def _utc(date, timezone):
     return start.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
-class SLAContext(ModelView):
+class SLAContext(CompoundPeriodContextMixin, ModelView):
     "Service Level Context"
     __name__ = 'community.service.sla.context'
-    compound = fields.Many2One('community.compound', "Compound",
-        help="Leave empty for all the compounds you may see.")
-    from_date = fields.Date("From Date", required=True,
-        domain=[If(Eval('to_date'),
-                ('from_date', '<=', Eval('to_date', None)), ())])
-    to_date = fields.Date("To Date", required=True,
-        domain=[If(Eval('from_date'),
-                ('to_date', '>=', Eval('from_date', None)), ())])
-
-    @classmethod
-    def _timezone(cls):
-        Compound = Pool().get('community.compound')
-        compound = Transaction().context.get('compound')
-        return Compound(compound).timezone if compound else 'Asia/Shanghai'
-
-    @classmethod
-    def _today(cls):
-        return dt.datetime.now(ZoneInfo(cls._timezone())).date()
-
-    @classmethod
-    def default_compound(cls):
-        return Transaction().context.get('compound')
 
     @classmethod
     def default_from_date(cls):

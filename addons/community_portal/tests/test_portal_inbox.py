@@ -6,53 +6,38 @@ the navigation, a notification opened leads to its record and is read,
 all marked read; nobody reads another resident's notifications, neither
 through the pages nor through the record rules."""
 import datetime as dt
-import re
-from decimal import Decimal
 
 from trytond.model.exceptions import AccessError
 from trytond.modules.company.tests import create_company
 from trytond.modules.community_portal.portal.web import resident_access
+from trytond.modules.community_portal.tests.tools import (
+    PortalPages, create_residents, ZH)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase, with_transaction
 from trytond.transaction import Transaction, check_access
 
 PASSWORD = 'portal-inbox-test-1'
-ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
 
 
-class PortalInboxTestCase(RouteTestCase):
+class PortalInboxTestCase(PortalPages, RouteTestCase):
     "The portal's inbox"
     module = 'community_portal'
+    password = PASSWORD
 
     @classmethod
     def setUpDatabase(cls):
         pool = Pool()
         Compound = pool.get('community.compound')
         Building = pool.get('community.building')
-        Unit = pool.get('community.unit')
-        Party = pool.get('party.party')
-        Residency = pool.get('community.residency')
-        WebUser = pool.get('web.user')
         Request = pool.get('community.service.request')
         Notification = pool.get('community.notification')
         company = create_company()
         jz, = Compound.create([
                 {'company': company.id, 'code': 'JZHY', 'name': "嘉州花园"}])
         b3, = Building.create([{'compound': jz.id, 'code': '3'}])
-        u1, u2 = Unit.create([
-                {'building': b3.id, 'code': '3-2-1201'},
-                {'building': b3.id, 'code': '3-2-1202'}])
-        qian, zhao = Party.create([{'name': "钱多"}, {'name': "赵磊"}])
-        Residency.create([{
-                    'unit': u.id, 'party': p.id, 'role': 'owner',
-                    'share': Decimal(100),
-                    'start_date': dt.date(2020, 1, 1)}
-                for u, p in [(u1, qian), (u2, zhao)]])
-        WebUser.create([
-                {'mobile': '13900139006', 'party': qian.id,
-                    'password': PASSWORD},
-                {'mobile': '13900139003', 'party': zhao.id,
-                    'password': PASSWORD}])
+        (u1, u2), (qian, zhao) = create_residents(b3, [
+                ('3-2-1201', "钱多", '13900139006'),
+                ('3-2-1202', "赵磊", '13900139003')], PASSWORD)
         User = pool.get('res.user')
         ModelData = pool.get('ir.model.data')
         staff = ModelData.get_id('community_base', 'group_community_staff')
@@ -76,21 +61,6 @@ class PortalInboxTestCase(RouteTestCase):
         Notification.notify('announcement_pinned', [(qian, jz, {
                         'title': "停水通知"})])
 
-    def url(self, path):
-        return '/%s/portal%s' % (DB_NAME, path)
-
-    def csrf(self, response):
-        return re.search(r'name="csrf" value="([0-9a-f]+)"',
-            response.get_data(as_text=True)).group(1)
-
-    def login(self, client, mobile='13900139006'):
-        page = client.get(self.url('/login'), headers=ZH)
-        response = client.post(self.url('/login'), data={
-                'login': mobile, 'password': PASSWORD,
-                'csrf': self.csrf(page)})
-        self.assertEqual(response.status_code, 303)
-        return client
-
     @staticmethod
     def tokens():
         "{party name: [(token, title, read)]} of the notifications."
@@ -104,7 +74,7 @@ class PortalInboxTestCase(RouteTestCase):
 
     def test_inbox_open_and_read_all(self):
         "The unread count, a notification opened leads to its request"
-        client = self.login(self.client())
+        client = self.login('13900139006')
         home = client.get(self.url('/'), headers=ZH).get_data(as_text=True)
         self.assertIn('消息<span class="badge" id="nav-inbox-count">2</span>',
             home)
@@ -150,7 +120,7 @@ class PortalInboxTestCase(RouteTestCase):
 
     def test_read_all(self):
         "Mark all read: the count is gone, other residents' stay unread"
-        client = self.login(self.client())
+        client = self.login('13900139006')
         page = client.get(self.url('/notifications'), headers=ZH)
         response = client.post(self.url('/notifications/read-all'),
             data={'csrf': self.csrf(page)})
@@ -165,7 +135,7 @@ class PortalInboxTestCase(RouteTestCase):
 
     def test_other_residents_notification(self):
         "Another resident's notification is not found, nor marked read"
-        client = self.login(self.client())
+        client = self.login('13900139006')
         page = client.get(self.url('/notifications'), headers=ZH)
         (token, _, _), = self.tokens()["赵磊"]
         self.assertEqual(client.get(

@@ -18,21 +18,22 @@ from werkzeug.wrappers import Response
 from trytond.modules.community_payment.tests.emulators import (
     AlipayEmulator, WeChatPayEmulator)
 from trytond.modules.company.tests import create_company, set_company
+from trytond.modules.community_portal.tests.tools import (
+    PortalPages, EN, ZH)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase, _DBTestCase
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import NumProxyFix, app
 
 PASSWORD = 'portal-pay-test-1'
-ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
-EN = {'Accept-Language': 'en-US,en;q=0.9'}
 ANDROID = {'User-Agent': 'Mozilla/5.0 (Linux; Android 14; Pixel 8) '
     'AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36'}
 
 
-class PortalOnlinePaymentTestCase(RouteTestCase):
+class PortalOnlinePaymentTestCase(PortalPages, RouteTestCase):
     "Portal payments through WeChat Pay and Alipay"
     module = 'community_portal'
+    password = PASSWORD
 
     @classmethod
     def setUpClass(cls):
@@ -137,22 +138,6 @@ class PortalOnlinePaymentTestCase(RouteTestCase):
                         'notify_url': 'https://wy.example.com/n/2',
                         }])
             cls.merchants = {m.provider: m.id for m in Merchant.search([])}
-
-    def url(self, path):
-        return '/%s/portal%s' % (DB_NAME, path)
-
-    def csrf(self, response):
-        return re.search(r'name="csrf" value="([0-9a-f]+)"',
-            response.get_data(as_text=True)).group(1)
-
-    def login(self, mobile, client=None):
-        client = client or self.client()
-        page = client.get(self.url('/login'), headers=ZH)
-        response = client.post(self.url('/login'), data={
-                'login': mobile, 'password': PASSWORD,
-                'csrf': self.csrf(page)})
-        self.assertEqual(response.status_code, 303)
-        return client
 
     def bill_page(self, client):
         bills = client.get(self.url('/bills'), headers=ZH)

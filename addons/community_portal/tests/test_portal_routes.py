@@ -9,18 +9,19 @@ from decimal import Decimal
 
 from trytond.model.exceptions import ValidationError
 from trytond.modules.company.tests import create_company
+from trytond.modules.community_portal.tests.tools import (
+    PortalPages, EN, ZH)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
 PASSWORD = 'portal-route-test-1'
-EN = {'Accept-Language': 'en-US,en;q=0.9'}
-ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
 
 
-class PortalRouteTestCase(RouteTestCase):
+class PortalRouteTestCase(PortalPages, RouteTestCase):
     "The portal's pages"
     module = 'community_portal'
+    password = PASSWORD
 
     @classmethod
     def setUpDatabase(cls):
@@ -85,21 +86,6 @@ class PortalRouteTestCase(RouteTestCase):
                     'compounds': [('add', [bj.id])],
                     }])
 
-    def url(self, path):
-        return '/%s/portal%s' % (DB_NAME, path)
-
-    def csrf(self, response):
-        return re.search(r'name="csrf" value="([0-9a-f]+)"',
-            response.get_data(as_text=True)).group(1)
-
-    def login(self, client):
-        page = client.get(self.url('/login'), headers=ZH)
-        response = client.post(self.url('/login'), data={
-                'login': '13900139006', 'password': PASSWORD,
-                'csrf': self.csrf(page)})
-        self.assertEqual(response.status_code, 303)
-        return client
-
     def test_login_page_languages(self):
         "The login page is in Chinese, or English for an English browser"
         client = self.client()
@@ -117,7 +103,7 @@ class PortalRouteTestCase(RouteTestCase):
 
     def test_csp_without_unsafe_inline(self):
         "Pages have a CSP without 'unsafe-inline' and no inline style"
-        anonymous, client = self.client(), self.login(self.client())
+        anonymous, client = self.client(), self.login('13900139006')
         for path in ['/login', '/signup', '/', '/units', '/profile',
                 '/requests/new', '/household', '/bills']:
             response = (anonymous if path in {'/login', '/signup'}
@@ -166,7 +152,7 @@ class PortalRouteTestCase(RouteTestCase):
     def test_each_compound_its_portal(self):
         """A resident of two compounds sees each one's name, colour,
         services and notices, and switches between them"""
-        client = self.login(self.client())
+        client = self.login('13900139006')
         home = client.get(self.url('/'), headers=ZH)
         html = home.get_data(as_text=True)
         self.assertIn('<title>嘉州花园业主之家</title>', html)
@@ -209,7 +195,7 @@ class PortalRouteTestCase(RouteTestCase):
     def test_service_not_offered_is_404(self):
         """A page of a service the resident's compound does not offer
         answers 404, as its navigation entry is not shown"""
-        client = self.login(self.client())
+        client = self.login('13900139006')
         home = client.get(self.url('/'), headers=ZH)
         # 嘉州花园 offers repairs and bills, no notices
         self.assertEqual(client.get(self.url('/bills'),
@@ -254,7 +240,7 @@ class PortalRouteTestCase(RouteTestCase):
     def test_announcement_get_writes_nothing(self):
         """Opening a notice (GET) records no read receipt; its button (a
         POST with the CSRF token) records one, once"""
-        client = self.login(self.client())
+        client = self.login('13900139006')
         self.switch_to(client, '滨江花园')
         listing = client.get(self.url('/announcements'), headers=ZH)
         self.assertEqual(listing.status_code, 200)
@@ -295,7 +281,7 @@ class PortalRouteTestCase(RouteTestCase):
         writes on POST: an expired session cookie sent to the login page
         (GET) logs out without deleting the session (a write), its POST
         does"""
-        client = self.login(self.client())
+        client = self.login('13900139006')
 
         def sessions():
             with Transaction().start(DB_NAME, 0, readonly=True):
@@ -345,7 +331,7 @@ class PortalRouteTestCase(RouteTestCase):
                 'csrf': self.csrf(page)})
         self.assertTrue(away.headers['Location'].endswith('/portal/'))
 
-        client = self.login(self.client())
+        client = self.login('13900139006')
         try:
             # no choice yet: the browser's language, else Chinese
             self.assertIn('>Home<', client.get(self.url('/'),
@@ -362,7 +348,7 @@ class PortalRouteTestCase(RouteTestCase):
                 self.assertEqual(user.portal_language, 'en')
             # over the cookie and the browser: a new session without the
             # cookie, a Chinese browser, and a cookie saying Chinese
-            other = self.login(self.client())
+            other = self.login('13900139006')
             other.set_cookie('portal_lang', 'zh_CN',
                 path='/%s/portal' % DB_NAME)
             html = other.get(self.url('/'), headers=ZH).get_data(as_text=True)
@@ -446,7 +432,7 @@ class PortalRouteTestCase(RouteTestCase):
 
     def test_selection_labels_from_model(self):
         "The request form's types are the model's selection"
-        client = self.login(self.client())
+        client = self.login('13900139006')
         html = client.get(self.url('/requests/new'), headers=EN
             ).get_data(as_text=True)
         with Transaction().start(DB_NAME, 0):

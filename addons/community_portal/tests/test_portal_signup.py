@@ -9,17 +9,19 @@ import re
 from trytond.config import config
 from trytond.modules.community_notification.tests.emulators import (
     APPROVED_SMS, TencentSms, configure)
+from trytond.modules.community_portal.tests.tools import (
+    PortalPages, ZH)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
 PASSWORD = 'portal-signup-test-1'
-ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
 
 
-class PortalSignupTestCase(RouteTestCase):
+class PortalSignupTestCase(PortalPages, RouteTestCase):
     "Sign-up and password reset by SMS code"
     module = 'community_portal'
+    password = PASSWORD
 
     @classmethod
     def setUpClass(cls):
@@ -43,9 +45,6 @@ class PortalSignupTestCase(RouteTestCase):
     def setUpDatabase(cls):
         WebUser = Pool().get('web.user')
         WebUser.create([{'mobile': '13900139006', 'password': PASSWORD}])
-
-    def url(self, path):
-        return '/%s/portal%s' % (DB_NAME, path)
 
     def client(self, address='127.0.0.1'):
         "A client from ``address`` (the limits are per client)."

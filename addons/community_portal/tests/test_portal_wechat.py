@@ -6,8 +6,6 @@ the emulated official account (wechatpy's WeChatOAuth against it): a
 resident binds WeChat through the callback, is then told by WeChat while
 an unbound one gets an SMS, logs in by WeChat, unbinds."""
 import datetime as dt
-import re
-from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from trytond.config import config
@@ -16,12 +14,13 @@ from trytond.modules.community_notification.tests.emulators import (
 from trytond.modules.community_notification.tests.tools import (
     in_transaction)
 from trytond.modules.company.tests import create_company
+from trytond.modules.community_portal.tests.tools import (
+    PortalPages, create_residents, ZH)
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
 PASSWORD = 'portal-wechat-test-1'
-ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
 
 
 def notify_bill(compound_id):
@@ -36,9 +35,10 @@ def notify_bill(compound_id):
             for p in parties])
 
 
-class PortalWeChatTestCase(RouteTestCase):
+class PortalWeChatTestCase(PortalPages, RouteTestCase):
     "WeChat login and binding"
     module = 'community_portal'
+    password = PASSWORD
 
     @classmethod
     def setUpClass(cls):
@@ -65,37 +65,14 @@ class PortalWeChatTestCase(RouteTestCase):
         pool = Pool()
         Compound = pool.get('community.compound')
         Building = pool.get('community.building')
-        Unit = pool.get('community.unit')
-        Party = pool.get('party.party')
-        Residency = pool.get('community.residency')
-        WebUser = pool.get('web.user')
         company = create_company()
         jz, = Compound.create([{'company': company.id, 'code': 'JZHY',
                     'name': "嘉州花园", 'quiet_start': dt.time(0, 0),
                     'quiet_end': dt.time(0, 0)}])
         cls.compound_id = jz.id
         b3, = Building.create([{'compound': jz.id, 'code': '3'}])
-        u1, u2 = Unit.create([
-                {'building': b3.id, 'code': '3-1-101'},
-                {'building': b3.id, 'code': '3-1-102'}])
-        li, han = Party.create([{'name': "李雷"}, {'name': "韩梅梅"}])
-        Residency.create([{
-                    'unit': u.id, 'party': p.id, 'role': 'owner',
-                    'share': Decimal(100),
-                    'start_date': dt.date(2020, 1, 1)}
-                for u, p in [(u1, li), (u2, han)]])
-        WebUser.create([
-                {'mobile': '13800138001', 'party': li.id,
-                    'password': PASSWORD},
-                {'mobile': '13900139002', 'party': han.id,
-                    'password': PASSWORD}])
-
-    def url(self, path):
-        return '/%s/portal%s' % (DB_NAME, path)
-
-    def csrf(self, response):
-        return re.search(r'name="csrf" value="([0-9a-f]+)"',
-            response.get_data(as_text=True)).group(1)
+        create_residents(b3, [('3-1-101', "李雷", '13800138001'),
+                ('3-1-102', "韩梅梅", '13900139002')], PASSWORD)
 
     def login(self, mobile):
         client = self.client()

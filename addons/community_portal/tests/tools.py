@@ -1,13 +1,67 @@
 # This file is part of the community OS project. The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""Fixtures of community_portal's scenarios: what the sign-up and reset
-pages do, from a client address, each run with community_notification's
-``in_transaction`` (committed, as the page's transaction)."""
+"""Fixtures of community_portal's tests: what the sign-up and reset pages
+do, from a client address, each run with community_notification's
+``in_transaction`` (committed, as the page's transaction) in the
+scenarios; residents with portal accounts and what the route tests do on
+the portal's pages (``PortalPages``)."""
 import datetime as dt
+import re
+from decimal import Decimal
 
 from trytond.pool import Pool
+from trytond.tests.test_tryton import DB_NAME
 from trytond.transaction import Transaction
+
+ZH = {'Accept-Language': 'zh-CN,zh;q=0.9'}
+EN = {'Accept-Language': 'en-US,en;q=0.9'}
+
+
+def create_residents(building, residents, password,
+        start_date=dt.date(2020, 1, 1)):
+    """One unit of ``building`` per resident, the resident its owner and a
+    portal account with ``password``; ``residents``: (unit code, name,
+    mobile). Return (units, parties)."""
+    pool = Pool()
+    Unit = pool.get('community.unit')
+    Party = pool.get('party.party')
+    Residency = pool.get('community.residency')
+    WebUser = pool.get('web.user')
+    units = Unit.create([{'building': building.id, 'code': code}
+            for code, _, _ in residents])
+    parties = Party.create([{'name': name} for _, name, _ in residents])
+    Residency.create([{
+                'unit': u.id, 'party': p.id, 'role': 'owner',
+                'share': Decimal(100), 'start_date': start_date}
+            for u, p in zip(units, parties)])
+    WebUser.create([{'mobile': mobile, 'party': p.id, 'password': password}
+            for (_, _, mobile), p in zip(residents, parties)])
+    return units, parties
+
+
+class PortalPages:
+    """What the route tests (RouteTestCase) do on the portal's pages: its
+    paths, the CSRF token of a form, logging a resident in with the test
+    case's ``password``."""
+    password = None
+
+    def url(self, path):
+        return '/%s/portal%s' % (DB_NAME, path)
+
+    def csrf(self, response):
+        return re.search(r'name="csrf" value="([0-9a-f]+)"',
+            response.get_data(as_text=True)).group(1)
+
+    def login(self, mobile, client=None):
+        "A client logged in as the resident of ``mobile``."
+        client = client or self.client()
+        page = client.get(self.url('/login'), headers=ZH)
+        response = client.post(self.url('/login'), data={
+                'login': mobile, 'password': self.password,
+                'csrf': self.csrf(page)})
+        self.assertEqual(response.status_code, 303)
+        return client
 
 
 def _from(address):

@@ -1,0 +1,69 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""The installation's access control key."""
+import hashlib
+import hmac
+import secrets
+
+from sql.functions import CurrentTimestamp
+
+from trytond import config
+from trytond.model import ModelSingleton, ModelSQL, fields
+from trytond.transaction import Transaction
+
+SECTION = 'community_access'
+
+
+class Configuration(ModelSingleton, ModelSQL):
+    """Access Control Configuration: what is kept per installation.
+
+    ``secret``: the key of the PIN hashes, 256 random bits generated once
+    when the module is installed or updated (``[community_access] secret``
+    of the configuration file wins over it). Nobody reads it through RPC
+    (access denied to all groups); the decisions read it as root.
+    """
+    __name__ = 'community.access.configuration'
+    secret = fields.Char("Secret", readonly=True, strip=False)
+
+    @classmethod
+    def __register__(cls, module_name):
+        super().__register__(module_name)
+        cursor = Transaction().connection.cursor()
+        table = cls.__table__()
+        cursor.execute(*table.select(table.id, table.secret,
+                order_by=[table.id.asc], limit=1))
+        row = cursor.fetchone()
+        if not row:
+            cursor.execute(*table.insert(
+                    [table.create_uid, table.create_date, table.secret],
+                    [[0, CurrentTimestamp(), secrets.token_hex(32)]]))
+        elif not row[1]:
+            cursor.execute(*table.update(
+                    [table.secret], [secrets.token_hex(32)],
+                    where=table.id == row[0]))
+
+    @classmethod
+    def get_secret(cls):
+        value = config.get(SECTION, 'secret', default='')
+        if value:
+            return value
+        with Transaction().set_user(0):
+            record = cls.get_singleton()
+        if record and record.secret:
+            return record.secret
+        cls.lock()
+        record = cls.get_singleton() or cls()
+        if not record.secret:
+            record.secret = secrets.token_hex(32)
+            record.save()
+        return record.secret
+
+    @classmethod
+    def hash_secret(cls, compound, kind, value):
+        """The keyed hash of a credential secret (a PIN) in a compound:
+        deterministic so that a PIN is found by its hash and kept unique,
+        never reversible without the key."""
+        key = cls.get_secret().encode()
+        message = ('%s:%s:%s' % (kind, compound, value)).encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()

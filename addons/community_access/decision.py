@@ -1,0 +1,77 @@
+# This file is part of the community OS project. The COPYRIGHT file at the
+# top level of this repository contains the full copyright notices and
+# license terms.
+"""Decisions (通行记录): the answer to every attempt at a door."""
+from trytond.model import Index, ModelSQL, ModelView, fields
+
+from .credential import KINDS
+from .door import DIRECTIONS
+
+RESULTS = [
+    ('allow', "Allow"),
+    ('deny', "Deny"),
+    ('needs_human', "Needs a Human"),
+    ]
+REASONS = [
+    ('granted', "Granted"),
+    ('anti_passback_soft', "Granted, Anti-Passback Flagged"),
+    ('unknown_credential', "Unknown Credential"),
+    ('bad_pin', "Wrong PIN"),
+    ('pin_locked', "PIN Keypad Locked"),
+    ('suspended', "Credential Suspended"),
+    ('revoked', "Credential Revoked"),
+    ('expired', "Credential Expired"),
+    ('not_yet_valid', "Credential Not Yet Valid"),
+    ('no_rule', "No Access Rule"),
+    ('outside_schedule', "Outside the Schedule"),
+    ('anti_passback', "Anti-Passback"),
+    ('door_inactive', "Door Out of Service"),
+    ]
+
+
+class Decision(ModelSQL, ModelView):
+    """Access Decision (通行记录): allow, deny (with the reason) or needs a
+    human, for one attempt at a door.
+
+    Kept apart from the device's raw event (referenced when there is one)
+    and from the command that opens the door. Whereabouts are sensitive
+    personal data (PIPL art. 28): staff read only their compounds'.
+    """
+    __name__ = 'community.access.decision'
+    compound = fields.Many2One('community.compound', "Compound",
+        required=True, readonly=True, ondelete='RESTRICT')
+    door = fields.Many2One('community.access.door', "Door", required=True,
+        readonly=True, ondelete='RESTRICT')
+    time = fields.DateTime("Time", required=True, readonly=True,
+        help="When the credential was presented (UTC in the database).")
+    kind = fields.Selection(KINDS, "Credential Kind", required=True,
+        readonly=True)
+    credential = fields.Many2One('community.access.credential',
+        "Credential", readonly=True, ondelete='RESTRICT')
+    party = fields.Many2One('party.party', "Person", readonly=True,
+        ondelete='RESTRICT')
+    result = fields.Selection(RESULTS, "Result", required=True,
+        readonly=True)
+    reason = fields.Selection(REASONS, "Reason", required=True,
+        readonly=True)
+    direction = fields.Selection(DIRECTIONS, "Direction", readonly=True)
+    zone = fields.Char("Zone", readonly=True)
+    event = fields.Many2One('community.iot.event', "Device Event",
+        readonly=True, ondelete='SET NULL')
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_indexes.update({
+                Index(t, (t.door, Index.Equality()),
+                    (t.time, Index.Range(order='DESC'))),
+                Index(t, (t.party, Index.Equality()),
+                    (t.zone, Index.Equality()),
+                    (t.time, Index.Range(order='DESC')),
+                    where=t.zone != None),  # noqa: E711
+                })
+        cls._order = [('time', 'DESC'), ('id', 'DESC')]
+
+    def get_rec_name(self, name):
+        return '%s @ %s' % (self.door.rec_name, self.time)
