@@ -142,6 +142,9 @@ class Pass(Workflow, ModelSQL, ModelView):
         sort=False)
 
     del _states
+    #: fields only the server sets (not given by a client on creation)
+    _server_fields = {'state', 'uses', 'last_use', 'approved_by',
+        'anonymised'}
 
     @classmethod
     def __setup__(cls):
@@ -238,6 +241,11 @@ class Pass(Workflow, ModelSQL, ModelView):
                         unit.compound.visitor_early_minutes)
             # tokens are drawn by activate, never given
             values.pop('token_hash', None)
+            if Transaction().check_access:
+                # a pass starts as a draft with nothing used; its state,
+                # entries and approver change only through its methods
+                for name in cls._server_fields:
+                    values.pop(name, None)
         return super().create(vlist)
 
     @classmethod

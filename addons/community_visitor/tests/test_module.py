@@ -142,6 +142,26 @@ class CommunityVisitorTestCase(
                         where=table.id == pass_.id))
 
     @with_transaction()
+    def test_client_cannot_create_issued(self):
+        "A client creates drafts: state, entries used, approver are ignored"
+        pool = Pool()
+        Pass = pool.get('community.visitor.pass')
+        company = create_company()
+        with set_company(company):
+            compound, unit, owner = create_host(company=company)
+            start = dt.datetime(2026, 12, 3, 6, 0)
+            with Transaction().set_context(_check_access=True):
+                pass_, = Pass.create([{'unit': unit.id, 'host': owner.id,
+                            'visitor_name': "李四", 'start': start,
+                            'end': start + dt.timedelta(hours=4),
+                            'state': 'active', 'uses': 1,
+                            'approved_by': 1, 'token_hash': 'x' * 64}])
+            self.assertEqual(
+                (pass_.state, pass_.uses, pass_.approved_by,
+                    pass_.token_hash),
+                ('draft', 0, None, None))
+
+    @with_transaction()
     def test_host_must_be_resident(self):
         "Only a resident of the unit can invite"
         pool = Pool()
