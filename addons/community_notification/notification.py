@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
-from sql import Cast, Column, Conflict, Literal, Null, Select, Values
+from sql import Cast, Column, Conflict, Literal, Null, Values
 from sql.aggregate import Count
 from sql.conditionals import Coalesce
 from sql.functions import CurrentTimestamp, Function
@@ -74,29 +74,38 @@ def chunks(items, size=1000):
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-class Unnest(Function):
+class JsonToRecordset(Function):
     __slots__ = ()
-    _function = 'UNNEST'
+    _function = 'JSON_TO_RECORDSET'
 
 
 def insert(Model, names, rows, returning=None):
     """INSERT ``rows`` (the values of the fields ``names``) into the table
-    of ``Model`` with SQL: one array per column (a query of a few
-    parameters, however many rows), ``ON CONFLICT DO NOTHING``; return the
-    rows of the columns ``returning``."""
+    of ``Model`` with SQL: the rows as one JSON parameter read by
+    ``json_to_recordset`` (a query of one parameter however many rows:
+    adapting a list per column cost more than the insert itself),
+    ``ON CONFLICT DO NOTHING``; return the rows of the columns
+    ``returning``. A value of a JSON field is its text (``sql_format``)."""
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     table = Model.__table__()
+    keys = ['c%d' % i for i in range(len(names))]
+    types = [Model._fields[n].sql_type().base for n in names]
+    definitions = [(k, 'TEXT' if t in {'JSON', 'JSONB'} else t)
+        for k, t in zip(keys, types)]
     result = []
     for sub in chunks(rows, 5000):
-        columns = [CurrentTimestamp(), Literal(transaction.user)]
-        for name, values in zip(names, zip(*sub)):
-            base = Model._fields[name].sql_type().base
-            columns.append(Unnest(Cast(Literal(list(values)), base + '[]')))
+        records = JsonToRecordset(Cast(Literal(json.dumps(
+                        [dict(zip(keys, r)) for r in sub],
+                        ensure_ascii=False, default=str)), 'JSON'),
+            columns_definitions=definitions)
+        columns = [CurrentTimestamp(), Literal(transaction.user)] + [
+            Cast(Column(records, k), t) if t in {'JSON', 'JSONB'}
+            else Column(records, k) for k, t in zip(keys, types)]
         cursor.execute(*table.insert(
                 [table.create_date, table.create_uid]
                 + [Column(table, n) for n in names],
-                Select(columns), on_conflict=Conflict(table),
+                records.select(*columns), on_conflict=Conflict(table),
                 returning=[Column(table, n) for n in returning or []]
                 or None))
         if returning:
@@ -289,17 +298,21 @@ class Notification(ModelSQL, ModelView):
         if not isinstance(origin, (list, tuple)):
             origin = [origin] * len(recipients)
         rows = []
+        # read once, not for each of thousands of recipients
+        template_id, kind, urgent = template.id, template.kind, template.urgent
+        title, body = template.title, template.body
+        sql_format = cls.parameters.sql_format
+        once = bool(once)
         for (party, compound, params), record in zip(recipients, origin):
             params = {k: str(v) for k, v in (params or {}).items()}
             mobile = params.pop('mobile', None)
-            rows.append([template.id, template.kind, template.urgent,
+            rows.append([template_id, kind, urgent,
                     getattr(party, 'id', party), mobile,
                     getattr(compound, 'id', compound),
-                    render(template.title, params),
-                    render(template.body, params),
-                    cls.parameters.sql_format(params),
+                    render(title, params), render(body, params),
+                    sql_format(params),
                     str(record) if record else None,
-                    uuid.uuid4().hex, bool(once)])
+                    uuid.uuid4().hex, once])
         # a side effect of what the user did (a technician claiming a
         # request): created whatever the user's rights on notifications
         ids = cls._insert(rows)
