@@ -39,6 +39,7 @@ from trytond.tools import escape_wildcard
 from trytond.wizard import Button, StateAction, StateView, Wizard
 
 from trytond.modules.community_base.display import format_decimal
+from trytond.modules.community_base.tools import gc_frozen
 
 from .exceptions import BillingError
 from .fee import (
@@ -713,6 +714,12 @@ class BillRun(Workflow, ModelSQL, ModelView):
             prices)
 
     def _process(self, commit=False):
+        # the bill run creates millions of short-lived objects: the
+        # collector leaves the process's long-lived ones alone meanwhile
+        with gc_frozen():
+            self._process_units(commit=commit)
+
+    def _process_units(self, commit=False):
         pool = Pool()
         Configuration = pool.get('community.billing.configuration')
         transaction = Transaction()

@@ -5,6 +5,7 @@
 community_billing)."""
 import datetime as dt
 
+from trytond.modules.community_base.display import format_money
 from trytond.pool import Pool, PoolMeta
 from trytond.tools import reduce_ids
 
@@ -12,7 +13,8 @@ from .notification import chunks
 
 
 def money(amount):
-    return '%.2f' % amount
+    "The amount as a message says it: 310.00 (half-up, never a float)."
+    return format_money(amount)
 
 
 class Notification(metaclass=PoolMeta):

@@ -301,7 +301,6 @@ class Notification(ModelSQL, ModelView):
         # read once, not for each of thousands of recipients
         template_id, kind, urgent = template.id, template.kind, template.urgent
         title, body = template.title, template.body
-        sql_format = cls.parameters.sql_format
         once = bool(once)
         for (party, compound, params), record in zip(recipients, origin):
             params = {k: str(v) for k, v in (params or {}).items()}
@@ -310,7 +309,9 @@ class Notification(ModelSQL, ModelView):
                     getattr(party, 'id', party), mobile,
                     getattr(compound, 'id', compound),
                     render(title, params), render(body, params),
-                    sql_format(params),
+                    # as fields.Dict stores it (its values are all text)
+                    json.dumps(params, separators=(',', ':'),
+                        sort_keys=True, ensure_ascii=False),
                     str(record) if record else None,
                     uuid.uuid4().hex, once])
         # a side effect of what the user did (a technician claiming a
