@@ -273,7 +273,7 @@ def run_modules(args, jobs):
         durations.extend(data['durations'])
     if '--write-durations' in sys.argv:
         DURATIONS.write_text(json.dumps(seconds, indent=0, sort_keys=True)
-            + '\\n')
+            + '\n')
     return passed, failed, skipped, durations
 
 
