@@ -12,6 +12,7 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from .exceptions import ShareError
+from .unit import UnitCompoundMixin
 
 ROLES = [
     ('owner', "Owner"),
@@ -20,7 +21,7 @@ ROLES = [
     ]
 
 
-class Residency(ModelSQL, ModelView):
+class Residency(UnitCompoundMixin, ModelSQL, ModelView):
     """Residency: a party's role in a unit over a period.
 
     Owners carry a share in percent; on every day, the shares of a unit's
@@ -107,29 +108,6 @@ class Residency(ModelSQL, ModelView):
             ('start_date', '>', date),
             ('end_date', '<', date),
             ]
-
-    @classmethod
-    def create(cls, vlist):
-        Unit = Pool().get('community.unit')
-        vlist = [v.copy() for v in vlist]
-        for values in vlist:
-            if values.get('unit') and not values.get('compound'):
-                values['compound'] = Unit(values['unit']).compound.id
-        return super().create(vlist)
-
-    @classmethod
-    def write(cls, *args):
-        # The compound the record rules use follows the unit: moved to a
-        # unit of another compound, the residency belongs to that compound
-        # (and Tryton's check after the write refuses it to a user who is
-        # not assigned to it).
-        Unit = Pool().get('community.unit')
-        args = list(args)
-        for i in range(1, len(args), 2):
-            if args[i].get('unit'):
-                args[i] = dict(args[i],
-                    compound=Unit(args[i]['unit']).compound.id)
-        super().write(*args)
 
     @classmethod
     def validate(cls, residencies):

@@ -110,6 +110,31 @@ def _unlikify(operand):
     return core
 
 
+class UnitCompoundMixin:
+    """A record of a unit whose compound, the one its record rules use,
+    is always its unit's: set on creation and when the record moves to a
+    unit of another compound (Tryton's check after the write then refuses
+    it to a user not assigned to that compound)."""
+    __slots__ = ()
+
+    @classmethod
+    def _with_unit_compound(cls, values):
+        if values.get('unit'):
+            Unit = Pool().get('community.unit')
+            values = dict(values, compound=Unit(values['unit']).compound.id)
+        return values
+
+    @classmethod
+    def create(cls, vlist):
+        return super().create([cls._with_unit_compound(v) for v in vlist])
+
+    @classmethod
+    def write(cls, *args):
+        args = list(args)
+        args[1::2] = [cls._with_unit_compound(v) for v in args[1::2]]
+        super().write(*args)
+
+
 UNIT_TYPES = [
     ('residential', "Residential"),
     ('shop', "Shop"),

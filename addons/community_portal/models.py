@@ -21,6 +21,7 @@ from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.model import ModelSingleton, ModelSQL, ModelView, Unique, fields
 from trytond.modules.community_base.party import compact_mobile, mask
+from trytond.modules.community_base.unit import UnitCompoundMixin
 from trytond.pool import Pool, PoolMeta
 from trytond.res.user import PASSWORD_HASH
 from trytond.transaction import Transaction, without_check_access
@@ -363,7 +364,7 @@ class StaffSession(ModelSQL):
         cursor.execute(*table.delete(where=table.key == cls._hash(token)))
 
 
-class BindingCode(ModelSQL, ModelView):
+class BindingCode(UnitCompoundMixin, ModelSQL, ModelView):
     """Binding code (绑定码) issued by the property office.
 
     Single-use, for one party of one unit, valid until ``expires_at``
@@ -458,11 +459,8 @@ class BindingCode(ModelSQL, ModelView):
 
     @classmethod
     def create(cls, vlist):
-        Unit = Pool().get('community.unit')
         vlist = [v.copy() for v in vlist]
         for values in vlist:
-            if values.get('unit') and not values.get('compound'):
-                values['compound'] = Unit(values['unit']).compound.id
             if not values.get('code'):
                 values['code'] = cls.default_code()
         return super().create(vlist)

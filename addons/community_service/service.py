@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, Workflow, fields)
+from trytond.modules.community_base.unit import UnitCompoundMixin
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
@@ -80,7 +81,7 @@ class ServiceCategory(DeactivableMixin, ModelSQL, ModelView):
         return 'repair'
 
 
-class ServiceRequest(Workflow, ModelSQL, ModelView):
+class ServiceRequest(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
     """Service request: a repair (报修), complaint (投诉) or suggestion.
 
     Workflow: new → assigned (dispatched by a supervisor, or claimed by a
@@ -331,24 +332,9 @@ class ServiceRequest(Workflow, ModelSQL, ModelView):
         return result
 
     @classmethod
-    def write(cls, *args):
-        # The compound of the record rules follows the unit (see
-        # community.residency's write).
-        Unit = Pool().get('community.unit')
-        args = list(args)
-        for i in range(1, len(args), 2):
-            if args[i].get('unit'):
-                args[i] = dict(args[i],
-                    compound=Unit(args[i]['unit']).compound.id)
-        super().write(*args)
-
-    @classmethod
     def create(cls, vlist):
         vlist = [v.copy() for v in vlist]
-        Unit = Pool().get('community.unit')
         for values in vlist:
-            if values.get('unit') and not values.get('compound'):
-                values['compound'] = Unit(values['unit']).compound.id
             values.setdefault('token', cls.default_token())
         requests = super().create(vlist)
         to_number = [r for r in requests if not r.number]

@@ -37,6 +37,7 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateView, Wizard
 
 from trytond.modules.community_base.access import SENSITIVE_FIELDS
+from trytond.modules.community_base.unit import UnitCompoundMixin
 from trytond.modules.community_base.reveal import (
     _keep_masked, _mask_phone, may_reveal)
 
@@ -89,7 +90,7 @@ def new_token():
     return secrets.token_urlsafe(24)
 
 
-class Pass(Workflow, ModelSQL, ModelView):
+class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
     """Visitor pass (访客通行证): a visitor invited by a resident of a unit
     for a window of time and a number of entries."""
     __name__ = 'community.visitor.pass'
@@ -235,7 +236,6 @@ class Pass(Workflow, ModelSQL, ModelView):
         for values in vlist:
             if values.get('unit'):
                 unit = Unit(values['unit'])
-                values['compound'] = unit.compound.id
                 if values.get('early_minutes') is None:
                     values['early_minutes'] = (
                         unit.compound.visitor_early_minutes)
@@ -250,12 +250,6 @@ class Pass(Workflow, ModelSQL, ModelView):
 
     @classmethod
     def write(cls, *args):
-        Unit = Pool().get('community.unit')
-        args = list(args)
-        for i in range(1, len(args), 2):
-            if args[i].get('unit'):
-                args[i] = dict(args[i],
-                    compound=Unit(args[i]['unit']).compound.id)
         if not may_reveal():
             args = _keep_masked(cls, args, 'visitor_phone', _mask_phone)
             if not args:
