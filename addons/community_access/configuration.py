@@ -6,10 +6,10 @@ import hashlib
 import hmac
 import secrets
 
-from sql.functions import CurrentTimestamp
 
 from trytond import config
 from trytond.model import ModelSingleton, ModelSQL, fields
+from trytond.modules.community_base.tools import ensure_secret
 from trytond.transaction import Transaction
 
 SECTION = 'community_access'
@@ -29,19 +29,7 @@ class Configuration(ModelSingleton, ModelSQL):
     @classmethod
     def __register__(cls, module_name):
         super().__register__(module_name)
-        cursor = Transaction().connection.cursor()
-        table = cls.__table__()
-        cursor.execute(*table.select(table.id, table.secret,
-                order_by=[table.id.asc], limit=1))
-        row = cursor.fetchone()
-        if not row:
-            cursor.execute(*table.insert(
-                    [table.create_uid, table.create_date, table.secret],
-                    [[0, CurrentTimestamp(), secrets.token_hex(32)]]))
-        elif not row[1]:
-            cursor.execute(*table.update(
-                    [table.secret], [secrets.token_hex(32)],
-                    where=table.id == row[0]))
+        ensure_secret(cls, 'secret', lambda: secrets.token_hex(32))
 
     @classmethod
     def get_secret(cls):

@@ -21,3 +21,26 @@ def gc_frozen():
         yield
     finally:
         gc.unfreeze()
+
+
+def ensure_secret(Model, name, new):
+    """Give the singleton ``Model`` (one row) the secret of its field
+    ``name`` once, from ``new()``: in ``__register__``, so that the row
+    and its key exist before any request (two first requests at once
+    never make two keys), and a row without a key gets one."""
+    from sql.functions import CurrentTimestamp
+
+    from trytond.transaction import Transaction
+    cursor = Transaction().connection.cursor()
+    table = Model.__table__()
+    column = getattr(table, name)
+    cursor.execute(*table.select(table.id, column,
+            order_by=[table.id.asc], limit=1))
+    row = cursor.fetchone()
+    if not row:
+        cursor.execute(*table.insert(
+                [table.create_uid, table.create_date, column],
+                [[0, CurrentTimestamp(), new()]]))
+    elif not row[1]:
+        cursor.execute(*table.update(
+                [column], [new()], where=table.id == row[0]))

@@ -21,6 +21,7 @@ from trytond.exceptions import RateLimitException
 from trytond.i18n import gettext
 from trytond.model import ModelSingleton, ModelSQL, ModelView, Unique, fields
 from trytond.modules.community_base.party import compact_mobile, mask
+from trytond.modules.community_base.tools import ensure_secret
 from trytond.modules.community_base.unit import UnitCompoundMixin
 from trytond.pool import Pool, PoolMeta
 from trytond.res.user import PASSWORD_HASH
@@ -781,22 +782,7 @@ class PortalConfiguration(ModelSingleton, ModelSQL):
     @classmethod
     def __register__(cls, module_name):
         super().__register__(module_name)
-        # one row with a key, created here so that concurrent first
-        # requests never generate two keys
-        cursor = Transaction().connection.cursor()
-        table = cls.__table__()
-        cursor.execute(*table.select(table.id, table.sandbox_secret,
-                order_by=[table.id.asc], limit=1))
-        row = cursor.fetchone()
-        if not row:
-            cursor.execute(*table.insert(
-                    [table.create_uid, table.create_date,
-                        table.sandbox_secret],
-                    [[0, CurrentTimestamp(), cls.new_secret()]]))
-        elif not row[1]:
-            cursor.execute(*table.update(
-                    [table.sandbox_secret], [cls.new_secret()],
-                    where=table.id == row[0]))
+        ensure_secret(cls, 'sandbox_secret', cls.new_secret)
 
     @staticmethod
     def new_secret():
