@@ -287,6 +287,52 @@ class Credential(Workflow, ModelSQL, ModelView):
             self.identifier, at or dt.datetime.utcnow())
 
     @classmethod
+    def resident_qr(cls, party, compound):
+        """The QR credential of ``party`` in ``compound`` for the portal:
+        the active one, else the latest (suspended, revoked, expired:
+        the page says so), else None."""
+        credentials = cls.search([
+                ('compound', '=', compound.id),
+                ('party', '=', party.id),
+                ('kind', '=', 'qr'),
+                ], order=[('id', 'DESC')])
+        for credential in credentials:
+            if credential.state == 'active':
+                return credential
+        return credentials[0] if credentials else None
+
+    @classmethod
+    def open_resident_qr(cls, party, compound):
+        """Open the QR credential of ``party`` in ``compound`` on first
+        use: only for a current resident of the compound who never had
+        one there (a suspended, revoked or expired credential is the
+        property's decision: only staff issue another). The doors' rules
+        still decide where it opens. Return the credential or None."""
+        pool = Pool()
+        Residency = pool.get('community.residency')
+        Date = pool.get('ir.date')
+        today = Date.today()
+        if not Residency.search([
+                    ('party', '=', party.id),
+                    ('compound', '=', compound.id),
+                    ('start_date', '<=', today),
+                    ['OR', ('end_date', '=', None),
+                        ('end_date', '>=', today)],
+                    ], limit=1):
+            return None
+        cls.lock()
+        credential = cls.resident_qr(party, compound)
+        if credential:
+            return credential if credential.state == 'active' else None
+        credential, = cls.create([{
+                    'compound': compound.id, 'party': party.id,
+                    'kind': 'qr',
+                    'note': gettext(
+                        'community_access.msg_credential_qr_portal'),
+                    }])
+        return credential
+
+    @classmethod
     def verify_qr(cls, compound, code, at):
         """(credential, refusal) of QR ``code`` shown at a door of
         ``compound`` at ``at``: the signature first (any changed bit:
