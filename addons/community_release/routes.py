@@ -48,7 +48,7 @@ HERE = pathlib.Path(__file__).parent / 'portal'
 register_templates(HERE / 'templates')
 i18n.register_locale_dir(HERE / 'locale')
 register_nav('release', N_("Goods release"), 'release', icon='home',
-    order=26)
+    order=26, model='community.release.goods_slip')
 register_nav('staff_release', N_("Goods release"), 'staff/release',
     order=40, audience=STAFF, service='release')
 
