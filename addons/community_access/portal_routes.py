@@ -32,9 +32,9 @@ HERE = pathlib.Path(__file__).parent / 'portal'
 register_templates(HERE / 'templates')
 register_static(HERE / 'static')
 i18n.register_locale_dir(HERE / 'locale')
-register_nav('access', N_("Pass Code"), 'access', icon='qr', order=15)
-
 MODEL = 'community.access.credential'
+register_nav('access', N_("Pass Code"), 'access', icon='qr', order=15,
+    model=MODEL)
 #: seconds between two codes on the page (well before qr.VALIDITY)
 REFRESH = 30
 #: what the page says of a credential that cannot be used
