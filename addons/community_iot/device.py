@@ -3,7 +3,10 @@
 # license terms.
 """Devices of a compound and the places they are installed at."""
 import datetime as dt
+import hashlib
+import hmac
 import json
+import secrets
 
 from trytond.i18n import gettext
 from trytond.model import (
@@ -18,6 +21,8 @@ FAMILIES = [
     ('tasmota', "Tasmota"),
     ('shelly', "Shelly Gen2"),
     ('generic', "Generic JSON"),
+    ('access', "Access Controller (JSON)"),
+    ('hikvision', "Hikvision ISAPI (HTTP)"),
     ]
 CAPABILITIES = [
     ('contact', "Contact"),
@@ -133,6 +138,10 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
         "within this many minutes. Empty: no check.")
     latest_state = fields.Text("Latest State", readonly=True,
         help="The last state reported by the device, as JSON.")
+    push_token_hash = fields.Char("Push Token Hash", readonly=True,
+        strip=False, states={'invisible': True},
+        help="SHA-256 of the token a device pushing over HTTP (Hikvision "
+        "ISAPI) presents; the token itself is never stored.")
     events = fields.One2Many('community.iot.event', 'device', "Events",
         readonly=True)
     alarms = fields.One2Many('community.iot.alarm', 'device', "Alarms",
@@ -186,6 +195,27 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
             return json.loads(self.latest_state or '{}')
         except ValueError:
             return {}
+
+    @classmethod
+    def set_push_tokens(cls, devices):
+        """Give each device a new random HTTP push token (256 bits from
+        ``secrets``), store only its SHA-256 and return {device id:
+        token} to show once."""
+        tokens = {}
+        for device in devices:
+            token = secrets.token_urlsafe(32)
+            device.push_token_hash = hashlib.sha256(
+                token.encode()).hexdigest()
+            tokens[device.id] = token
+        cls.save(devices)
+        return tokens
+
+    def check_push_token(self, token):
+        "Whether ``token`` is the device's HTTP push token."
+        if not self.push_token_hash or not token:
+            return False
+        return hmac.compare_digest(self.push_token_hash,
+            hashlib.sha256(token.encode('utf-8', 'replace')).hexdigest())
 
     @classmethod
     @ModelView.button
