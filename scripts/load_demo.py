@@ -16,7 +16,7 @@ def steps():
     return [setup_company, load_register, demo_users, demo_parking_committees,
         load_billing, load_dunning, setup_portal, load_online_payments,
         load_late_fees, load_notifications, setup_iot_devices,
-        setup_access, load_visitors, close_config_wizard]
+        setup_access, load_visitors, load_goods_slips, close_config_wizard]
 
 
 def setup_company():
@@ -729,11 +729,62 @@ def load_visitors():
     _, token = Pass.invite(dict(host, visitor_name='王五',
             uses_allowed=2, start=utc(today, 8), end=utc(today, 20)))
     Pass.redeem(token, compound, at=utc(today, 9))
-    Pass.create([dict(host, kind='walk_in', visitor_name='快递员 赵六',
-                visitor_phone='13700000000',
-                start=utc(today, 10), end=utc(today, 12))])
+    # registered at the gate now: the residents are asked (inbox); after
+    # the compound's 3 minutes it waits for the guard or headquarters
+    Pass.register_walk_in({'unit': residency.unit.id,
+            'visitor_name': '快递员 赵六', 'visitor_phone': '13700000000'})
     print('demo: 3 visitor passes for %s' % residency.party.name,
         flush=True)
+
+
+def load_goods_slips():
+    """community_release: goods release slips (物品放行) of a unit of
+    嘉州花园: a household member's slip for tomorrow waiting for the
+    owner's approval in the portal, the owner's slip approved for today
+    and one released at the gate this morning, created once."""
+    from zoneinfo import ZoneInfo
+    from trytond.pool import Pool
+    pool = Pool()
+    try:
+        Slip = pool.get('community.release.goods_slip')
+    except KeyError:
+        return
+    Residency = pool.get('community.residency')
+    Party = pool.get('party.party')
+    compound = demo_compound()
+    if Slip.search([('compound', '=', compound.id)], limit=1):
+        return
+    residency, = Residency.search([('compound', '=', compound.id),
+            ('role', '=', 'owner'), ('active', '=', True)],
+        order=[('id', 'ASC')], limit=1)
+    unit, owner = residency.unit, residency.party
+    zone = ZoneInfo(compound.timezone)
+    today = dt.datetime.now(zone).date()
+    member, = Party.create([{'name': '%s家属' % owner.name}])
+    Residency.create([{'unit': unit.id, 'party': member.id,
+                'role': 'member',
+                'start_date': today - dt.timedelta(days=30)}])
+    day = dt.timedelta(days=1)
+
+    def slip(applicant, start, items, **values):
+        return dict(values, unit=unit.id, applicant=applicant.id,
+            start=start, end=start + day,
+            lines=[('create', [{'item': i, 'quantity': q}
+                        for i, q in items])])
+    waiting, approved, released = Slip.create([
+            slip(member, today + day, [('旧衣柜', 1), ('纸箱', 4)],
+                plate='川L23456'),
+            slip(owner, today, [('电动自行车', 1)]),
+            slip(owner, today, [('旧沙发', 1), ('纸箱', 2)],
+                plate='川L88888'),
+            ])
+    Slip.submit([waiting, approved, released])
+    Slip.approve([approved, released])
+    token = Slip.issue_tokens([released])[released.id]
+    at = (dt.datetime.combine(today, dt.time(10), zone)
+        .astimezone(dt.UTC).replace(tzinfo=None))
+    Slip.release(token, compound, {released.lines[-1].id: 1}, at=at)
+    print('demo: 3 goods release slips for %s' % unit.rec_name, flush=True)
 
 
 def main():

@@ -12,13 +12,16 @@ from trytond.model import ModelSingleton, ModelSQL, fields
 from trytond.modules.community_base.tools import ensure_secret
 from trytond.transaction import Transaction
 
+from . import qr
+
 SECTION = 'community_access'
 
 
 class Configuration(ModelSingleton, ModelSQL):
     """Access Control Configuration: what is kept per installation.
 
-    ``secret``: the key of the PIN hashes, 256 random bits generated once
+    ``secret``: the key of the PIN hashes and (derived) of the residents'
+    QR codes, 256 random bits generated once
     when the module is installed or updated (``[community_access] secret``
     of the configuration file wins over it). Nobody reads it through RPC
     (access denied to all groups); the decisions read it as root.
@@ -55,3 +58,8 @@ class Configuration(ModelSingleton, ModelSQL):
         key = cls.get_secret().encode()
         message = ('%s:%s:%s' % (kind, compound, value)).encode()
         return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+    @classmethod
+    def qr_key(cls):
+        "The key that signs the residents' QR codes (derived, see qr.py)."
+        return qr.derive_key(cls.get_secret())

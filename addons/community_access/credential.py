@@ -2,6 +2,7 @@
 # top level of this repository contains the full copyright notices and
 # license terms.
 """Credentials (凭证): cards, PINs, resident QR codes and faces."""
+import datetime as dt
 import secrets
 
 from sql.operators import Equal
@@ -14,6 +15,7 @@ from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
+from . import qr
 from .exceptions import AccessError
 
 KINDS = [
@@ -44,8 +46,9 @@ class Credential(Workflow, ModelSQL, ModelView):
     A card by its UID, a face by the opaque person id sent to devices
     (never an ID or phone number), a PIN only as a keyed hash (generated
     with ``secrets``, unique among the compound's valid PINs), a resident
-    QR code online (a later slice). Valid over ``[valid_from, valid_to)``
-    while active.
+    QR code by a random reference (64 bits) that its short-lived signed
+    codes carry (see qr.py), decided online. Valid over
+    ``[valid_from, valid_to)`` while active.
     """
     __name__ = 'community.access.credential'
     _rec_name = 'number'
@@ -158,6 +161,8 @@ class Credential(Workflow, ModelSQL, ModelView):
         for values in vlist:
             if values.get('identifier'):
                 values['identifier'] = normalize_card(values['identifier'])
+            elif values.get('kind') == 'qr':
+                values['identifier'] = secrets.token_hex(8).upper()
             if not values.get('number'):
                 values['number'] = secrets.token_hex(4).upper()
         return super().create(vlist)
@@ -262,12 +267,51 @@ class Credential(Workflow, ModelSQL, ModelView):
         elif kind in {'card', 'face'}:
             domain.append(('identifier', '=', normalize_card(value)))
         else:
-            # resident QR codes are decided online (a later slice)
+            # resident QR codes: verify_qr
             return None
         credentials = cls.search(domain)
         credentials.sort(key=lambda c: (c.state not in HOLDING,
                 c.state != 'active', -c.id))
         return credentials[0] if credentials else None
+
+    def qr_code(self, at=None):
+        """A new code of this active resident QR credential, issued at
+        ``at`` (naive UTC, now by default), valid for qr.VALIDITY seconds.
+        Not callable through RPC: the resident's portal page asks it."""
+        Configuration = Pool().get('community.access.configuration')
+        if self.kind != 'qr' or self.state != 'active':
+            raise AccessError(gettext(
+                    'community_access.msg_credential_not_qr',
+                    credential=self.rec_name))
+        return qr.encode(Configuration.qr_key(), self.compound.id,
+            self.identifier, at or dt.datetime.utcnow())
+
+    @classmethod
+    def verify_qr(cls, compound, code, at):
+        """(credential, refusal) of QR ``code`` shown at a door of
+        ``compound`` at ``at``: the signature first (any changed bit:
+        ``qr_invalid``), then its scope (``other_compound``), its age
+        (``not_yet_valid``, ``qr_expired``) and the credential it names
+        (``unknown_credential``); the credential's own state and validity
+        are for the caller (``refusal``)."""
+        Configuration = Pool().get('community.access.configuration')
+        decoded = qr.decode(Configuration.qr_key(), code)
+        if decoded is None:
+            return None, 'qr_invalid'
+        compound_id, reference, issued = decoded
+        if compound_id != compound.id:
+            return None, 'other_compound'
+        reason = qr.refusal(issued, at)
+        if reason:
+            return None, reason
+        credentials = cls.search([
+                ('compound', '=', compound.id),
+                ('kind', '=', 'qr'),
+                ('identifier', '=', reference),
+                ], order=[('id', 'DESC')], limit=1)
+        if not credentials:
+            return None, 'unknown_credential'
+        return credentials[0], None
 
     def refusal(self, at):
         "None if the credential is good at ``at``, else the reason."

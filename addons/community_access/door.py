@@ -161,7 +161,9 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
         """Decide on ``value`` of credential ``kind`` presented at ``door``
         at ``at`` (UTC, now by default) and return the saved decision.
 
-        Order: credential → its state and validity → the rules (door
+        Order: credential (a resident's QR code: its signature, compound
+        and age first, see ``Credential.verify_qr``) → its state and
+        validity → the rules (door
         group, schedule in the compound's time zone, validity) →
         anti-passback. Arrears are never consulted (民法典 第944条).
         """
@@ -315,7 +317,13 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
             return {'result': 'deny', 'reason': 'door_inactive'}
         if kind == 'pin' and self.pin_locked(at):
             return {'result': 'deny', 'reason': 'pin_locked'}
-        credential = Credential.lookup(self.compound, kind, value)
+        if kind == 'qr':
+            credential, reason = Credential.verify_qr(
+                self.compound, value, at)
+            if not credential:
+                return {'result': 'deny', 'reason': reason}
+        else:
+            credential = Credential.lookup(self.compound, kind, value)
         if not credential:
             return {'result': 'deny', 'reason':
                 'bad_pin' if kind == 'pin' else 'unknown_credential'}

@@ -36,6 +36,7 @@ KINDS = [
     ('service', "Service Requests"),
     ('announcement', "Announcements"),
     ('alarm', "Alarms"),
+    ('visitor', "Visitors"),
     ('account', "Account"),
     ('marketing', "Marketing"),
     ]

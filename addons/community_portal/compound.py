@@ -12,6 +12,7 @@ from trytond.cache import Cache
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields, sequence_ordered
 from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .portal import i18n, nav
@@ -177,4 +178,5 @@ class PortalCompoundService(sequence_ordered(), ModelSQL, ModelView):
         lang = Transaction().language or i18n.DEFAULT_LANGUAGE
         lang = 'en' if lang.startswith('en') else i18n.DEFAULT_LANGUAGE
         return [(key, i18n.gettext(lang, label))
-            for key, label in nav.nav_keys(nav.RESIDENT) if key != 'home']
+            for key, label in nav.nav_keys(nav.RESIDENT, Pool())
+            if key != 'home']

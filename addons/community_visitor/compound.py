@@ -18,6 +18,25 @@ class Compound(metaclass=PoolMeta):
         help="Days after the end of a pass after which the visitor's name, "
         "phone and plate are erased (PIPL).")
 
+    visitor_confirm_minutes = fields.Integer(
+        "Walk-in Answer Time (min)", required=True,
+        domain=[('visitor_confirm_minutes', '>=', 1)],
+        help="Minutes the residents of the host unit have to answer for a "
+        "visitor registered at the gate; then a person decides.")
+    visitor_walk_in_minutes = fields.Integer(
+        "Walk-in Pass Validity (min)", required=True,
+        domain=[('visitor_walk_in_minutes', '>=', 1)],
+        help="How long a walk-in visitor's pass may be used after they "
+        "were registered at the gate.")
+
+    @classmethod
+    def default_visitor_confirm_minutes(cls):
+        return 3
+
+    @classmethod
+    def default_visitor_walk_in_minutes(cls):
+        return 60
+
     @classmethod
     def default_visitor_early_minutes(cls):
         return 30

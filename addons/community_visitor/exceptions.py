@@ -11,8 +11,9 @@ class PassError(ValidationError):
 
 class RedeemError(UserError):
     """A pass could not be redeemed; ``reason`` tells why: ``unknown``
-    (also a pass of another compound), ``not_yet``, ``expired``, ``used``
-    or ``revoked``."""
+    (also a pass of another compound), ``not_yet``, ``expired``, ``used``,
+    ``revoked``, ``rejected`` (a walk-in refused) or ``not_answered`` (a
+    walk-in nobody let in yet)."""
 
     def __init__(self, reason, message):
         super().__init__(message)

@@ -21,7 +21,7 @@ import hashlib
 import secrets
 from zoneinfo import ZoneInfo
 
-from sql import Literal, Null
+from sql import Literal, Null, Select
 from sql.conditionals import Case
 from sql.functions import AtTimeZone, Function
 from sql.operators import Exists
@@ -48,6 +48,8 @@ SENSITIVE_FIELDS['community.visitor.pass'] = {'visitor_phone'}
 
 STATES = [
     ('draft', "Draft"),
+    ('waiting', "Waiting for Host"),
+    ('escalated', "Needs a Person"),
     ('active', "Active"),
     ('used', "Used"),
     ('expired', "Expired"),
@@ -65,6 +67,8 @@ REASONS = {
     'expired': 'community_visitor.msg_redeem_expired',
     'used': 'community_visitor.msg_redeem_used',
     'revoked': 'community_visitor.msg_redeem_revoked',
+    'not_answered': 'community_visitor.msg_redeem_not_answered',
+    'rejected': 'community_visitor.msg_redeem_rejected',
     }
 ANONYMOUS = '*'
 
@@ -136,6 +140,18 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
     last_use = fields.DateTime("Last Entry", readonly=True)
     token_hash = fields.Char("Token Hash", readonly=True, strip=False)
     approved_by = fields.Many2One('res.user', "Approved By", readonly=True)
+    people = fields.Integer("People", required=True, states=_states,
+        domain=[('people', '>=', 1)],
+        help="How many people come in with this pass (the visitor "
+        "included).")
+    confirm_deadline = fields.DateTime("Host Answer Deadline", readonly=True,
+        help="A walk-in visitor's host must answer before it; after it the "
+        "visitor waits for a person (never let in automatically).")
+    answered_by = fields.Many2One('party.party', "Answered By",
+        readonly=True, ondelete='RESTRICT',
+        help="The resident of the host unit who let the walk-in visitor "
+        "in or refused them.")
+    answered_at = fields.DateTime("Answered At", readonly=True)
     anonymised = fields.Boolean("Anonymised", readonly=True,
         help="The visitor's name, phone and plate were erased after the "
         "retention period.")
@@ -145,7 +161,7 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
     del _states
     #: fields only the server sets (not given by a client on creation)
     _server_fields = {'state', 'uses', 'last_use', 'approved_by',
-        'anonymised'}
+        'anonymised', 'confirm_deadline', 'answered_by', 'answered_at'}
 
     @classmethod
     def __setup__(cls):
@@ -165,6 +181,10 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         cls._transitions |= {
             ('draft', 'active'),
             ('draft', 'rejected'),
+            ('draft', 'waiting'),
+            ('waiting', 'escalated'),
+            ('escalated', 'active'),
+            ('escalated', 'rejected'),
             ('active', 'revoked'),
             }
         cls._buttons.update({
@@ -173,9 +193,14 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                     'depends': ['state'],
                     },
                 'reject': {
-                    'invisible': ((Eval('state') != 'draft')
+                    'invisible': (~Eval('state').in_(
+                            ['draft', 'escalated'])
                         | (Eval('kind') != 'walk_in')),
                     'depends': ['state', 'kind'],
+                    },
+                'approve': {
+                    'invisible': Eval('state') != 'escalated',
+                    'depends': ['state'],
                     },
                 'revoke': {
                     'invisible': Eval('state') != 'active',
@@ -184,6 +209,9 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                 })
         cls.__rpc__.update({
                 'redeem': RPC(readonly=False, result=int),
+                'register_walk_in': RPC(readonly=False, result=int),
+                'admit': RPC(readonly=False, instantiate=0),
+                'escalate_unanswered': RPC(readonly=False, result=list),
                 })
 
     @staticmethod
@@ -200,6 +228,10 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
 
     @staticmethod
     def default_uses_allowed():
+        return 1
+
+    @staticmethod
+    def default_people():
         return 1
 
     @staticmethod
@@ -259,7 +291,8 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
     @classmethod
     def copy(cls, passes, default=None):
         default = default.copy() if default is not None else {}
-        for name in ['token_hash', 'last_use', 'approved_by']:
+        for name in ['token_hash', 'last_use', 'approved_by',
+                'confirm_deadline', 'answered_by', 'answered_at']:
             default.setdefault(name, None)
         default.setdefault('uses', 0)
         default.setdefault('state', 'draft')
@@ -375,6 +408,150 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         return pass_, tokens[pass_.id]
 
     @classmethod
+    def register_walk_in(cls, values):
+        """Register a visitor who came to the gate unannounced (staff):
+        the pass waits for an answer of a resident of the host unit until
+        ``confirm_deadline`` (now + the compound's answer time), the
+        residents are told; return the pass's id. A walk-in is never let in
+        before a resident of the unit or a person answered."""
+        pool = Pool()
+        Unit = pool.get('community.unit')
+        values = dict(values, kind='walk_in')
+        unit = Unit(values['unit'])
+        now = cls._db_now()
+        values.setdefault('start', now)
+        values.setdefault('end', now + dt.timedelta(
+                minutes=unit.compound.visitor_walk_in_minutes))
+        values.setdefault('uses_allowed', 1)
+        values.setdefault('early_minutes', 0)
+        if not values.get('host'):
+            values['host'] = cls._default_host(unit, now)
+        pass_, = cls.create([values])
+        cls.wait_for_host([pass_])
+        return pass_.id
+
+    @classmethod
+    def _default_host(cls, unit, at):
+        """The resident the pass names as host when the guard names none:
+        the unit's owner, else its first resident (any of them may
+        answer)."""
+        Residency = Pool().get('community.residency')
+        zone = ZoneInfo(unit.compound.timezone or 'UTC')
+        day = at.replace(tzinfo=dt.UTC).astimezone(zone).date()
+        with without_check_access(), Transaction().set_context(date=day):
+            residencies = Residency.search([
+                    ('unit', '=', unit.id),
+                    ('active', '=', True),
+                    ])
+        if not residencies:
+            raise PassError(gettext(
+                    'community_visitor.msg_walk_in_no_resident',
+                    unit=unit.rec_name))
+        residencies.sort(key=lambda r: (r.role != 'owner', r.id))
+        return residencies[0].party.id
+
+    @classmethod
+    def _db_now(cls):
+        "The database's clock as a naive UTC datetime."
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*Select([db_now()]))
+        return cursor.fetchone()[0]
+
+    @classmethod
+    @Workflow.transition('waiting')
+    def wait_for_host(cls, passes):
+        "Ask the residents of the host unit; set the deadline of the answer."
+        now = cls._db_now()
+        for pass_ in passes:
+            if pass_.kind != 'walk_in':
+                raise PassError(gettext(
+                        'community_visitor.msg_pass_walk_in_only',
+                        visitor=pass_.rec_name))
+            minutes = pass_.compound.visitor_confirm_minutes
+            pass_.confirm_deadline = now + dt.timedelta(minutes=minutes)
+        with without_check_access():
+            cls.save(passes)
+        cls._notify_hosts(passes)
+
+    @classmethod
+    def _notify_hosts(cls, passes):
+        "Tell the residents of the host units (community_notification)."
+        pass
+
+    @classmethod
+    def answer(cls, pass_id, party, accept, at=None):
+        """The answer of resident ``party`` to the walk-in of ``pass_id``:
+        let in (active) or refused (rejected). One conditional UPDATE: it
+        holds only while the pass waits and before its deadline, so an
+        answer racing the deadline's escalation or another resident's
+        answer loses cleanly. The caller checks that ``party`` lives in
+        the unit. Return the new state, or None when it came too late or
+        after another answer."""
+        transaction = Transaction()
+        if at is not None and transaction.check_access and transaction.user:
+            at = None
+        table = cls.__table__()
+        cursor = transaction.connection.cursor()
+        now = Literal(at) if at is not None else db_now()
+        state = 'active' if accept else 'rejected'
+        cursor.execute(*table.update(
+                [table.state, table.answered_by, table.answered_at,
+                    table.write_date],
+                [state, getattr(party, 'id', party), now, db_now()],
+                where=(table.id == pass_id)
+                & (table.kind == 'walk_in')
+                & (table.state == 'waiting')
+                & (now < table.confirm_deadline),
+                returning=[table.id]))
+        row = cursor.fetchone()
+        if not row:
+            return None
+        cls._clear_caches(pass_id)
+        return state
+
+    @classmethod
+    def escalate_unanswered(cls, at=None):
+        """Hand the walk-ins nobody answered in time to a person (state
+        ``escalated``: the headquarters' queue); return their ids. Also run
+        by the guard's page, so the guard sees it at once."""
+        transaction = Transaction()
+        if at is not None and transaction.check_access and transaction.user:
+            at = None
+        table = cls.__table__()
+        cursor = transaction.connection.cursor()
+        now = Literal(at) if at is not None else db_now()
+        cursor.execute(*table.update(
+                [table.state, table.write_date],
+                ['escalated', db_now()],
+                where=(table.state == 'waiting')
+                & (table.confirm_deadline <= now),
+                returning=[table.id]))
+        ids = [r[0] for r in cursor]
+        for pass_id in ids:
+            cls._clear_caches(pass_id)
+        return ids
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('active')
+    def approve(cls, passes):
+        """A person (the guard's manager, the headquarters) lets in a walk-in
+        whose host did not answer, having checked it otherwise."""
+        cls.write(passes, {'approved_by': Transaction().user or None})
+
+    @classmethod
+    def admit(cls, passes, at=None):
+        """The guard lets the walk-in visitor of an active pass in: one
+        entry used in the same conditional UPDATE as a token's redeem.
+        Raise RedeemError with the reason when it cannot be used."""
+        for pass_ in passes:
+            pass_id, reason = cls._use(
+                lambda table, id_=pass_.id: table.id == id_,
+                pass_.compound.id, at)
+            if pass_id is None:
+                raise RedeemError(reason, gettext(REASONS[reason]))
+
+    @classmethod
     def _check_gate_access(cls, compound_id):
         "Gate staff may redeem at the compounds they may read."
         pool = Pool()
@@ -410,11 +587,23 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         compound_id = getattr(compound, 'id', compound)
         if at is not None and transaction.check_access and transaction.user:
             at = None
-        if (not token or not isinstance(token, str)
-                or not isinstance(compound_id, int)
-                or not cls._check_gate_access(compound_id)):
+        if not token or not isinstance(token, str):
             return None, 'unknown'
         digest = hash_token(token)
+        return cls._use(
+            lambda table: table.token_hash == digest, compound_id, at)
+
+    @classmethod
+    def _use(cls, key, compound_id, at):
+        """Use one entry of the pass found by ``key(table)`` at the
+        compound: (pass id, None) or (None, reason). ``at`` (naive UTC)
+        replaces the database's clock for server code and root only."""
+        transaction = Transaction()
+        if at is not None and transaction.check_access and transaction.user:
+            at = None
+        if (not isinstance(compound_id, int)
+                or not cls._check_gate_access(compound_id)):
+            return None, 'unknown'
         table = cls.__table__()
         cursor = transaction.connection.cursor()
         now = Literal(at) if at is not None else db_now()
@@ -426,7 +615,7 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                     Case((table.uses + 1 >= table.uses_allowed, 'used'),
                         else_='active'),
                     now, transaction.user, db_now()],
-                where=((table.token_hash == digest)
+                where=(key(table)
                     & (table.compound == compound_id)
                     & (table.state == 'active')
                     & (table.uses < table.uses_allowed)
@@ -437,7 +626,7 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         if row:
             cls._clear_caches(row[0])
             return row[0], None
-        return None, cls._redeem_refusal(digest, compound_id, now)
+        return None, cls._redeem_refusal(key, compound_id, now)
 
     @classmethod
     def _clear_caches(cls, pass_id):
@@ -448,8 +637,8 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                 cache[cls.__name__].pop(pass_id, None)
 
     @classmethod
-    def _redeem_refusal(cls, digest, compound_id, now):
-        "The reason why the pass of digest was not redeemed at now."
+    def _redeem_refusal(cls, key, compound_id, now):
+        "The reason why the pass of ``key`` was not redeemed at now."
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         minute = Literal(dt.timedelta(minutes=1))
@@ -458,7 +647,7 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                 table.uses >= table.uses_allowed,
                 now < table.start - table.early_minutes * minute,
                 now >= table.end,
-                where=(table.token_hash == digest)
+                where=key(table)
                 & (table.compound == compound_id)))
         row = cursor.fetchone()
         if not row:
@@ -466,13 +655,17 @@ class Pass(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         state, exhausted, early, late = row
         if state == 'revoked':
             return 'revoked'
+        if state == 'rejected':
+            return 'rejected'
         if state == 'used' or exhausted:
             return 'used'
         if state == 'expired' or late:
             return 'expired'
         if early:
             return 'not_yet'
-        # draft or rejected passes have no token; a pass changed by a
+        if state in {'draft', 'waiting', 'escalated'}:
+            return 'not_answered'
+        # a pass changed by a
         # concurrent redeem after this statement started reads as used
         return 'used' if state == 'active' else 'unknown'
 
@@ -550,6 +743,9 @@ class Cron(metaclass=PoolMeta):
     @classmethod
     def __setup__(cls):
         super().__setup__()
-        cls.method.selection.append(
-            ('community.visitor.pass|anonymise_ended',
-                "Expire and Anonymise Visitor Passes"))
+        cls.method.selection.extend([
+                ('community.visitor.pass|anonymise_ended',
+                    "Expire and Anonymise Visitor Passes"),
+                ('community.visitor.pass|escalate_unanswered',
+                    "Hand Unanswered Walk-in Visitors to a Person"),
+                ])

@@ -27,3 +27,19 @@ def present(door, kind, value, local, config=None):
         result = decision.result, decision.reason
         transaction.commit()
     return result
+
+
+def resident_qr(credential, local, config=None):
+    """The code the resident's portal page shows for QR ``credential``,
+    issued at the naive ``local`` time of its compound."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    config = config or pconfig.get_config()
+    with Transaction().start(config.database_name, 0, readonly=True):
+        pool = Pool(config.database_name)
+        Credential = pool.get('community.access.credential')
+        credential = Credential(credential.id)
+        zone = ZoneInfo(credential.compound.timezone)
+        at = local.replace(tzinfo=zone).astimezone(dt.timezone.utc).replace(
+            tzinfo=None)
+        return credential.qr_code(at)

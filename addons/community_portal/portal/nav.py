@@ -4,7 +4,11 @@
 """The navigation of the portal: one registry that modules add to.
 
 ``register_nav('bills', N_("Bills"), 'bills', icon='bill', order=20)``
-adds the entry "Bills" to the residents' bottom bar. A compound's portal
+adds the entry "Bills" to the residents' bottom bar. An entry of a module
+that a database may not have activated names its ``model``: it is shown,
+and its pages answer, only in a database whose pool has that model (the
+routes of every module found are registered in every database a trytond
+serves). A compound's portal
 configuration (``community.portal.compound``) enables entries by key and
 orders them; a compound without configuration shows every resident entry.
 """
@@ -12,7 +16,7 @@ from collections import namedtuple
 
 NavEntry = namedtuple('NavEntry',
     ['key', 'label', 'url', 'icon', 'order', 'audience', 'service',
-        'always', 'badge'])
+        'always', 'badge', 'model'])
 
 RESIDENT = 'resident'
 STAFF = 'staff'
@@ -20,7 +24,7 @@ _entries = {}
 
 
 def register_nav(key, label, url, icon='', order=100, audience=RESIDENT,
-        service=None, always=False, badge=None):
+        service=None, always=False, badge=None, model=None):
     """Add (or replace) the navigation entry ``key``.
 
     ``label``: an English msgid (marked with ``N_``), translated when
@@ -30,16 +34,31 @@ def register_nav(key, label, url, icon='', order=100, audience=RESIDENT,
     compound offering it; None: always shown). ``always``: a RESIDENT
     entry shown whatever the compound's configuration (as home: the
     inbox), not one of its services. ``badge``: ``func(ctx)`` returning
-    the number shown on the entry (e.g. unread messages), 0 for none."""
+    the number shown on the entry (e.g. unread messages), 0 for none.
+    ``model``: the entry exists only in the databases whose pool has it."""
     if audience not in {RESIDENT, STAFF}:
         raise ValueError(audience)
     _entries[key] = NavEntry(key, label, url, icon, order, audience,
-        service if audience == STAFF else key, always, badge)
+        service if audience == STAFF else key, always, badge, model)
 
 
-def nav_entries(audience=RESIDENT):
-    "The entries of ``audience`` in their default order."
-    return sorted((e for e in _entries.values() if e.audience == audience),
+def activated(entry, pool):
+    """Whether ``entry`` exists in the database of ``pool`` (its model
+    is registered there); every entry when ``pool`` is None."""
+    if entry is None or entry.model is None or pool is None:
+        return True
+    try:
+        pool.get(entry.model)
+    except KeyError:
+        return False
+    return True
+
+
+def nav_entries(audience=RESIDENT, pool=None):
+    """The entries of ``audience`` in their default order (those of the
+    database of ``pool`` when given)."""
+    return sorted((e for e in _entries.values()
+            if e.audience == audience and activated(e, pool)),
         key=lambda e: (e.order, e.key))
 
 
@@ -47,27 +66,28 @@ def nav_entry(key):
     return _entries.get(key)
 
 
-def nav_keys(audience=RESIDENT):
+def nav_keys(audience=RESIDENT, pool=None):
     """(key, label) of the entries a compound may enable, for the
     selection of the back office (not those always shown)."""
-    return [(e.key, e.label) for e in nav_entries(audience)
+    return [(e.key, e.label) for e in nav_entries(audience, pool)
         if not e.always]
 
 
-def staff_nav(offered):
+def staff_nav(offered, pool=None):
     """The staff entries shown to a staff member: ``offered`` the service
     keys the compounds they work for offer, None when one of them has no
     configuration (every service)."""
-    return [e for e in nav_entries(STAFF)
-        if offered is None or e.service is None or e.service in offered]
+    return [e for e in nav_entries(STAFF, pool)
+        if (offered is None or e.service is None or e.service in offered)
+        and activated(nav_entry(e.service), pool)]
 
 
-def compound_nav(enabled):
+def compound_nav(enabled, pool=None):
     """The resident entries of a compound: ``enabled`` the keys it enables
     in its order, None when it has no configuration (every entry).
     Home is always first; the entries shown always (the inbox) come
     after the enabled ones, before "Me" (profile)."""
-    entries = nav_entries(RESIDENT)
+    entries = nav_entries(RESIDENT, pool)
     if enabled is None:
         return entries
     by_key = {e.key: e for e in entries}

@@ -418,7 +418,8 @@ class Context:
 
     def nav(self):
         settings = self.settings
-        return nav.compound_nav(settings.nav_keys if settings else None)
+        return nav.compound_nav(settings.nav_keys if settings else None,
+            self.pool)
 
     def selection(self, model, field):
         "{value: label} of a selection field, translated by the model."
@@ -529,7 +530,7 @@ class StaffContext(Context):
         return offered is None or service in offered
 
     def nav(self):
-        return nav.staff_nav(self.offered_services())
+        return nav.staff_nav(self.offered_services(), self.pool)
 
     def csrf_token(self):
         if self.staff:
@@ -561,7 +562,9 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
     current compound does not offer that service (for a staff page: when
     none of the staff user's compounds offers it). ``get_writes``: the
     GET may write (only the redirect back from an identity provider, an
-    OAuth callback, whose ``state`` stands for the CSRF token).
+    OAuth callback, whose ``state`` stands for the CSRF token). A page
+    of a ``service`` whose entry names a model answers 404 in a database
+    without it (its module not activated there).
     """
     staff = audience == nav.STAFF
     login_path = '/staff/login' if staff else '/login'
@@ -574,6 +577,8 @@ def route(path, methods=('GET',), audience=nav.RESIDENT, login=True,
                 request, pool, pool.database_name)
             if login and not (ctx.staff if staff else ctx.user):
                 return ctx.redirect(login_path)
+            if service and not nav.activated(nav.nav_entry(service), pool):
+                abort(404)
             if request.method == 'POST' and csrf:
                 ctx.check_csrf()
             if service and not staff and ctx.user:

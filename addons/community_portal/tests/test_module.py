@@ -107,5 +107,39 @@ class PortalHelpersTestCase(unittest.TestCase):
             ['home', 'bills', 'inbox', 'profile'])
         self.assertNotIn('inbox', dict(nav.nav_keys()))
 
+    def test_nav_of_a_module_not_activated(self):
+        """An entry naming a model is left out in a database whose pool
+        lacks it (its module not activated), kept where it has it"""
+        import trytond.modules.community_portal.routes  # noqa: F401
+
+        class FakePool:
+            def __init__(self, models):
+                self.models = models
+
+            def get(self, name):
+                if name not in self.models:
+                    raise KeyError(name)
+                return name
+        nav.register_nav('test_absent', 'Absent', 'absent', order=26,
+            model='test.absent.model')
+        nav.register_nav('test_staff_absent', 'Absent', 'staff/absent',
+            audience=nav.STAFF, service='test_absent')
+        try:
+            without, with_ = FakePool(set()), FakePool({'test.absent.model'})
+            for enabled in [None, ['test_absent', 'bills']]:
+                self.assertNotIn('test_absent', [e.key
+                        for e in nav.compound_nav(enabled, without)])
+                self.assertIn('test_absent', [e.key
+                        for e in nav.compound_nav(enabled, with_)])
+            self.assertNotIn('test_absent', dict(nav.nav_keys(
+                        nav.RESIDENT, without)))
+            self.assertNotIn('test_staff_absent', [e.key
+                    for e in nav.staff_nav(None, without)])
+            self.assertIn('test_staff_absent', [e.key
+                    for e in nav.staff_nav(None, with_)])
+        finally:
+            nav._entries.pop('test_absent')
+            nav._entries.pop('test_staff_absent')
+
 
 del ModuleTestCase

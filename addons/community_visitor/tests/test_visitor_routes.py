@@ -58,6 +58,212 @@ class VisitorRouteTestCase(PortalPages, RouteTestCase):
         create_residents(building, [
                 ('3-2-1201', "钱多", '13900139006'),
                 ('3-2-1202', "孙少", '13900139007')], PASSWORD)
+        # the guard of the compound, and one of another compound
+        other, = Compound.create([{'company': company.id,
+                    'code': 'FHXQ', 'name': "凤凰小区"}])
+        User = pool.get('res.user')
+        ModelData = pool.get('ir.model.data')
+        User.create([{
+                    'name': name, 'login': login, 'password': PASSWORD,
+                    'groups': [('add', [ModelData.get_id(
+                                    'community_base',
+                                    'group_community_staff')])],
+                    'companies': [('add', [company.id])],
+                    'company': company.id,
+                    'compounds': [('add', [c.id])],
+                    } for name, login, c in [
+                    ("嘉州门岗", 'guard_jz', compound),
+                    ("凤凰门岗", 'guard_fh', other)]])
+
+    def staff_login(self, login):
+        client = self.client()
+        page = client.get(self.url('/staff/login'))
+        response = client.post(self.url('/staff/login'), data={
+                'login': login, 'password': PASSWORD,
+                'csrf': self.csrf(page)})
+        self.assertEqual(response.status_code, 303)
+        return client
+
+    def staff_page(self, client):
+        page = client.get(self.url('/staff/visitors'), headers=ZH)
+        self.assertEqual(page.status_code, 200)
+        return page
+
+    def register_walk_in(self, guard, name, unit='3-2-1201', **values):
+        page = self.staff_page(guard)
+        compound = re.search(r'<select id="compound" name="compound">'
+            r'<option value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        data = {'csrf': self.csrf(page), 'compound': compound,
+            'unit': unit, 'name': name, 'phone': '136 1111 2222',
+            'people': '2'}
+        data.update(values)
+        return guard.post(self.url('/staff/visitors/new'), data=data,
+            headers=ZH)
+
+    def walk_in(self, name):
+        "(state, uses, answered by) of the walk-in of ``name``."
+        with Transaction().start(DB_NAME, 0, readonly=True):
+            Pass = Pool().get('community.visitor.pass')
+            pass_, = Pass.search([('visitor_name', '=', name)])
+            return (pass_.state, pass_.uses,
+                pass_.answered_by.name if pass_.answered_by else None)
+
+    def pass_ref(self, html, name):
+        "The signed reference of the walk-in card of ``name`` on a page."
+        return re.search(r'id="(?:walk-in|pass)-([^"]+)"[^>]*>(?:<h3>)?'
+            r'(?:%s)' % re.escape(name), html).group(1)
+
+    def test_walk_in_let_in_by_the_host(self):
+        """The guard registers 赵六 for 3-2-1201; the owner sees him
+        waiting and lets him in; the guard's page shows it and the guard
+        lets him in once. The other resident and the guard of another
+        compound see nothing of it"""
+        guard = self.staff_login('guard_jz')
+        html = self.staff_page(guard).get_data(as_text=True)
+        self.assertIn('临时访客登记', html)
+        self.assertIn('data-nav="staff_visitors"', html)
+        response = self.register_walk_in(guard, "赵六")
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(self.walk_in("赵六"), ('waiting', 0, None))
+        html = self.staff_page(guard).get_data(as_text=True)
+        self.assertIn('等待住户确认', html)
+        # the guard who registered him reads the number in full
+        self.assertIn('13611112222', html)
+
+        owner = self.login('13900139006')
+        html = owner.get(self.url('/visitors'), headers=ZH).get_data(
+            as_text=True)
+        self.assertIn('赵六 在门岗等候', html)
+        self.assertIn('2 人', html)
+        ref = self.pass_ref(html, '<h3>赵六')
+        other = self.login('13900139007')
+        self.assertNotIn('赵六', other.get(self.url('/visitors'),
+                headers=ZH).get_data(as_text=True))
+        # the other resident cannot answer for a unit not theirs
+        page = other.get(self.url('/visitors'), headers=ZH)
+        self.assertEqual(other.post(self.url('/visitors/answer/%s' % ref),
+                data={'csrf': self.csrf(page), 'accept': '1'}).status_code,
+            404)
+        self.assertEqual(self.walk_in("赵六"), ('waiting', 0, None))
+
+        page = owner.get(self.url('/visitors'), headers=ZH)
+        response = owner.post(self.url('/visitors/answer/%s' % ref),
+            data={'csrf': self.csrf(page), 'accept': '1'})
+        self.assertEqual(response.status_code, 303)
+        self.assertTrue(response.location.endswith('/visitors?m=active'))
+        self.assertIn('门岗将为您的访客放行', owner.get(
+                response.location, headers=ZH).get_data(as_text=True))
+        self.assertEqual(self.walk_in("赵六"), ('active', 0, "钱多"))
+        # a second answer comes too late
+        page = owner.get(self.url('/visitors'), headers=ZH)
+        response = owner.post(self.url('/visitors/answer/%s' % ref),
+            data={'csrf': self.csrf(page), 'accept': '0'})
+        self.assertTrue(response.location.endswith('/visitors?m=late'))
+        self.assertEqual(self.walk_in("赵六"), ('active', 0, "钱多"))
+
+        # the guard of another compound sees nothing, cannot act on it
+        guard_fh = self.staff_login('guard_fh')
+        page = self.staff_page(guard_fh)
+        self.assertNotIn('赵六', page.get_data(as_text=True))
+        self.assertEqual(guard_fh.post(self.url(
+                    '/staff/visitors/%s/admit' % ref), data={
+                    'csrf': self.csrf(page)}).status_code, 404)
+
+        page = self.staff_page(guard)
+        html = page.get_data(as_text=True)
+        self.assertIn('立即放行', html)
+        response = guard.post(self.url('/staff/visitors/%s/admit' % ref),
+            data={'csrf': self.csrf(page)}, headers=ZH)
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(self.walk_in("赵六"), ('used', 1, "钱多"))
+        page = self.staff_page(guard)
+        response = guard.post(self.url('/staff/visitors/%s/admit' % ref),
+            data={'csrf': self.csrf(page)}, headers=ZH)
+        self.assertEqual(response.status_code, 409)
+        self.assertEqual(self.walk_in("赵六"), ('used', 1, "钱多"))
+
+    def test_walk_in_nobody_answers(self):
+        """Nobody answers for 周九 in time: the resident's late answer is
+        refused, the guard checks with the host and lets him in (a
+        person's decision); a walk-in for an unknown unit is refused"""
+        guard = self.staff_login('guard_jz')
+        self.assertEqual(self.register_walk_in(guard, "周九").status_code,
+            303)
+        page = self.staff_page(guard)
+        ref = self.pass_ref(page.get_data(as_text=True), '周九')
+        # still waiting: the guard cannot decide yet
+        response = guard.post(self.url('/staff/visitors/%s/approve' % ref),
+            data={'csrf': self.csrf(page)}, headers=ZH)
+        self.assertEqual(response.status_code, 409)
+        self.assertIn('请稍候', response.get_data(as_text=True))
+        # the deadline passes
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Pass = Pool().get('community.visitor.pass')
+            table = Pass.__table__()
+            transaction.connection.cursor().execute(*table.update(
+                    [table.confirm_deadline],
+                    [table.confirm_deadline - dt.timedelta(minutes=5)],
+                    where=table.visitor_name == "周九"))
+            transaction.commit()
+        owner = self.login('13900139006')
+        html = owner.get(self.url('/visitors'), headers=ZH).get_data(
+            as_text=True)
+        self.assertNotIn('周九 在门岗等候', html)
+        page = owner.get(self.url('/visitors'), headers=ZH)
+        response = owner.post(self.url('/visitors/answer/%s' % ref),
+            data={'csrf': self.csrf(page), 'accept': '1'})
+        self.assertTrue(response.location.endswith('/visitors?m=late'))
+        self.assertEqual(self.walk_in("周九"), ('waiting', 0, None))
+
+        page = self.staff_page(guard)
+        self.assertIn('已与住户核实，放行', page.get_data(as_text=True))
+        response = guard.post(self.url('/staff/visitors/%s/approve' % ref),
+            data={'csrf': self.csrf(page)}, headers=ZH)
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(self.walk_in("周九"), ('used', 1, None))
+
+        response = self.register_walk_in(guard, "吴十", unit='9-9-999')
+        self.assertEqual(response.status_code, 400)
+        self.assertIn('没有房号 9-9-999', response.get_data(as_text=True))
+
+    def test_staff_checks_an_invitation(self):
+        """The guard scans an invitation's link valid now: one entry; the
+        second scan is refused; a made-up code is unknown"""
+        with Transaction().start(DB_NAME, 0) as transaction:
+            pool = Pool()
+            Pass = pool.get('community.visitor.pass')
+            Party = pool.get('party.party')
+            Unit = pool.get('community.unit')
+            host, = Party.search([('name', '=', "孙少")])
+            unit, = Unit.search([('code', '=', '3-2-1202')])
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            _, token = Pass.invite({'unit': unit.id, 'host': host.id,
+                    'visitor_name': "郑十一",
+                    'start': now - dt.timedelta(hours=1),
+                    'end': now + dt.timedelta(hours=1)})
+            transaction.commit()
+        guard = self.staff_login('guard_jz')
+        page = self.staff_page(guard)
+        compound = re.search(r'<select id="check-compound" name="compound">'
+            r'<option value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        link = 'https://example.com/db/portal/visitors/pass/%s' % token
+        response = guard.post(self.url('/staff/visitors/check'), data={
+                'csrf': self.csrf(page), 'compound': compound,
+                'token': link}, headers=ZH)
+        self.assertEqual(response.status_code, 200)
+        html = response.get_data(as_text=True)
+        self.assertIn('放行：郑十一，拜访 3-2-1202', html)
+        response = guard.post(self.url('/staff/visitors/check'), data={
+                'csrf': self.csrf(page), 'compound': compound,
+                'token': token}, headers=ZH)
+        self.assertEqual(response.status_code, 409)
+        self.assertIn('class="error" role="alert" id="checked"',
+            response.get_data(as_text=True))
+        response = guard.post(self.url('/staff/visitors/check'), data={
+                'csrf': self.csrf(page), 'compound': compound,
+                'token': 'made-up'}, headers=ZH)
+        self.assertEqual(response.status_code, 409)
+        self.assertIn('无效的通行证', response.get_data(as_text=True))
 
     def invite(self, client, **values):
         page = client.get(self.url('/visitors/new'), headers=ZH)
