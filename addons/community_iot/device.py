@@ -13,6 +13,7 @@ from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
+from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import DeviceError
 
@@ -162,6 +163,10 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
                     'invisible': Eval('state') != 'discovered',
                     'icon': 'tryton-ok',
                     },
+                'new_push_token': {
+                    'invisible': Eval('family') != 'hikvision',
+                    'icon': 'tryton-refresh',
+                    },
                 })
 
     @classmethod
@@ -195,6 +200,11 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
             return json.loads(self.latest_state or '{}')
         except ValueError:
             return {}
+
+    @classmethod
+    @ModelView.button_action('community_iot.wizard_device_push_token')
+    def new_push_token(cls, devices):
+        pass
 
     @classmethod
     def set_push_tokens(cls, devices):
@@ -257,3 +267,34 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
                     } for d in silent])
         Rule.apply(events)
         return silent
+
+
+class DevicePushTokenShow(ModelView):
+    "New Push Token"
+    __name__ = 'community.iot.device.push_token.show'
+    token = fields.Char("Token", readonly=True,
+        help="Shown only now: enter it as the password of the device's "
+        "HTTP host; only its hash is kept.")
+    url = fields.Char("URL", readonly=True,
+        help="The path of the device's HTTP host on this server.")
+
+
+class DevicePushToken(Wizard):
+    "New Push Token"
+    __name__ = 'community.iot.device.push_token'
+    start = StateTransition()
+    show = StateView('community.iot.device.push_token.show',
+        'community_iot.device_push_token_show_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def transition_start(self):
+        self._token = self.model.set_push_tokens([self.record])[
+            self.record.id]
+        return 'show'
+
+    def default_show(self, fields):
+        from trytond.transaction import Transaction
+        return {'token': getattr(self, '_token', None),
+            'url': '/%s/community_iot/hikvision/%s' % (
+                Transaction().database.name, self.record.key)}

@@ -1,17 +1,19 @@
 # This file is part of the community OS project. The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""HTTP push of access controllers: Hikvision ISAPI access events.
+"""HTTP push of devices: Hikvision ISAPI access events.
 
-``POST /<database>/community_access/hikvision/<device key>``: the URL of
+``POST /<database>/community_iot/hikvision/<device key>``: the URL of
 the controller's HTTP listening host (``/ISAPI/Event/notification/
 httpHosts``). The device is authenticated by its push token (HTTP Basic
 password, or ``?token=``; only its SHA-256 is stored on the device),
 the JSON is taken from the body or from its ``multipart/form-data`` part
 (pictures are not kept), stored once as a device message keyed on
 (device, ``serialNo``, ``dateTime``) so that a retry is a no-op, and
-decided inline in the same short transaction (a few milliseconds: see
-``tests/test_access_http.py``): the answer is sent after the commit. A
+applied inline in the same short transaction like a batch of the MQTT
+bridge (the access attempts are decided there by ``community_access``; a
+few milliseconds: see ``tests/test_access_http.py``): the answer is sent
+after the commit. A
 payload that cannot be read is quarantined with its reason and answered
 200 (the device must not retry it forever), never 500; a database
 conflict is answered 503 and the device sends it again.
@@ -25,13 +27,13 @@ import time
 from werkzeug.wrappers import Response
 
 from trytond import backend
-from trytond.modules.community_iot.bridge.adapters import DecodeError
-from trytond.modules.community_iot.bridge.adapters import (
-    hikvision as adapter)
-from trytond.modules.community_iot.ingest import Prepared
 from trytond.protocols.wrappers import with_pool, with_transaction
 from trytond.transaction import Transaction
 from trytond.wsgi import app
+
+from .bridge.adapters import DecodeError
+from .bridge.adapters import hikvision as adapter
+from .ingest import Prepared
 
 logger = logging.getLogger(__name__)
 #: the raw bytes kept of a payload that cannot be read
@@ -55,7 +57,7 @@ def hikvision(request, pool, device_key):
 # the pictures of a multipart event; and with its own limit, trytond does
 # not try the device's HTTP Basic credentials as a user's login
 hikvision.max_request_size = adapter.MAX_SIZE
-app.route('/<database_name>/community_access/hikvision/<path:device_key>',
+app.route('/<database_name>/community_iot/hikvision/<path:device_key>',
     methods=['POST'])(hikvision)
 
 
