@@ -212,6 +212,22 @@ class Credential(Workflow, ModelSQL, ModelView):
         pass
 
     @classmethod
+    def expire_ended(cls, now=None):
+        """Expire the active and suspended credentials whose validity has
+        ended (``valid_to`` excluded from the window); return them. The
+        decisions already deny them; the state tells staff and the
+        device sync."""
+        now = now or dt.datetime.utcnow()
+        credentials = cls.search([
+                ('state', 'in', ['active', 'suspended']),
+                ('valid_to', '!=', None),
+                ('valid_to', '<=', now),
+                ])
+        if credentials:
+            cls.expire(credentials)
+        return credentials
+
+    @classmethod
     @ModelView.button_action('community_access.wizard_credential_pin')
     def new_pin(cls, credentials):
         pass
@@ -285,6 +301,52 @@ class Credential(Workflow, ModelSQL, ModelView):
                     credential=self.rec_name))
         return qr.encode(Configuration.qr_key(), self.compound.id,
             self.identifier, at or dt.datetime.utcnow())
+
+    @classmethod
+    def resident_qr(cls, party, compound):
+        """The QR credential of ``party`` in ``compound`` for the portal:
+        the active one, else the latest (suspended, revoked, expired:
+        the page says so), else None."""
+        credentials = cls.search([
+                ('compound', '=', compound.id),
+                ('party', '=', party.id),
+                ('kind', '=', 'qr'),
+                ], order=[('id', 'DESC')])
+        for credential in credentials:
+            if credential.state == 'active':
+                return credential
+        return credentials[0] if credentials else None
+
+    @classmethod
+    def open_resident_qr(cls, party, compound):
+        """Open the QR credential of ``party`` in ``compound`` on first
+        use: only for a current resident of the compound who never had
+        one there (a suspended, revoked or expired credential is the
+        property's decision: only staff issue another). The doors' rules
+        still decide where it opens. Return the credential or None."""
+        pool = Pool()
+        Residency = pool.get('community.residency')
+        Date = pool.get('ir.date')
+        today = Date.today()
+        if not Residency.search([
+                    ('party', '=', party.id),
+                    ('compound', '=', compound.id),
+                    ('start_date', '<=', today),
+                    ['OR', ('end_date', '=', None),
+                        ('end_date', '>=', today)],
+                    ], limit=1):
+            return None
+        cls.lock()
+        credential = cls.resident_qr(party, compound)
+        if credential:
+            return credential if credential.state == 'active' else None
+        credential, = cls.create([{
+                    'compound': compound.id, 'party': party.id,
+                    'kind': 'qr',
+                    'note': gettext(
+                        'community_access.msg_credential_qr_portal'),
+                    }])
+        return credential
 
     @classmethod
     def verify_qr(cls, compound, code, at):

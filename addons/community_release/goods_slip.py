@@ -413,8 +413,8 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                 raise SlipError(gettext(
                         'community_release.msg_slip_owner_own',
                         slip=slip.rec_name))
-        cls.write(slips, {'rejection': reason or None,
-                'owner_approved_by': owner.id})
+        if reason:
+            cls.write(slips, {'rejection': reason})
         cls.reject(slips)
 
     @classmethod
@@ -507,8 +507,10 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         return cls(slip_id)
 
     @classmethod
-    def try_redeem(cls, token, compound, at=None):
-        "Like redeem but return (slip id, None) or (None, reason)."
+    def _gate_day(cls, token, compound, at):
+        """(compound id, today as an SQL expression in the compound's
+        calendar, at) for the gate, or None when the user may not release
+        at the compound or the token is no string."""
         pool = Pool()
         Compound = pool.get('community.compound')
         transaction = Transaction()
@@ -518,17 +520,27 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         if (not token or not isinstance(token, str)
                 or not isinstance(compound_id, int)
                 or not cls._check_gate_access(compound_id)):
-            return None, 'unknown'
+            return None
         with without_check_access():
             compounds = Compound.search([('id', '=', compound_id)])
         if not compounds:
-            return None, 'unknown'
+            return None
         timezone = compounds[0].timezone or DEFAULT_TIMEZONE
         if at is not None:
             today = Literal(at.replace(tzinfo=dt.UTC).astimezone(
                     ZoneInfo(timezone)).date())
         else:
             today = db_local_today(timezone)
+        return compound_id, today, at
+
+    @classmethod
+    def try_redeem(cls, token, compound, at=None):
+        "Like redeem but return (slip id, None) or (None, reason)."
+        transaction = Transaction()
+        gate = cls._gate_day(token, compound, at)
+        if gate is None:
+            return None, 'unknown'
+        compound_id, today, at = gate
         digest = hash_token(token)
         table = cls.__table__()
         cursor = transaction.connection.cursor()
@@ -548,7 +560,19 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
         if row:
             cls._clear_caches(row[0])
             return row[0], None
-        return None, cls._redeem_refusal(digest, compound_id, today)
+        # released by a concurrent gate after this statement started
+        return None, (cls._refusal(digest, compound_id, today) or 'released')
+
+    @classmethod
+    def refusal(cls, token, compound, at=None):
+        """Why the slip of ``token`` would be refused at ``compound`` now
+        (a reason of REASONS), None when it would be released; reads only
+        (the guard's page before the release)."""
+        gate = cls._gate_day(token, compound, at)
+        if gate is None:
+            return 'unknown'
+        compound_id, today, _ = gate
+        return cls._refusal(hash_token(token), compound_id, today)
 
     @classmethod
     def _clear_caches(cls, slip_id):
@@ -558,8 +582,8 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                 cache[cls.__name__].pop(slip_id, None)
 
     @classmethod
-    def _redeem_refusal(cls, digest, compound_id, today):
-        "The reason why the slip of digest was not released today."
+    def _refusal(cls, digest, compound_id, today):
+        "The reason why the slip of digest is not released today, or None."
         table = cls.__table__()
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(
@@ -578,8 +602,7 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
             return 'not_approved'
         if early:
             return 'not_yet'
-        # released by a concurrent gate after this statement started
-        return 'released'
+        return None
 
     @classmethod
     def release(cls, token, compound, quantities=None, at=None):

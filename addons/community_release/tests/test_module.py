@@ -249,5 +249,32 @@ class CommunityReleaseTestCase(
                             [old.id, current.id, draft.id])],
                     ['expired', 'approved', 'draft'])
 
+    @with_transaction()
+    def test_arrears_warning_never_blocks(self):
+        "The unit's arrears are shown on the slip but never block it"
+        from trytond.modules.community_billing.tests.tools import (
+            bill_month, billing_company, owned_unit)
+        pool = Pool()
+        Slip = pool.get('community.release.goods_slip')
+        Bill = pool.get('community.bill')
+        with billing_company() as (company, compound, building, items):
+            owner, unit = owned_unit(
+                building, '3-1-501', Decimal('100.00'), "周九")
+            bill_month(compound, 2026, 3)
+            # a unit bought since: no bill
+            newcomer, other = owned_unit(
+                building, '3-1-502', Decimal('100.00'), "吴十")
+            bill, = Bill.search([('unit', '=', unit.id)])
+            self.assertTrue(bill.overdue)
+            day = dt.date(2026, 12, 3)
+            slip = self.slip(unit, owner, start=day)
+            self.assertEqual(slip.arrears, bill.amount_to_pay)
+            self.assertGreater(slip.arrears, 0)
+            token = self.approved(slip)
+            self.assertEqual(
+                Slip.release(token, compound, at=utc(day, 9)).state,
+                'released')
+            self.assertIsNone(self.slip(other, newcomer, start=day).arrears)
+
 
 del ModuleTestCase
