@@ -12,15 +12,22 @@ class Rule(metaclass=PoolMeta):
 
     @classmethod
     def listened_kinds(cls):
-        # the ingestion hands access attempts to apply (not stale ones)
-        return super().listened_kinds() | {'access'}
+        # the ingestion hands access attempts to apply (not stale ones),
+        # and devices coming back online (their credential sync)
+        return super().listened_kinds() | {'access', 'online'}
 
     @classmethod
     def apply(cls, events):
-        Door = Pool().get('community.access.door')
+        pool = Pool()
+        Door = pool.get('community.access.door')
+        Sync = pool.get('community.access.sync')
         attempts = [e for e in events if e.kind == 'access']
         if attempts:
             Door.attempt_events(attempts)
+        online = {e.device for e in events
+            if e.kind == 'online' and e.device}
+        if online:
+            Sync.devices_online(list(online))
         return super().apply(events)
 
 
@@ -30,5 +37,6 @@ class Command(metaclass=PoolMeta):
     @classmethod
     def get_origin(cls):
         IrModel = Pool().get('ir.model')
-        return super().get_origin() + [('community.access.decision',
-                IrModel.get_name('community.access.decision'))]
+        return super().get_origin() + [
+            (m, IrModel.get_name(m)) for m in [
+                'community.access.decision', 'community.access.sync']]
