@@ -24,7 +24,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PORTAL_MODULES = [m for m in ['community_billing', 'community_service',
         'community_announcement', 'community_portal',
         # the visitor pages, the devices of the resident's home
-        'community_visitor', 'community_iot', 'community_release']
+        'community_visitor', 'community_iot', 'community_release',
+        'community_access']
     if (ROOT / 'addons' / m / 'tryton.cfg').exists()]
 #: the Tasmota plug in 3-2-1201 (its topics under the bridge's root)
 HOME_PLUG = 'home_plug_1201'
@@ -342,7 +343,8 @@ def prepare_portals(Model, jz, bj, b3, b9):
                 ['bills', 'requests', 'announcements']
                 + [k for k, m in [('visitors', 'community_visitor'),
                         ('devices', 'community_iot'),
-                        ('release', 'community_release')]
+                        ('release', 'community_release'),
+                        ('access', 'community_access')]
                     if m in PORTAL_MODULES] + ['profile'],
                 "本周六 9:00-12:00 停水检修",
                 "物业服务中心 0833-2100001", None),

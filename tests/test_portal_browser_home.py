@@ -8,6 +8,8 @@
   from his phone, the property manager approves it in the back office
   (JSON-RPC, as sao does), the tenant shows the QR code, the guard opens
   it, counts what leaves and releases it once;
+- a resident opens her pass code (通行码): a QR code that changes by itself
+  before it expires, without reloading the page;
 - the resident switches the plug of her living room: the command goes out
   through the real bridge and Mosquitto to a simulated Tasmota plug, which
   switches and reports; the page shows the new state without a reload of
@@ -317,3 +319,32 @@ def test_goods_release_slip(portal_server, browser, tmp_path):
     shot(guard, '50-release-again')
     for page in (tenant, owner, guard):
         page.context.close()
+
+
+def test_live_pass_code(portal_server, browser):
+    """The resident's pass code is opened on first use and replaced in
+    place by a new code before the shown one expires"""
+    if 'access' not in portal_server.data['portals']['嘉州花园'][
+            'services']:
+        pytest.skip("community_access not in the portal's modules")
+    page = phone(browser)
+    resident_login(page, portal_server.url,
+        portal_server.data['accounts']['li'])
+    page.click('nav a[data-nav=access]')
+    page.wait_for_url('**/portal/access')
+    page.click('form[action$="/access"] button[type=submit]')
+    page.wait_for_selector('#access-qr-image svg')
+    refresh = int(page.get_attribute('#access-qr', 'data-refresh'))
+    assert refresh <= 30, refresh
+    first = page.inner_html('#access-qr-image')
+    shot(page, '51-pass-code')
+    reloads = []
+    page.on('framenavigated', lambda frame: reloads.append(frame.url))
+    # the page swaps in a new code by itself (no reload)
+    page.wait_for_function("""first => {
+        const box = document.getElementById('access-qr-image');
+        return box && box.innerHTML !== first && box.querySelector('svg');
+    }""", arg=first, timeout=(refresh + 20) * 1000)
+    assert reloads == [], reloads
+    assert page.locator('#access-qr-stale.hidden').count() == 1
+    page.context.close()
