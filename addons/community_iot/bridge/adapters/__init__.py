@@ -13,7 +13,7 @@ device ``family`` selection extended.
 """
 from . import (
     access, dean, generic, hikvision, homeassistant, shelly, tasmota,
-    zigbee2mqtt)
+    zigbee2mqtt, zkteco)
 from .base import (  # noqa: F401
     CLEARED_BY, EVENT_KINDS, URGENT_KINDS, Adapter, DecodeError, Decoded,
     Event, device_time, jsonable)
@@ -21,7 +21,7 @@ from .base import (  # noqa: F401
 ADAPTERS = {a.family: a for a in (
         zigbee2mqtt.ADAPTER, tasmota.ADAPTER, shelly.ADAPTER,
         generic.ADAPTER, homeassistant.ADAPTER, access.ADAPTER,
-        hikvision.ADAPTER, dean.ADAPTER)}
+        hikvision.ADAPTER, zkteco.ADAPTER, dean.ADAPTER)}
 DEFAULT_ROOTS = {family: a.default_root for family, a in ADAPTERS.items()}
 
 
