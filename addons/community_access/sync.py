@@ -41,9 +41,11 @@ def backoff(attempts):
 
 
 def can_sync(device):
-    "Whether the device's family keeps a list of persons sent to it."
+    """Whether the device holds a list of persons (``access_list``) and
+    its family has the commands to send it."""
     adapter = ADAPTERS.get(device.family) if device else None
-    return bool(adapter and 'person_upsert' in adapter.actions)
+    return bool(adapter and 'person_upsert' in adapter.actions
+        and device.access_list)
 
 
 def payload_hash(operation, payload):
