@@ -212,6 +212,22 @@ class Credential(Workflow, ModelSQL, ModelView):
         pass
 
     @classmethod
+    def expire_ended(cls, now=None):
+        """Expire the active and suspended credentials whose validity has
+        ended (``valid_to`` excluded from the window); return them. The
+        decisions already deny them; the state tells staff and the
+        device sync."""
+        now = now or dt.datetime.utcnow()
+        credentials = cls.search([
+                ('state', 'in', ['active', 'suspended']),
+                ('valid_to', '!=', None),
+                ('valid_to', '<=', now),
+                ])
+        if credentials:
+            cls.expire(credentials)
+        return credentials
+
+    @classmethod
     @ModelView.button_action('community_access.wizard_credential_pin')
     def new_pin(cls, credentials):
         pass

@@ -2,7 +2,14 @@
 # top level of this repository contains the full copyright notices and
 # license terms.
 """Decisions (通行记录): the answer to every attempt at a door."""
+import datetime as dt
+
+from sql import Literal
+from sql.operators import Exists
+
 from trytond.model import Index, ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.transaction import Transaction
 
 from .credential import KINDS
 from .door import DIRECTIONS
@@ -78,3 +85,22 @@ class Decision(ModelSQL, ModelView):
 
     def get_rec_name(self, name):
         return '%s @ %s' % (self.door.rec_name, self.time)
+
+    @classmethod
+    def purge(cls, now=None):
+        """Delete the decisions older than their compound's retention
+        period (whereabouts kept no longer than needed, PIPL art. 19), in
+        one statement; return how many. Rerunnable."""
+        pool = Pool()
+        Compound = pool.get('community.compound')
+        table = cls.__table__()
+        compound = Compound.__table__()
+        cursor = Transaction().connection.cursor()
+        now = now or dt.datetime.utcnow()
+        day = Literal(dt.timedelta(days=1))
+        old = compound.select(compound.id,
+            where=(compound.id == table.compound)
+            & (table.time < Literal(now)
+                - compound.access_log_retention_days * day))
+        cursor.execute(*table.delete(where=Exists(old)))
+        return cursor.rowcount

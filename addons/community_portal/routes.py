@@ -5,6 +5,6 @@
 one routes file per area under ``portal/`` (the mechanics they share are
 in ``portal/web.py``). Importing this module registers them."""
 from .portal import (  # noqa: F401
-    account, announcements, bills, brand, cashier, inbox, meters, requests,
-    staff, wechat)
+    account, announcements, bills, brand, cashier, devices, inbox, meters,
+    requests, staff, wechat)
 from .portal.web import FrameGuard, install_frame_guard  # noqa: F401

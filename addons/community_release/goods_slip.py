@@ -413,8 +413,8 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                 raise SlipError(gettext(
                         'community_release.msg_slip_owner_own',
                         slip=slip.rec_name))
-        cls.write(slips, {'rejection': reason or None,
-                'owner_approved_by': owner.id})
+        if reason:
+            cls.write(slips, {'rejection': reason})
         cls.reject(slips)
 
     @classmethod

@@ -241,5 +241,55 @@ class CommunityAccessTestCase(
                 Door.decide(door, 'qr', code, issued + 61 * second).reason,
                 'qr_expired')
 
+    @with_transaction()
+    def test_expiry_and_retention(self):
+        """Credentials past their validity expire (the window excludes its
+        end); decisions older than the compound's retention are deleted,
+        per compound, the others kept"""
+        pool = Pool()
+        Credential = pool.get('community.access.credential')
+        Decision = pool.get('community.access.decision')
+        Door = pool.get('community.access.door')
+        Party = pool.get('party.party')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            other, _ = create_compound(company, code='LS02', name="滨江花园")
+            self.assertEqual(compound.access_log_retention_days, 180)
+            other.access_log_retention_days = 30
+            other.save()
+            party, = Party.create([{'name': "李强"}])
+            now = dt.datetime(2026, 12, 2, 8)
+            ended, ending, open_, suspended = Credential.create([{
+                        'compound': compound.id, 'party': party.id,
+                        'kind': 'card', 'identifier': uid,
+                        'valid_to': valid_to} for uid, valid_to in [
+                        ('A1', now - dt.timedelta(days=1)),
+                        ('A2', now),
+                        ('A3', now + dt.timedelta(seconds=1)),
+                        ('A4', now - dt.timedelta(hours=1)),
+                        ]])
+            Credential.suspend([suspended])
+            expired = Credential.expire_ended(now)
+            self.assertEqual(sorted(c.identifier for c in expired),
+                ['A1', 'A2', 'A4'])
+            self.assertEqual([c.state for c in Credential.browse(
+                        [ended, ending, open_, suspended])],
+                ['expired', 'expired', 'active', 'expired'])
+            self.assertEqual(Credential.expire_ended(now), [])
+
+            doors = Door.create([{'name': "大门", 'compound': c.id,
+                        'location': 'gate'} for c in [compound, other]])
+            Decision.create([{'compound': d.compound.id, 'door': d.id,
+                        'time': now - dt.timedelta(days=days),
+                        'kind': 'card', 'result': 'deny',
+                        'reason': 'unknown_credential', 'direction': 'in'}
+                    for d in doors for days in [1, 31, 181]])
+            self.assertEqual(Decision.purge(now), 3)
+            self.assertEqual(sorted((d.compound.code, (now - d.time).days)
+                    for d in Decision.search([])),
+                [(compound.code, 1), (compound.code, 31), ('LS02', 1)])
+            self.assertEqual(Decision.purge(now), 0)
+
 
 del ModuleTestCase

@@ -320,9 +320,11 @@ class WeChat(_Server):
 
 #: the approved SMS templates of template.xml: id -> parameters
 APPROVED_SMS = {'2001001': 3, '2001002': 3, '2001003': 2, '2001004': 2,
-    '2001005': 2, '2001006': 1, '2001007': 2, '2001008': 2}
+    '2001005': 2, '2001006': 1, '2001007': 2, '2001008': 2,
+    # community_visitor's walk-in visitor at the gate
+    '2001009': 3}
 WECHAT_TEMPLATES = {'BILL_ISSUED_TPL', 'BILL_DUE_TPL', 'PAYMENT_TPL',
-    'DUNNING_TPL', 'REQUEST_TPL', 'NOTICE_TPL', 'ALARM_TPL'}
+    'DUNNING_TPL', 'REQUEST_TPL', 'NOTICE_TPL', 'ALARM_TPL', 'VISITOR_TPL'}
 
 
 def configure(*emulators):

@@ -21,6 +21,7 @@ class CommunityPortalTestCase(
         TranslationTestMixin, CompanyTestMixin, ModuleTestCase):
     "Test community_portal module"
     module = 'community_portal'
+    extras = ['community_iot']
 
 
 class PortalCatalogueTestCase(unittest.TestCase):

@@ -327,3 +327,51 @@ class ReleaseRouteTestCase(PortalPages, RouteTestCase):
             slip, = Slip.search([('lines.item', '=', "书柜")])
             self.assertEqual((slip.state, slip.relation),
                 ('cancelled', 'owner'))
+
+    def test_owner_refuses_new_code_replaces(self):
+        """The owner refuses a tenant's slip with a reason the tenant reads;
+        showing the QR code again makes the previous code unknown at the
+        gate"""
+        tenant = self.login('13900139008')
+        response = self.apply(tenant, item_1="衣柜", item_2='',
+            quantity_2='')
+        self.assertEqual(response.status_code, 303)
+        ref = self.slip_ref(tenant.get(response.headers['Location'],
+                headers=ZH).get_data(as_text=True))
+        owner = self.login('13900139006')
+        page = owner.get(self.url('/release/%s' % ref), headers=ZH)
+        response = owner.post(self.url('/release/%s/reject' % ref),
+            data={'csrf': self.csrf(page), 'reason': "租金未结清"})
+        self.assertEqual(response.status_code, 303)
+        html = tenant.get(self.url('/release/%s' % ref),
+            headers=ZH).get_data(as_text=True)
+        self.assertIn('已驳回', html)
+        self.assertIn('租金未结清', html)
+        self.assertNotIn('id="qr"', html)
+        # refused once, it no longer waits for the owner
+        self.assertEqual(owner.post(self.url('/release/%s/approve' % ref),
+                data={'csrf': self.csrf(page)}).status_code, 404)
+
+        response = self.apply(owner, item_1="书桌", item_2='',
+            quantity_2='', start=self.today.isoformat())
+        ref = self.slip_ref(owner.get(response.headers['Location'],
+                headers=ZH).get_data(as_text=True))
+        self.approve_in_back_office("书桌")
+        tokens = []
+        for _ in range(2):
+            page = owner.get(self.url('/release/%s' % ref), headers=ZH)
+            html = owner.post(self.url('/release/%s/qr' % ref),
+                data={'csrf': self.csrf(page)},
+                headers=ZH).get_data(as_text=True)
+            tokens.append(re.search(
+                    r'<p class="pre" id="code">([A-Za-z0-9_-]+)<',
+                    html).group(1))
+        guard = self.staff_client('guard_jz')
+        old = guard.get(self.url('/staff/release'), query_string={
+                'token': tokens[0]}, headers=ZH)
+        self.assertEqual(old.status_code, 404)
+        new = guard.get(self.url('/staff/release'), query_string={
+                'token': tokens[1]}, headers=ZH)
+        self.assertEqual(new.status_code, 200)
+        self.assertIn('id="release"', new.get_data(as_text=True))
+        self.assertIn('书桌', new.get_data(as_text=True))
