@@ -16,7 +16,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from . import qr
-from .exceptions import AccessError
+from .exceptions import AccessError, AccessValidationError
 
 KINDS = [
     ('card', "Card"),
@@ -65,7 +65,7 @@ class Credential(Workflow, ModelSQL, ModelView):
     identifier = fields.Char("Card UID / Person Id",
         states={
             'invisible': ~Eval('kind').in_(['card', 'face']),
-            'required': Eval('kind').in_(['card', 'face']),
+            'required': Eval('kind') == 'card',
             'readonly': Eval('state') != 'active',
             },
         help="The card's UID as the readers send it, or the opaque "
@@ -82,6 +82,17 @@ class Credential(Workflow, ModelSQL, ModelView):
         domain=[If(Eval('valid_from') & Eval('valid_to'),
                 ('valid_to', '>', Eval('valid_from')), ())],
         help="Excluded; empty for no end.")
+    face_consent = fields.Many2One('community.access.face_consent',
+        "Face Consent", ondelete='RESTRICT',
+        domain=[('party', '=', Eval('party', -1)),
+            ('compound', '=', Eval('compound', -1)),
+            ('state', '=', 'given')],
+        states={
+            'invisible': Eval('kind') != 'face',
+            'required': Eval('kind') == 'face',
+            'readonly': Eval('id', -1) >= 0,
+            },
+        help="The person's separate consent to the use of their face.")
     note = fields.Char("Note")
 
     @classmethod
@@ -161,11 +172,47 @@ class Credential(Workflow, ModelSQL, ModelView):
         for values in vlist:
             if values.get('identifier'):
                 values['identifier'] = normalize_card(values['identifier'])
-            elif values.get('kind') == 'qr':
+            elif values.get('kind') in {'qr', 'face'}:
+                # a random reference: a face's person id on the devices is
+                # never an ID or phone number
                 values['identifier'] = secrets.token_hex(8).upper()
             if not values.get('number'):
                 values['number'] = secrets.token_hex(4).upper()
         return super().create(vlist)
+
+    @classmethod
+    def validate(cls, credentials):
+        super().validate(credentials)
+        cls.check_faces(credentials)
+
+    @classmethod
+    def check_faces(cls, credentials):
+        """A face needs the person's consent (given) and another way in:
+        an active card, PIN or QR credential of the person in the
+        compound."""
+        for credential in credentials:
+            if credential.kind != 'face' or credential.state != 'active':
+                continue
+            consent = credential.face_consent
+            if (not consent or consent.state != 'given'
+                    or consent.party != credential.party
+                    or consent.compound != credential.compound):
+                raise AccessValidationError(gettext(
+                        'community_access.msg_face_without_consent',
+                        credential=credential.rec_name,
+                        person=credential.party.rec_name))
+            with Transaction().set_user(0), Transaction().set_context(
+                    _check_access=False):
+                others = cls.search([
+                        ('compound', '=', credential.compound.id),
+                        ('party', '=', credential.party.id),
+                        ('kind', '!=', 'face'),
+                        ('state', '=', 'active'),
+                        ], limit=1)
+            if not others:
+                raise AccessValidationError(gettext(
+                        'community_access.msg_face_only_credential',
+                        person=credential.party.rec_name))
 
     @classmethod
     def write(cls, *args):

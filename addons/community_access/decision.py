@@ -9,6 +9,7 @@ from sql.operators import Exists
 
 from trytond.model import Index, ModelSQL, ModelView, fields
 from trytond.pool import Pool
+from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
 from .credential import KINDS
@@ -36,7 +37,11 @@ REASONS = [
     ('outside_schedule', "Outside the Schedule"),
     ('anti_passback', "Anti-Passback"),
     ('door_inactive', "Door Out of Service"),
+    ('remote_open', "Opened Remotely"),
     ]
+#: what the attempt was: a credential, or a member of staff opening the
+#: door from the back office
+DECISION_KINDS = KINDS + [('remote', "Remote Opening")]
 
 
 class Decision(ModelSQL, ModelView):
@@ -54,7 +59,7 @@ class Decision(ModelSQL, ModelView):
         readonly=True, ondelete='RESTRICT')
     time = fields.DateTime("Time", required=True, readonly=True,
         help="When the credential was presented (UTC in the database).")
-    kind = fields.Selection(KINDS, "Credential Kind", required=True,
+    kind = fields.Selection(DECISION_KINDS, "Credential Kind", required=True,
         readonly=True)
     credential = fields.Many2One('community.access.credential',
         "Credential", readonly=True, ondelete='RESTRICT')
@@ -68,6 +73,15 @@ class Decision(ModelSQL, ModelView):
     zone = fields.Char("Zone", readonly=True)
     event = fields.Many2One('community.iot.event', "Device Event",
         readonly=True, ondelete='SET NULL')
+    command = fields.Many2One('community.iot.command', "Open Command",
+        readonly=True, ondelete='SET NULL',
+        help="The command that opens the door (it expires within "
+        "seconds: a late one is never executed).")
+    user = fields.Many2One('res.user', "Opened By", readonly=True,
+        ondelete='RESTRICT',
+        states={'invisible': Eval('kind') != 'remote'})
+    note = fields.Char("Reason Given", readonly=True,
+        states={'invisible': Eval('kind') != 'remote'})
 
     @classmethod
     def __setup__(cls):

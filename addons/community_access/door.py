@@ -1,18 +1,27 @@
 # This file is part of the community OS project. The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""Doors (门) and the decision on every attempt to pass one."""
+"""Doors (门), the decision on every attempt to pass one, and opening a
+door remotely."""
 import datetime as dt
+import json
+import logging
 from zoneinfo import ZoneInfo
 
+from trytond import config
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+from trytond.modules.community_iot.bridge.adapters import ADAPTERS
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from .exceptions import AccessValidationError
+from .exceptions import AccessError, AccessValidationError
+
+logger = logging.getLogger(__name__)
+SECTION = 'community_access'
 
 LOCATIONS = [
     ('gate', "Compound Gate"),
@@ -35,6 +44,27 @@ APB_RESET_HOUR = 4
 #: bad PINs at a door before its keypad locks, and for how long
 PIN_MAX_TRIES = 5
 PIN_LOCK = dt.timedelta(minutes=10)
+#: the credential kinds a device event is decided on
+DECIDED_KINDS = {'card', 'pin', 'qr', 'face'}
+
+
+def late_seconds():
+    """An attempt whose device time is more than this many seconds before
+    its arrival (``[community_access] late_seconds``, default 120) was
+    buffered by an offline device: stored, never decided."""
+    return config.getint(SECTION, 'late_seconds', default=120)
+
+
+def open_seconds():
+    """The expiry of an open command (``[community_access] open_seconds``,
+    default 10): a door is never opened later than that."""
+    return config.getint(SECTION, 'open_seconds', default=10)
+
+
+def can_open(device):
+    "Whether the device's family has an open command."
+    adapter = ADAPTERS.get(device.family) if device else None
+    return bool(adapter and 'open' in adapter.actions)
 
 
 class Door(DeactivableMixin, ModelSQL, ModelView):
@@ -69,6 +99,9 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
             'invisible': Eval('location') != 'entrance',
             'required': Eval('location') == 'entrance',
             })
+    device_door = fields.Char("Door on the Controller",
+        help="The door's number or name on its controller when the "
+        "controller has several doors (Hikvision doorNo).")
     direction = fields.Selection(DIRECTIONS, "Direction", required=True)
     zone = fields.Char("Zone",
         help="The anti-passback zone the door leads into or out of, "
@@ -88,6 +121,12 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
             ]
         cls._order.insert(0, ('compound', 'ASC'))
         cls._order.insert(1, ('name', 'ASC'))
+        cls._buttons.update({
+                'remote_open': {
+                    'invisible': ~Eval('device') | ~Eval('active'),
+                    'icon': 'tryton-launch',
+                    },
+                })
 
     @staticmethod
     def default_location():
@@ -154,6 +193,129 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
         with Transaction().set_user(0):
             decision, = Decision.create([values])
         return Decision(decision.id)
+
+    @classmethod
+    def attempt_events(cls, events):
+        """Decide on the access attempts of device events (kind
+        ``access``, from the device adapters: MQTT JSON, Hikvision ISAPI)
+        and return the decisions.
+
+        The door is the device's (``device_door`` telling the doors of a
+        controller apart). A late event (device time more than
+        :func:`late_seconds` before its arrival: buffered while the device
+        was offline) is kept with its capture time, flagged stale, and
+        never decided: it must not open a door nor count for
+        anti-passback. An allowed attempt that asks online (MQTT JSON)
+        gets an open command in the outbox that expires after
+        :func:`open_seconds`."""
+        pool = Pool()
+        Event = pool.get('community.iot.event')
+        Command = pool.get('community.iot.command')
+        late, decisions, commands = [], [], []
+        tolerance = dt.timedelta(seconds=late_seconds())
+        with Transaction().set_user(0), \
+                Transaction().set_context(active_test=False):
+            for event in Event.browse(events):
+                try:
+                    data = json.loads(event.data or '{}')
+                except ValueError:
+                    continue
+                if data.get('kind') not in DECIDED_KINDS or not event.device:
+                    continue
+                door = cls._event_door(event.device, data.get('door'))
+                if door is None:
+                    logger.info("access event %s: no door for device %s "
+                        "(door %r)", event.id, event.device.id,
+                        data.get('door'))
+                    continue
+                message = event.message
+                received = (message.received if message else None) or (
+                    event.time)
+                capture = message.device_time if message else None
+                if capture is not None and capture < received - tolerance:
+                    late.append(event)
+                    continue
+                at = capture if (capture is not None
+                    and capture <= received + tolerance) else received
+                decision = cls.decide(door, data['kind'], data.get('value'),
+                    at, event=event)
+                decisions.append(decision)
+                if (decision.result == 'allow' and data.get('online')
+                        and can_open(door.device)):
+                    commands.append((decision, door.device))
+            if late:
+                Event.write(late, {'stale': True})
+            if commands:
+                expires = dt.datetime.utcnow() + dt.timedelta(
+                    seconds=open_seconds())
+                created = Command.create([{
+                            'device': device.id, 'action': 'open',
+                            'expires_at': expires,
+                            'origin': str(decision),
+                            } for decision, device in commands])
+                Decision = pool.get('community.access.decision')
+                for (decision, _), command in zip(commands, created):
+                    decision.command = command
+                Decision.save([d for d, _ in commands])
+        return decisions
+
+    @classmethod
+    def _event_door(cls, device, name):
+        "The active door of ``device`` named ``name`` (or its only one)."
+        doors = cls.search([('device', '=', device.id),
+                ('active', '=', True)])
+        if name is not None:
+            named = [d for d in doors
+                if d.device_door == name or d.name == name]
+            if named:
+                return named[0]
+            doors = [d for d in doors if not d.device_door]
+        return doors[0] if len(doors) == 1 else None
+
+    @classmethod
+    @ModelView.button_action('community_access.wizard_door_remote_open')
+    def remote_open(cls, doors):
+        pass
+
+    @classmethod
+    def open_remotely(cls, doors, reason):
+        """Open ``doors`` now for the current user, who gives the
+        ``reason``: a decision (remote opening, with the reason and the
+        user) and an open command that expires after
+        :func:`open_seconds` (never executed later). Returns the
+        decisions."""
+        pool = Pool()
+        Decision = pool.get('community.access.decision')
+        Command = pool.get('community.iot.command')
+        reason = (reason or '').strip()
+        if not reason:
+            raise AccessError(gettext(
+                    'community_access.msg_door_remote_open_reason'))
+        user = Transaction().user
+        now = dt.datetime.utcnow()
+        expires = now + dt.timedelta(seconds=open_seconds())
+        for door in doors:
+            if not door.active or not can_open(door.device):
+                raise AccessError(gettext(
+                        'community_access.msg_door_remote_open_device',
+                        door=door.rec_name))
+        with Transaction().set_user(0):
+            decisions = Decision.create([{
+                        'door': d.id, 'compound': d.compound.id,
+                        'kind': 'remote', 'time': now,
+                        'result': 'allow', 'reason': 'remote_open',
+                        'note': reason, 'user': user,
+                        'direction': d.direction,
+                        } for d in doors])
+            commands = Command.create([{
+                        'device': d.device.id, 'action': 'open',
+                        'expires_at': expires,
+                        'origin': str(decision),
+                        } for d, decision in zip(doors, decisions)])
+            for decision, command in zip(decisions, commands):
+                decision.command = command
+            Decision.save(decisions)
+        return decisions
 
     def _decide(self, kind, value, at, received=None):
         """The decision's result, reason, credential and party of ``value``
@@ -238,3 +400,29 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
                 ('time', '<=', at),
                 ], order=[('time', 'DESC'), ('id', 'DESC')], limit=1)
         return bool(last) and last[0].direction == self.direction
+
+
+class DoorRemoteOpenStart(ModelView):
+    "Open the Door Remotely"
+    __name__ = 'community.access.door.remote_open.start'
+    door = fields.Many2One('community.access.door', "Door", readonly=True)
+    reason = fields.Char("Reason", required=True,
+        help="Why the door is opened: kept with the opening.")
+
+
+class DoorRemoteOpen(Wizard):
+    "Open the Door Remotely"
+    __name__ = 'community.access.door.remote_open'
+    start = StateView('community.access.door.remote_open.start',
+        'community_access.door_remote_open_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Open", 'open_', 'tryton-launch', default=True),
+            ])
+    open_ = StateTransition()
+
+    def default_start(self, fields):
+        return {'door': self.record.id if self.record else None}
+
+    def transition_open_(self):
+        self.model.open_remotely([self.record], self.start.reason)
+        return 'end'

@@ -16,6 +16,12 @@ CHANNEL = 'community_iot_command'
 class Command(Workflow, ModelSQL, ModelView):
     """A command to a device: pending → sent → confirmed, or failed.
 
+    A command with an expiry (``expires_at``, e.g. a door opened remotely:
+    a few seconds) is never published after it: the bridge marks it
+    expired instead, the device receives the expiry with the command and
+    a reply arriving after it is recorded (the message) without
+    confirming it.
+
     The bridge learns of new pending commands through PostgreSQL
     ``NOTIFY community_iot_command`` (sent on commit), publishes them at
     QoS 1 and marks them sent only when the broker acknowledged them
@@ -34,6 +40,7 @@ class Command(Workflow, ModelSQL, ModelView):
     action = fields.Selection([
             ('on', "Switch On"),
             ('off', "Switch Off"),
+            ('open', "Open"),
             ], "Action", required=True,
         states={'readonly': Eval('state') != 'pending'})
     state = fields.Selection([
@@ -41,7 +48,11 @@ class Command(Workflow, ModelSQL, ModelView):
             ('sent', "Sent"),
             ('confirmed', "Confirmed"),
             ('failed', "Failed"),
+            ('expired', "Expired"),
             ], "State", readonly=True, required=True)
+    expires_at = fields.Timestamp("Expires", readonly=True,
+        help="Never published after this time (UTC in the database); "
+        "empty: no expiry.")
     topic = fields.Char("Topic", readonly=True)
     payload = fields.Text("Payload", readonly=True)
     retries = fields.Integer("Retries", readonly=True)
@@ -63,6 +74,7 @@ class Command(Workflow, ModelSQL, ModelView):
             ('pending', 'sent'), ('sent', 'confirmed'),
             ('sent', 'pending'), ('pending', 'failed'), ('sent', 'failed'),
             ('failed', 'pending'),
+            ('pending', 'expired'), ('sent', 'expired'),
             }
         cls._buttons.update({
                 'retry': {
@@ -132,6 +144,29 @@ class Command(Workflow, ModelSQL, ModelView):
     def cancel(cls, commands):
         cls.write(commands, {'error': 'cancelled'})
 
+    def expired(self, now=None):
+        "Whether the command has an expiry and it is past."
+        now = now or dt.datetime.utcnow()
+        return bool(self.expires_at and self.expires_at <= now)
+
+    @classmethod
+    def expire_due(cls, exclude=()):
+        """Mark expired the pending commands whose expiry is past (the
+        bridge before it publishes, and the scheduled action) but those
+        ``exclude`` (published in time, waiting for the broker's
+        acknowledgement); return them."""
+        now = dt.datetime.utcnow()
+        commands = cls.search([
+                ('state', '=', 'pending'),
+                ('expires_at', '!=', None),
+                ('expires_at', '<=', now),
+                ('id', 'not in', list(exclude)),
+                ])
+        if commands:
+            cls.write(commands, {'state': 'expired',
+                    'error': 'expired before it was sent'})
+        return commands
+
     @classmethod
     def mark_sent(cls, ids, topics=None):
         """Mark commands sent (the broker acknowledged the publication).
@@ -195,14 +230,20 @@ class Command(Workflow, ModelSQL, ModelView):
                 ('state', '=', 'sent'),
                 ('device', 'in', list(device_ids)),
                 ])
-        confirmed = []
+        confirmed, late = [], []
         for command in commands:
             if (wanted.get(command.device.id) == command.action
                     or str(command.id) in replies.get(command.device.id, [])):
+                if command.expired(now):
+                    # recorded (the message), never confirmed
+                    command.state = 'expired'
+                    command.error = 'reply after expiry'
+                    late.append(command)
+                    continue
                 command.state = 'confirmed'
                 command.confirmed_at = now
                 confirmed.append(command)
-        cls.save(confirmed)
+        cls.save(confirmed + late)
         return confirmed
 
     @classmethod
@@ -218,9 +259,12 @@ class Command(Workflow, ModelSQL, ModelView):
                 ('state', '=', 'sent'),
                 ('sent_at', '<', threshold),
                 ])
-        retry, fail = [], []
+        retry, fail, expired = [], [], []
+        now = dt.datetime.utcnow()
         for command in commands:
-            if command.retries >= command.max_retries:
+            if command.expired(now):
+                expired.append(command)
+            elif command.retries >= command.max_retries:
                 fail.append(command)
             else:
                 retry.append(command)
@@ -235,4 +279,8 @@ class Command(Workflow, ModelSQL, ModelView):
                 command.state = 'failed'
                 command.error = 'not confirmed'
             cls.save(fail)
+        if expired:
+            cls.write(expired, {'state': 'expired',
+                    'error': 'not confirmed before its expiry'})
+        cls.expire_due()
         return retry, fail

@@ -3,13 +3,17 @@
 # license terms.
 """Devices of a compound and the places they are installed at."""
 import datetime as dt
+import hashlib
+import hmac
 import json
+import secrets
 
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
+from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import DeviceError
 
@@ -18,6 +22,8 @@ FAMILIES = [
     ('tasmota', "Tasmota"),
     ('shelly', "Shelly Gen2"),
     ('generic', "Generic JSON"),
+    ('access', "Access Controller (JSON)"),
+    ('hikvision', "Hikvision ISAPI (HTTP)"),
     ]
 CAPABILITIES = [
     ('contact', "Contact"),
@@ -133,6 +139,10 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
         "within this many minutes. Empty: no check.")
     latest_state = fields.Text("Latest State", readonly=True,
         help="The last state reported by the device, as JSON.")
+    push_token_hash = fields.Char("Push Token Hash", readonly=True,
+        strip=False, states={'invisible': True},
+        help="SHA-256 of the token a device pushing over HTTP (Hikvision "
+        "ISAPI) presents; the token itself is never stored.")
     events = fields.One2Many('community.iot.event', 'device', "Events",
         readonly=True)
     alarms = fields.One2Many('community.iot.alarm', 'device', "Alarms",
@@ -152,6 +162,10 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
                 'confirm': {
                     'invisible': Eval('state') != 'discovered',
                     'icon': 'tryton-ok',
+                    },
+                'new_push_token': {
+                    'invisible': Eval('family') != 'hikvision',
+                    'icon': 'tryton-refresh',
                     },
                 })
 
@@ -186,6 +200,32 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
             return json.loads(self.latest_state or '{}')
         except ValueError:
             return {}
+
+    @classmethod
+    @ModelView.button_action('community_iot.wizard_device_push_token')
+    def new_push_token(cls, devices):
+        pass
+
+    @classmethod
+    def set_push_tokens(cls, devices):
+        """Give each device a new random HTTP push token (256 bits from
+        ``secrets``), store only its SHA-256 and return {device id:
+        token} to show once."""
+        tokens = {}
+        for device in devices:
+            token = secrets.token_urlsafe(32)
+            device.push_token_hash = hashlib.sha256(
+                token.encode()).hexdigest()
+            tokens[device.id] = token
+        cls.save(devices)
+        return tokens
+
+    def check_push_token(self, token):
+        "Whether ``token`` is the device's HTTP push token."
+        if not self.push_token_hash or not token:
+            return False
+        return hmac.compare_digest(self.push_token_hash,
+            hashlib.sha256(token.encode('utf-8', 'replace')).hexdigest())
 
     @classmethod
     @ModelView.button
@@ -227,3 +267,34 @@ class Device(DeactivableMixin, Workflow, ModelSQL, ModelView):
                     } for d in silent])
         Rule.apply(events)
         return silent
+
+
+class DevicePushTokenShow(ModelView):
+    "New Push Token"
+    __name__ = 'community.iot.device.push_token.show'
+    token = fields.Char("Token", readonly=True,
+        help="Shown only now: enter it as the password of the device's "
+        "HTTP host; only its hash is kept.")
+    url = fields.Char("URL", readonly=True,
+        help="The path of the device's HTTP host on this server.")
+
+
+class DevicePushToken(Wizard):
+    "New Push Token"
+    __name__ = 'community.iot.device.push_token'
+    start = StateTransition()
+    show = StateView('community.iot.device.push_token.show',
+        'community_iot.device_push_token_show_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def transition_start(self):
+        self._token = self.model.set_push_tokens([self.record])[
+            self.record.id]
+        return 'show'
+
+    def default_show(self, fields):
+        from trytond.transaction import Transaction
+        return {'token': getattr(self, '_token', None),
+            'url': '/%s/community_iot/hikvision/%s' % (
+                Transaction().database.name, self.record.key)}

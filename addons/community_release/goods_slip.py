@@ -380,6 +380,19 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                 raise SlipError(gettext(
                         'community_release.msg_slip_no_lines',
                         slip=slip.rec_name))
+        cls._notify_owners([s for s in slips if s.relation != 'owner'])
+
+    @classmethod
+    def _notify_owners(cls, slips):
+        """Ask the owners of the units to approve the slips of their
+        tenants and household members (community_notification)."""
+        pass
+
+    @classmethod
+    def _notify_applicants(cls, slips, outcome):
+        """Tell the applicants the property's ``outcome`` ('approved' or
+        'rejected') of their slips (community_notification)."""
+        pass
 
     @classmethod
     def _check_owner(cls, slips, owner):
@@ -428,12 +441,13 @@ class GoodsSlip(UnitCompoundMixin, Workflow, ModelSQL, ModelView):
                         'community_release.msg_slip_owner_first',
                         slip=slip.rec_name))
         cls.write(slips, {'approved_by': Transaction().user or None})
+        cls._notify_applicants(slips, 'approved')
 
     @classmethod
     @ModelView.button
     @Workflow.transition('rejected')
     def reject(cls, slips):
-        pass
+        cls._notify_applicants(slips, 'rejected')
 
     @classmethod
     @ModelView.button

@@ -291,5 +291,58 @@ class CommunityAccessTestCase(
                 [(compound.code, 1), (compound.code, 31), ('LS02', 1)])
             self.assertEqual(Decision.purge(now), 0)
 
+    @with_transaction()
+    def test_face_consent(self):
+        """A face needs a given consent and another credential; a child's
+        consent is the guardian's; withdrawing revokes the faces; the
+        person id on the devices is random, never an ID number"""
+        pool = Pool()
+        Credential = pool.get('community.access.credential')
+        Consent = pool.get('community.access.face_consent')
+        Party = pool.get('party.party')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            adult, child, mother = Party.create([
+                    {'name': "李强", 'identifiers': [('create', [{
+                                        'type': 'cn_ric',
+                                        'code': '511102198001010012'}])]},
+                    {'name': "李小宝", 'identifiers': [('create', [{
+                                        'type': 'cn_ric',
+                                        'code': '511102201805050022'}])]},
+                    {'name': "王芳"}])
+            consent, = Consent.create([{'compound': compound.id,
+                        'party': adult.id, 'date': dt.date(2026, 12, 1)}])
+            face = {'compound': compound.id, 'party': adult.id,
+                'kind': 'face', 'face_consent': consent.id}
+            # no other way in yet
+            with self.assertRaisesRegex(Exception, 'only way in'):
+                Credential.create([face])
+            Credential.create([{'compound': compound.id,
+                        'party': adult.id, 'kind': 'card',
+                        'identifier': 'A1B2C3D4'}])
+            credential, = Credential.create([face])
+            self.assertRegex(credential.identifier, r'^[0-9A-F]{16}$')
+            # without consent, or with another person's
+            with self.assertRaisesRegex(Exception, '"Face Consent"'):
+                Credential.create([dict(face, face_consent=None)])
+
+            # a child of 8: the guardian consents
+            with self.assertRaisesRegex(Exception, 'under 14'):
+                Consent.create([{'compound': compound.id,
+                            'party': child.id,
+                            'date': dt.date(2026, 12, 1)}])
+            child_consent, = Consent.create([{'compound': compound.id,
+                        'party': child.id, 'guardian': mother.id,
+                        'date': dt.date(2026, 12, 1)}])
+            self.assertEqual(child_consent.state, 'given')
+
+            Consent.withdraw([consent])
+            self.assertEqual((consent.state, credential.state),
+                ('withdrawn', 'revoked'))
+            self.assertIsNotNone(consent.withdrawn)
+            with self.assertRaisesRegex(Exception, '"Face Consent"'):
+                Credential.create([face])
+
 
 del ModuleTestCase

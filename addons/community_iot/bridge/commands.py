@@ -6,7 +6,8 @@ encodes its own (``Adapter.command``)."""
 from .adapters import command
 
 
-def build(family, key, action, command_id, roots):
-    """Return (topic, payload str) switching device ``key`` of ``family``
-    ``action`` ('on'/'off'); raises ValueError for unknown families."""
-    return command(family, key, action, command_id, roots)
+def build(family, key, action, command_id, roots, expires=None):
+    """Return (topic, payload str) of ``action`` to device ``key`` of
+    ``family`` (with its expiry, naive UTC, when it has one); raises
+    ValueError for unknown families or actions."""
+    return command(family, key, action, command_id, roots, expires=expires)

@@ -8,6 +8,7 @@ sent by the ORM at commit when a command is created or retried) and sweeps
 pending commands on start, on every notification and once a minute as a
 safety net; it is woken at once, it does not poll every few seconds.
 """
+import datetime as dt
 import logging
 import queue
 import threading
@@ -109,8 +110,24 @@ class Outbox:
         if entries:
             logger.info("commands sent: %s", [e[0] for e in entries])
 
+    def _expire(self):
+        """Mark expired the pending commands past their expiry (never
+        published); return their ids."""
+        pool = Pool(self.database)
+        with self._lock:
+            inflight = set(self.pending_ids)
+        with Transaction().start(self.database, 0) as transaction:
+            Command = pool.get('community.iot.command')
+            expired = [c.id for c in Command.expire_due(exclude=inflight)]
+            transaction.commit()
+        if expired:
+            logger.warning("commands expired before they were sent: %s",
+                expired)
+        return expired
+
     def _publish_pending(self):
         pool = Pool(self.database)
+        self._expire()
         with Transaction().start(self.database, 0, readonly=True):
             Command = pool.get('community.iot.command')
             commands = Command.search([('state', '=', 'pending')],
@@ -122,16 +139,25 @@ class Outbox:
                 device = command.device
                 try:
                     topic, payload = build(device.family, device.key,
-                        command.action, command.id, self.conf.roots)
+                        command.action, command.id, self.conf.roots,
+                        expires=command.expires_at)
                 except ValueError:
-                    logger.error("command %s: no command for family %s",
-                        command.id, device.family)
+                    logger.error("command %s: no command %s for family %s",
+                        command.id, command.action, device.family)
                     continue
-                todo.append((command.id, topic, payload))
-        for command_id, topic, payload in todo:
+                todo.append((command.id, topic, payload,
+                        command.expires_at))
+        late = False
+        for command_id, topic, payload, expires in todo:
+            if expires and expires <= dt.datetime.utcnow():
+                # expired while the others were published: never sent
+                late = True
+                continue
             with self._lock:
                 info = self.client.publish(topic, payload, qos=1)
                 if info.rc == 0:
                     self.inflight[info.mid] = (command_id, topic, payload)
                     self.pending_ids.add(command_id)
             logger.info("command %s published on %s", command_id, topic)
+        if late:
+            self._expire()

@@ -383,11 +383,134 @@ class AdapterTestCase(unittest.TestCase):
                 '{"state": "OFF", "command_id": 7}'))
         with self.assertRaises(ValueError):
             build('homeassistant', 'x', 'on', 7, DEFAULT_ROOTS)
+        with self.assertRaises(ValueError):
+            # a switch has no open command, a door no switch
+            build('generic', 'm7', 'open', 7, DEFAULT_ROOTS)
+        with self.assertRaises(ValueError):
+            build('access', 'gate', 'on', 7, DEFAULT_ROOTS)
+        with self.assertRaises(ValueError):
+            build('hikvision', 'hik', 'open', 7, DEFAULT_ROOTS)
         self.assertEqual(subscriptions(DEFAULT_ROOTS), [
-                'community/devices/#', 'homeassistant/#', 'shellies/#',
+                'community/access/#', 'community/devices/#',
+                'homeassistant/#', 'shellies/#',
                 'tele/#', 'stat/#', 'zigbee2mqtt/#'])
         # an empty root turns a family off (Tasmota: top-level topics)
         roots = dict(DEFAULT_ROOTS, shelly='')
         self.assertNotIn('shellies/#', subscriptions(roots))
         with self.assertRaises(DecodeError):
             route('shellies/s1/online', roots)
+
+
+class AccessAdapterTestCase(unittest.TestCase):
+    "Access controllers: MQTT JSON and Hikvision ISAPI"
+
+    def test_attempt(self):
+        "An MQTT JSON attempt is an access event with the device's time"
+        d = decode('community/access/b3/gate/attempt', json.dumps({
+                    'door': 1, 'kind': 'card', 'value': ' A1B2C3D4 ',
+                    'time': '2026-12-02T09:00:00+08:00', 'id': 8812}))
+        self.assertEqual((d.family, d.key), ('access', 'b3/gate'))
+        event, = d.events
+        self.assertEqual(event.kind, 'access')
+        self.assertEqual(event.data, {'kind': 'card', 'value': 'A1B2C3D4',
+                'door': '1', 'id': '8812', 'online': True})
+        self.assertEqual(d.time, dt.datetime(2026, 12, 2, 1, 0))
+
+    def test_attempt_bad(self):
+        "Unknown kinds, missing values and other shapes are refused"
+        for payload in [b'{"kind": "iris", "value": "x"}',
+                b'{"kind": "card"}', b'{"kind": "card", "value": true}',
+                b'{"kind": "card", "value": ""}', b'[1]', b'{"kind": ']:
+            with self.assertRaises(DecodeError):
+                decode('community/access/gate/attempt', payload)
+        with self.assertRaises(DecodeError):
+            decode('community/access/gate/other', b'{}')
+
+    def test_reply_and_command(self):
+        "An open command carries its expiry; only a done reply confirms"
+        from trytond.modules.community_iot.bridge.adapters import (
+            DEFAULT_ROOTS)
+        from trytond.modules.community_iot.bridge.commands import build
+        topic, payload = build('access', 'gate', 'open', 12, DEFAULT_ROOTS,
+            expires=dt.datetime(2026, 12, 2, 1, 0, 10))
+        self.assertEqual(topic, 'community/access/gate/command')
+        self.assertEqual(json.loads(payload), {'action': 'open',
+                'command_id': '12', 'expires': '2026-12-02T01:00:10Z'})
+        d = decode('community/access/gate/reply',
+            b'{"command_id": 12, "result": "opened"}')
+        self.assertEqual(d.reply_to, '12')
+        d = decode('community/access/gate/reply',
+            b'{"command_id": 12, "result": "expired"}')
+        self.assertIsNone(d.reply_to)
+        self.assertEqual(decode('community/access/gate/command',
+                payload).events, [])
+
+    def test_hikvision_minor_codes(self):
+        "Hikvision minor codes map to credential kinds and values"
+        from trytond.modules.community_iot.bridge.adapters import hikvision
+
+        def event(minor, **fields):
+            body = {'majorEventType': 5, 'subEventType': minor,
+                'serialNo': 7, 'doorNo': 1}
+            body.update(fields)
+            return json.dumps({'ipAddress': '10.0.0.7',
+                    'dateTime': '2026-12-02T09:00:00+08:00',
+                    'eventType': 'AccessControllerEvent',
+                    'AccessControllerEvent': body}).encode()
+        cases = [
+            (0x01, {'cardNo': '1234567890'}, 'card', '1234567890', 'allow'),
+            (0x06, {'cardNo': '99'}, 'card', '99', 'deny'),
+            (0x4b, {'employeeNoString': 'P0001'}, 'face', 'P0001', 'allow'),
+            (0x4c, {}, 'face', None, 'deny'),
+            (0x9c, {'cardNo': 'QR1'}, 'qr', 'QR1', 'allow'),
+            (0x400, {}, 'remote', None, 'allow'),
+            ]
+        for minor, fields, kind, value, result in cases:
+            d = hikvision.decode('hik', event(minor, **fields))
+            data = d.events[0].data
+            self.assertEqual((data['kind'], data['value'],
+                    data['device_result'], data['door'], data['id']),
+                (kind, value, result, '1', '7'), minor)
+            self.assertEqual(d.time, dt.datetime(2026, 12, 2, 1, 0))
+        # other events (door held open, tamper…) only tell it is alive
+        d = hikvision.decode('hik', event(0x15))
+        self.assertEqual((d.events, d.availability), ([], 'online'))
+        d = hikvision.decode('hik', json.dumps({'eventType': 'heartBeat',
+                    'dateTime': '2026-12-02T09:00:00+08:00'}).encode())
+        self.assertEqual((d.events, d.availability), ([], 'online'))
+        for bad in [b'{}', b'{"eventType": "AccessControllerEvent"}',
+                json.dumps({'eventType': 'AccessControllerEvent',
+                        'dateTime': 'yesterday', 'AccessControllerEvent': {
+                            'majorEventType': 5,
+                            'subEventType': 1}}).encode()]:
+            with self.assertRaises(DecodeError):
+                hikvision.decode('hik', bad)
+        # never an MQTT topic of its own
+        with self.assertRaises(DecodeError):
+            route('hikvision/hik')
+
+    def test_hikvision_multipart_and_dedup(self):
+        "The JSON part of a multipart body; retries share one key"
+        from trytond.modules.community_iot.bridge.adapters import hikvision
+        body = b'{"eventType": "AccessControllerEvent"}'
+        data = (b'--b\r\nContent-Disposition: form-data; name="Picture"; '
+            b'filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+            b'\xff\xd8{\r\n--b\r\nContent-Disposition: form-data; '
+            b'name="event_log"\r\n\r\n' + body + b'\r\n--b--\r\n')
+        self.assertEqual(hikvision.event_json(
+                'multipart/form-data; boundary=b', data), body)
+        self.assertEqual(hikvision.event_json('application/json', body),
+            body)
+        with self.assertRaises(DecodeError):
+            hikvision.event_json('multipart/form-data; boundary=b',
+                b'--b\r\n\r\nnot json\r\n--b--\r\n')
+        one = {'dateTime': '2026-12-02T09:00:00+08:00',
+            'AccessControllerEvent': {'serialNo': 7}}
+        again = dict(one, activePostCount=2)
+        later = dict(one, dateTime='2026-12-03T09:00:00+08:00')
+        self.assertEqual(hikvision.dedup_key('SN1', one),
+            hikvision.dedup_key('SN1', again))
+        self.assertNotEqual(hikvision.dedup_key('SN1', one),
+            hikvision.dedup_key('SN1', later))
+        self.assertNotEqual(hikvision.dedup_key('SN1', one),
+            hikvision.dedup_key('SN2', one))

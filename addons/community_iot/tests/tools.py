@@ -41,3 +41,35 @@ def mark_sent(*command_ids, config=None):
         Command = Pool(config.database_name).get('community.iot.command')
         Command.mark_sent(list(command_ids))
         transaction.commit()
+
+
+class RecordingClient:
+    "A stand-in for the bridge's MQTT client: records what is published."
+
+    def __init__(self):
+        import threading
+        self.published = []
+        self.connected = threading.Event()
+        self.connected.set()
+
+    def publish(self, topic, payload, qos=0):
+        from types import SimpleNamespace
+        self.published.append((topic, payload))
+        return SimpleNamespace(rc=0, mid=len(self.published))
+
+
+def sweep_outbox(config=None, roots=None):
+    """Run one sweep of the bridge's outbox (expire, then publish the
+    pending commands) with a recording client; return the (topic,
+    payload) published. The broker's acknowledgements are not simulated:
+    see :func:`mark_sent`."""
+    from types import SimpleNamespace
+
+    from ..bridge.adapters import DEFAULT_ROOTS
+    from ..bridge.outbox import Outbox
+    config = config or pconfig.get_config()
+    client = RecordingClient()
+    outbox = Outbox(config.database_name, client,
+        SimpleNamespace(roots=roots or dict(DEFAULT_ROOTS)))
+    outbox._publish_pending()
+    return client.published

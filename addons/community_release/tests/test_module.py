@@ -51,7 +51,7 @@ class CommunityReleaseTestCase(
         TranslationTestMixin, CompanyTestMixin, ModuleTestCase):
     "Test community_release module"
     module = 'community_release'
-    extras = ['community_billing']
+    extras = ['community_billing', 'community_notification']
 
     def slip(self, unit, applicant, start=dt.date(2026, 12, 3), days=1,
             items=(("冰箱", 1), ("纸箱", 3))):

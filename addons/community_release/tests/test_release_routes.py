@@ -171,8 +171,12 @@ class ReleaseRouteTestCase(PortalPages, RouteTestCase):
         self.assertEqual(other.get(self.url('/release/%s' % ref),
                 headers=ZH).status_code, 404)
 
-        # the owner sees it waiting for them and agrees
+        # the owner is told in their inbox, sees it waiting for them and
+        # agrees
         owner = self.login('13900139006')
+        self.assertIn('周租 申请物品放行，等您同意', owner.get(
+                self.url('/notifications'),
+                headers=ZH).get_data(as_text=True))
         html = owner.get(self.url('/release'),
             headers=ZH).get_data(as_text=True)
         self.assertIn('等待您同意', html)

@@ -11,14 +11,16 @@ New families: a module with an ``Adapter`` subclass registered in
 ``ADAPTERS``, a root in the configuration (``topic_<family>``) and the
 device ``family`` selection extended.
 """
-from . import generic, homeassistant, shelly, tasmota, zigbee2mqtt
+from . import (
+    access, generic, hikvision, homeassistant, shelly, tasmota, zigbee2mqtt)
 from .base import (  # noqa: F401
     CLEARED_BY, EVENT_KINDS, URGENT_KINDS, Adapter, DecodeError, Decoded,
     Event, device_time, jsonable)
 
 ADAPTERS = {a.family: a for a in (
         zigbee2mqtt.ADAPTER, tasmota.ADAPTER, shelly.ADAPTER,
-        generic.ADAPTER, homeassistant.ADAPTER)}
+        generic.ADAPTER, homeassistant.ADAPTER, access.ADAPTER,
+        hikvision.ADAPTER)}
 DEFAULT_ROOTS = {family: a.default_root for family, a in ADAPTERS.items()}
 
 
@@ -104,13 +106,14 @@ def topic_device(topic, roots=None):
     return (family, key) if key else None
 
 
-def command(family, key, action, command_id, roots):
-    """Return (topic, payload str) switching device ``key`` of ``family``
-    ``action`` ('on'/'off'); raises ValueError for families without
-    commands."""
+def command(family, key, action, command_id, roots, expires=None):
+    """Return (topic, payload str) of ``action`` ('on'/'off', 'open' for
+    access controllers) to device ``key`` of ``family``, with its expiry
+    ``expires`` (naive UTC) when it has one; raises ValueError for
+    families without commands or without that action."""
     adapter = ADAPTERS.get(family)
-    if adapter is None:
-        raise ValueError("no command for family %r" % family)
+    if adapter is None or action not in adapter.actions:
+        raise ValueError("no command %r for family %r" % (action, family))
     root = roots.get(family, '')
     return adapter.command(root + '/' if root else '', key, action,
-        command_id)
+        command_id, expires=expires)

@@ -35,6 +35,7 @@ EVENT_KINDS = [
     ('energy', "Energy Reading"),
     ('online', "Device Online"),
     ('offline', "Device Offline"),
+    ('access', "Access Attempt"),
     ('custom', "Custom"),
     ]
 #: Events of a person in danger: their rules run (an alarm is raised) even
@@ -126,6 +127,8 @@ class Adapter:
     #: whether the family works without a root (its topics recognised by
     #: :meth:`owns` alone); the others are off when their root is empty
     rootless = False
+    #: the command actions the family's devices understand
+    actions = ('on', 'off')
 
     def filters(self, root):
         "Topic filters to subscribe to (none without a root)."
@@ -149,9 +152,10 @@ class Adapter:
         (device renamed or removed); nothing to apply."""
         return Decoded(self.family, self.device_key(rest), cleared=True)
 
-    def command(self, prefix, key, action, command_id):
+    def command(self, prefix, key, action, command_id, expires=None):
         """(topic, payload str) switching device ``key`` ``action``
-        ('on'/'off'); ``prefix`` is the root and ``/`` or empty."""
+        ('on'/'off'); ``prefix`` is the root and ``/`` or empty;
+        ``expires``: the command's expiry (naive UTC) when it has one."""
         raise ValueError("no command for family %r" % self.family)
 
 

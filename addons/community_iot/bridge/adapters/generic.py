@@ -77,7 +77,7 @@ class Generic(Adapter):
     def decode(self, rest, payload, roots):
         return decode(rest, payload, roots)
 
-    def command(self, prefix, key, action, command_id):
+    def command(self, prefix, key, action, command_id, expires=None):
         return prefix + key + '/set', json.dumps({
                 'state': 'ON' if action == 'on' else 'OFF',
                 'command_id': command_id})
