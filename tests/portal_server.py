@@ -22,8 +22,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # the portal shows bills, payments, service requests and announcements
 # (community_portal: the portal itself, once it is a module of its own)
 PORTAL_MODULES = [m for m in ['community_billing', 'community_service',
-        'community_announcement', 'community_portal']
+        'community_announcement', 'community_portal',
+        # the visitor pages, the devices of the resident's home
+        'community_visitor', 'community_iot']
     if (ROOT / 'addons' / m / 'tryton.cfg').exists()]
+#: the Tasmota plug in 3-2-1201 (its topics under the bridge's root)
+HOME_PLUG = 'home_plug_1201'
 sys.path.insert(0, str(ROOT / 'scripts'))
 import devdb  # noqa: E402
 
@@ -294,7 +298,22 @@ def prepare_data(conf, database):
             Model, [u1, u2, u3], Company(company.id))
         data['buildings'] = {'3': b3.id, '9': b9.id}
         data['meters'] = prepare_meters(Model, [u1, u2, u3])
+    data['devices'] = prepare_devices(Model, jz, u1)
     print(json.dumps(data))
+
+
+def prepare_devices(Model, compound, unit):
+    """With community_iot: a Tasmota plug in the living room of 3-2-1201
+    (the bridge's topic roots come from its configuration)."""
+    try:
+        Device = Model.get('community.iot.device')
+    except Exception:
+        return {}
+    plug = Device(name="客厅插座", family='tasmota', key=HOME_PLUG,
+        compound=compound, unit=unit)
+    plug.capabilities = ['switch', 'power']
+    plug.save()
+    return {'plug': plug.id}
 
 
 def prepare_portals(Model, jz, bj, b3, b9):
@@ -317,7 +336,10 @@ def prepare_portals(Model, jz, bj, b3, b9):
     result = {}
     for compound, name, colour, keys, notices, contacts, image in [
             (jz, "嘉州花园业主之家", '#C0392B',
-                ['bills', 'requests', 'announcements', 'profile'],
+                ['bills', 'requests', 'announcements']
+                + [k for k, m in [('visitors', 'community_visitor'),
+                        ('devices', 'community_iot')]
+                    if m in PORTAL_MODULES] + ['profile'],
                 "本周六 9:00-12:00 停水检修",
                 "物业服务中心 0833-2100001", None),
             (bj, "滨江花园智慧社区", '#117A65',

@@ -70,7 +70,8 @@ class Server:
         self.local.mkdir(parents=True, exist_ok=True)
         conf = self.local / 'trytond.conf'
         conf.write_text('[database]\npath = %s\n[web]\nlisten = '
-            '127.0.0.1:%s\n' % (self.local, self.port))
+            '127.0.0.1:%s\n[community_iot]\nadms_database = %s\n'
+            % (self.local, self.port, DB))
         return conf
 
     def start(self):
@@ -137,9 +138,14 @@ def prepare(conf, database):
     zhang = Party(name="张伟")
     zhang.save()
     Credential = Model.get('community.access.credential')
-    for kind, identifier in [('card', 'A1B2C3D4'), ('face', 'P0001')]:
-        Credential(compound=compound, party=zhang, kind=kind,
-            identifier=identifier).save()
+    Credential(compound=compound, party=zhang, kind='card',
+        identifier='A1B2C3D4').save()
+    FaceConsent = Model.get('community.access.face_consent')
+    consent = FaceConsent(compound=compound, party=zhang,
+        date=dt.date.today(), method='paper')
+    consent.save()
+    Credential(compound=compound, party=zhang, kind='face',
+        identifier='P0001', face_consent=consent).save()
     Device = Model.get('community.iot.device')
     hik = Device(name="东门人脸机", family='hikvision', key='hik-east',
         serial='DS-K1T671M0001', compound=compound)
@@ -153,9 +159,14 @@ def prepare(conf, database):
     b3 = Door(name="3栋门", compound=compound, location='gate',
         device=reader)
     b3.save()
+    zk = Device(name="北门人脸机", family='zkteco', key='CKJ1234',
+        compound=compound)
+    zk.save()
+    north = Door(name="北门", compound=compound, location='gate', device=zk)
+    north.save()
     DoorGroup = Model.get('community.access.door.group')
     group = DoorGroup(name="东门", compound=compound)
-    group.doors.extend([Door(east.id), Door(b3.id)])
+    group.doors.extend([Door(east.id), Door(b3.id), Door(north.id)])
     group.save()
     Rule = Model.get('community.access.rule')
     Rule(name="张伟", compound=compound, subject='party', party=zhang,
@@ -165,7 +176,7 @@ def prepare(conf, database):
         token = Devices.set_push_tokens([Devices(hik.id)])[hik.id]
         transaction.commit()
     print(json.dumps({'token': token, 'door': east.id, 'device': hik.id,
-                'reader': reader.id}))
+                'reader': reader.id, 'north': north.id}))
 
 
 @pytest.fixture(scope='module')
@@ -292,6 +303,31 @@ def test_latency(server):
         "p99 %.1f ms over %d events" % (p50, p99, len(times)))
     # not a timed test: only that nothing waits on a queue or a timeout
     assert p99 < 2000
+
+
+def test_zkteco_adms(server):
+    "A ZKTeco terminal's handshake and ATTLOG upload over real HTTP"
+    base = 'http://127.0.0.1:%s/iclock/' % server.port
+    with urllib.request.urlopen(base + 'cdata?SN=CKJ1234&options=all',
+            timeout=30) as response:
+        assert response.read().decode().startswith(
+            'GET OPTION FROM: CKJ1234\n')
+    local = (dt.datetime.utcnow() + dt.timedelta(hours=8)).strftime(
+        '%Y-%m-%d %H:%M:%S')
+    body = ('P0001\t%s\t0\t15\t0\t0\t0\n' % local).encode()
+    url = base + 'cdata?SN=CKJ1234&table=ATTLOG&Stamp=9999'
+    for _ in range(2):
+        request = urllib.request.Request(url, data=body, method='POST')
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.read() == b'OK: 1'
+    assert sql('SELECT kind, result, reason FROM community_access_decision '
+        'WHERE door = %s', (server.data['north'],)) == [
+        ('face', 'allow', 'granted')]
+    request = urllib.request.Request(base + 'cdata?SN=NOPE&table=ATTLOG',
+        data=body, method='POST')
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=30)
+    assert error.value.code == 401
 
 
 def test_mqtt_attempt_opens_and_expired_command_never_sent(server,

@@ -24,6 +24,7 @@ FAMILIES = [
     ('generic', "Generic JSON"),
     ('access', "Access Controller (JSON)"),
     ('hikvision', "Hikvision ISAPI (HTTP)"),
+    ('zkteco', "ZKTeco ADMS (HTTP)"),
     ]
 CAPABILITIES = [
     ('contact', "Contact"),

@@ -1,22 +1,29 @@
 # This file is part of the community OS project. The COPYRIGHT file at the
 # top level of this repository contains the full copyright notices and
 # license terms.
-"""HTTP push of devices: Hikvision ISAPI access events.
+"""HTTP push of devices: Hikvision ISAPI access events and ZKTeco ADMS
+logs, applied like a batch of the MQTT bridge (``ingest``), inline in one
+short transaction (the access attempts are decided there by
+``community_access``: a few milliseconds, see
+``tests/test_access_http.py``); the answer is sent after the commit.
 
 ``POST /<database>/community_iot/hikvision/<device key>``: the URL of
 the controller's HTTP listening host (``/ISAPI/Event/notification/
 httpHosts``). The device is authenticated by its push token (HTTP Basic
 password, or ``?token=``; only its SHA-256 is stored on the device),
 the JSON is taken from the body or from its ``multipart/form-data`` part
-(pictures are not kept), stored once as a device message keyed on
-(device, ``serialNo``, ``dateTime``) so that a retry is a no-op, and
-applied inline in the same short transaction like a batch of the MQTT
-bridge (the access attempts are decided there by ``community_access``; a
-few milliseconds: see ``tests/test_access_http.py``): the answer is sent
-after the commit. A
+(pictures are not kept) and stored once as a device message keyed on
+(device, ``serialNo``, ``dateTime``) so that a retry is a no-op. A
 payload that cannot be read is quarantined with its reason and answered
 200 (the device must not retry it forever), never 500; a database
 conflict is answered 503 and the device sends it again.
+
+``/iclock/cdata``, ``/iclock/getrequest``, ``/iclock/devicecmd``: ZKTeco
+terminals (ADMS), whose paths name no database (``[community_iot]
+adms_database``) and which present nothing but their serial number: an
+active device of family ``zkteco`` with that key. Each ATTLOG line is
+stored once (terminal, PIN, time). The protocol has no secret: keep the
+terminals on a network of their own.
 """
 import datetime as dt
 import hashlib
@@ -26,16 +33,18 @@ import time
 
 from werkzeug.wrappers import Response
 
-from trytond import backend
+from trytond import backend, config
 from trytond.protocols.wrappers import with_pool, with_transaction
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
-from .bridge.adapters import DecodeError
+from .bridge.adapters import DecodeError, Decoded
 from .bridge.adapters import hikvision as adapter
+from .bridge.adapters import zkteco
 from .ingest import Prepared
 
 logger = logging.getLogger(__name__)
+SECTION = 'community_iot'
 #: the raw bytes kept of a payload that cannot be read
 KEEP = 256 * 1024
 
@@ -122,3 +131,87 @@ def _hikvision(request, pool, device_key):
     return _json({'statusCode': 1, 'statusString': 'OK',
             'duplicate': not stats['new'],
             'quarantined': bool(stats['quarantined'])})
+
+
+# --- ZKTeco ADMS -----------------------------------------------------------
+
+def adms_database():
+    """The database of the ZKTeco terminals (``[community_iot]
+    adms_database``): their ``/iclock`` paths name none."""
+    return config.get(SECTION, 'adms_database', default='')
+
+
+def _text(body, status=200):
+    return Response(body, status=status, content_type='text/plain')
+
+
+def iclock(request, path):
+    """``/iclock/cdata`` (GET: the terminal's options; POST: its logs),
+    ``/iclock/getrequest`` (no command yet: ``OK``) and
+    ``/iclock/devicecmd`` of a ZKTeco terminal known by its serial number
+    (``SN``) as an active device of family ``zkteco``."""
+    database = adms_database()
+    if not database or path not in {'cdata', 'getrequest', 'devicecmd'}:
+        return _text('Not Found', 404)
+    try:
+        return with_pool(_iclock)(request, database, path)
+    except backend.DatabaseOperationalError:
+        logger.warning("zkteco push conflicted", exc_info=True)
+        return _text('retry', 503)
+
+
+iclock.max_request_size = zkteco.MAX_LINES * 200
+app.route('/iclock/<path>', methods=['GET', 'POST'])(iclock)
+
+
+def prepare_adms(device, table, body, received):
+    """The ingestion records of a terminal's post: one per ATTLOG line
+    (keyed on the terminal, the PIN and the time: a repeated upload is a
+    no-op), or the whole body of another table."""
+    sn = device.key
+    topic = ('zkteco/%s/%s' % (sn, table or '')).encode('utf-8')
+    batch = Prepared()
+    if table == 'ATTLOG':
+        try:
+            lines = zkteco.attlog(sn, body)
+        except DecodeError as exception:
+            lines = [(hashlib.sha256(b'zkteco\0' + body).hexdigest(),
+                    body[:KEEP], None, str(exception.args[0]))]
+    else:
+        lines = [(hashlib.sha256(topic + b'\0' + body).hexdigest(),
+                body[:KEEP], Decoded(zkteco.FAMILY, sn,
+                    availability='online'), None)]
+    for key, payload, decoded, error in lines:
+        batch.append({
+                'topic': topic, 'payload': bytes(payload), 'key': key,
+                'received': received, 'retain': False,
+                'decoded': decoded, 'decode_error': error,
+                'topic_device': (zkteco.FAMILY, sn),
+                })
+    return batch
+
+
+@with_transaction(readonly=False)
+def _iclock(request, pool, path):
+    Device = pool.get('community.iot.device')
+    Message = pool.get('community.iot.message')
+    sn = request.args.get('SN', '')
+    devices = Device.search([
+            ('family', '=', zkteco.FAMILY),
+            ('key', '=', sn),
+            ('active', '=', True),
+            ], limit=1) if sn else []
+    if not devices:
+        Transaction().rollback()
+        logger.warning("zkteco terminal %r refused from %s", sn[:50],
+            request.remote_addr)
+        return _text('Unknown device', 401)
+    device, = devices
+    if path == 'cdata' and request.method == 'GET':
+        return _text(zkteco.options(sn))
+    if path != 'cdata' or request.method != 'POST':
+        return _text('OK')
+    batch = prepare_adms(device, request.args.get('table'),
+        request.get_data(), dt.datetime.utcnow())
+    Message.ingest_prepared(batch)
+    return _text('OK: %d' % len(batch))

@@ -298,6 +298,21 @@ def reason_text(ctx, reason):
     return ctx._(REASON_TEXTS[reason])
 
 
+def expected_today(ctx):
+    """The approved slips of the guard's compounds (their record rules)
+    valid today in their compound's calendar: the goods expected at the
+    gate."""
+    Slip = ctx.pool.get(MODEL)
+    around = dt.date.today()
+    slips = Slip.search([
+            ('state', '=', 'approved'),
+            ('start', '<=', around + dt.timedelta(days=1)),
+            ('end', '>', around - dt.timedelta(days=1)),
+            ], order=[('unit', 'ASC'), ('id', 'ASC')], limit=100)
+    return [s for s in slips
+        if s.start <= local_today(s.compound) < s.end]
+
+
 def lookup(ctx, token):
     "The slip of ``token`` among the guard's compounds, else None."
     Slip = ctx.pool.get(MODEL)
@@ -327,7 +342,9 @@ def staff_release(ctx):
         return staff_release_post(ctx)
     token = ctx.request.args.get('token', '').strip()[:100]
     if not token:
-        return ctx.render('staff/release.html', token='', record=None)
+        return ctx.render('staff/release.html', token='', record=None,
+            expected=expected_today(ctx), window=window_text,
+            items=items_text)
     slip = lookup(ctx, token)
     if slip is None:
         return ctx.render('staff/release.html', token=token, record=None,

@@ -514,3 +514,38 @@ class AccessAdapterTestCase(unittest.TestCase):
             hikvision.dedup_key('SN1', later))
         self.assertNotEqual(hikvision.dedup_key('SN1', one),
             hikvision.dedup_key('SN2', one))
+
+
+class ZKTecoTestCase(unittest.TestCase):
+    "ZKTeco ADMS"
+
+    def test_attlog(self):
+        "ATTLOG lines: a face names its person id, local time, bad lines"
+        from trytond.modules.community_iot.bridge.adapters import zkteco
+        body = (b'P0001\t2026-12-02 09:00:00\t0\t15\t0\t0\t0\r\n'
+            b'P0002\t2026-12-02 09:01:00\t1\t1\t0\t0\t0\r\n'
+            b'\r\n'
+            b'P0003\tyesterday\t0\t15\r\n'
+            b'P0001\t2026-12-02 09:00:00\t0\t15\t0\t0\t0\r\n')
+        records = zkteco.attlog('CKJ1234', body)
+        self.assertEqual(len(records), 4)
+        (k1, line, face, error), (_, _, finger, _), (_, _, bad, reason), (
+            k4, _, _, _) = records
+        self.assertEqual(line, b'P0001\t2026-12-02 09:00:00\t0\t15\t0\t0\t0')
+        self.assertIsNone(error)
+        self.assertEqual((face.family, face.key), ('zkteco', 'CKJ1234'))
+        self.assertEqual((face.time, face.local),
+            (dt.datetime(2026, 12, 2, 9, 0), True))
+        data = face.events[0].data
+        self.assertEqual((data['kind'], data['value'], data['verify']),
+            ('face', 'P0001', 15))
+        self.assertEqual(finger.events[0].data['kind'], 'person')
+        self.assertEqual(finger.events[0].data['verify_kind'],
+            'fingerprint')
+        self.assertIsNone(bad)
+        self.assertEqual(reason, "ATTLOG time 'yesterday'")
+        # the same line uploaded twice has one key
+        self.assertEqual(k1, k4)
+        self.assertIn('ATTLOGStamp=None', zkteco.options('CKJ1234'))
+        self.assertTrue(zkteco.options('CKJ1234').startswith(
+                'GET OPTION FROM: CKJ1234\n'))

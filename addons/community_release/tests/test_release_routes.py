@@ -227,8 +227,14 @@ class ReleaseRouteTestCase(PortalPages, RouteTestCase):
 
         # the guard scans it: the unit's arrears are a warning only
         guard = self.staff_client('guard_jz')
-        self.assertIn('data-nav="staff_release"', guard.get(
-                self.url('/staff/release'),
+        html = guard.get(self.url('/staff/release'),
+            headers=ZH).get_data(as_text=True)
+        self.assertIn('data-nav="staff_release"', html)
+        # the slips expected today at the gate, without their codes
+        self.assertIn('今日待放行', html)
+        self.assertIn('冰箱 × 1、纸箱 × 3', html)
+        self.assertNotIn(token, html)
+        self.assertNotIn('冰箱', stranger.get(self.url('/staff/release'),
                 headers=ZH).get_data(as_text=True))
         Slip = Pool(DB_NAME).get(MODEL)
         get_arrears = Slip.get_arrears

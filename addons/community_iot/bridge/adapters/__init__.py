@@ -12,7 +12,8 @@ New families: a module with an ``Adapter`` subclass registered in
 device ``family`` selection extended.
 """
 from . import (
-    access, generic, hikvision, homeassistant, shelly, tasmota, zigbee2mqtt)
+    access, generic, hikvision, homeassistant, shelly, tasmota, zigbee2mqtt,
+    zkteco)
 from .base import (  # noqa: F401
     CLEARED_BY, EVENT_KINDS, URGENT_KINDS, Adapter, DecodeError, Decoded,
     Event, device_time, jsonable)
@@ -20,7 +21,7 @@ from .base import (  # noqa: F401
 ADAPTERS = {a.family: a for a in (
         zigbee2mqtt.ADAPTER, tasmota.ADAPTER, shelly.ADAPTER,
         generic.ADAPTER, homeassistant.ADAPTER, access.ADAPTER,
-        hikvision.ADAPTER)}
+        hikvision.ADAPTER, zkteco.ADAPTER)}
 DEFAULT_ROOTS = {family: a.default_root for family, a in ADAPTERS.items()}
 
 
