@@ -24,7 +24,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PORTAL_MODULES = [m for m in ['community_billing', 'community_service',
         'community_announcement', 'community_portal',
         # the visitor pages, the devices of the resident's home
-        'community_visitor', 'community_iot']
+        'community_visitor', 'community_iot', 'community_release',
+        'community_access']
     if (ROOT / 'addons' / m / 'tryton.cfg').exists()]
 #: the Tasmota plug in 3-2-1201 (its topics under the bridge's root)
 HOME_PLUG = 'home_plug_1201'
@@ -289,6 +290,16 @@ def prepare_data(conf, database):
         user.companies.append(Company(company.id))
         user.company = Company(company.id)
         user.save()
+    # the property manager of 嘉州花园 (approves in the back office)
+    manager_group = Group(ModelData.get_id(
+            'community_base', 'group_community_manager', cfg.context))
+    manager = User(login='manager_jz', name="嘉州物业经理")
+    manager.password = PASSWORD
+    manager.groups.append(Group(manager_group.id))
+    manager.compounds.append(Compound(jz.id))
+    manager.companies.append(Company(company.id))
+    manager.company = Company(company.id)
+    manager.save()
     data['portals'] = prepare_portals(Model, jz, bj, b3, b9)
     data['accounts']['qian'] = '13900139006'
     data['bench'] = prepare_bench(Model, b3,
@@ -338,7 +349,9 @@ def prepare_portals(Model, jz, bj, b3, b9):
             (jz, "嘉州花园业主之家", '#C0392B',
                 ['bills', 'requests', 'announcements']
                 + [k for k, m in [('visitors', 'community_visitor'),
-                        ('devices', 'community_iot')]
+                        ('devices', 'community_iot'),
+                        ('release', 'community_release'),
+                        ('access', 'community_access')]
                     if m in PORTAL_MODULES] + ['profile'],
                 "本周六 9:00-12:00 停水检修",
                 "物业服务中心 0833-2100001", None),

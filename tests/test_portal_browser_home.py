@@ -4,6 +4,12 @@
   guard registers a walk-in visitor on the staff page, the resident lets
   him in from her phone, the guard lets him in once, and checks the
   invitation's link at the gate;
+- a tenant applies for a goods release slip (物品放行), the owner agrees
+  from his phone, the property manager approves it in the back office
+  (JSON-RPC, as sao does), the tenant shows the QR code, the guard opens
+  it, counts what leaves and releases it once;
+- a resident opens her pass code (通行码): a QR code that changes by itself
+  before it expires, without reloading the page;
 - the resident switches the plug of her living room: the command goes out
   through the real bridge and Mosquitto to a simulated Tasmota plug, which
   switches and reports; the page shows the new state without a reload of
@@ -11,12 +17,15 @@
 
 The resident is 李强 (co-owner of 3-2-1201 of 嘉州花园), the guard tech_jz.
 Screenshots go to tests/artifacts/."""
+import base64
 import datetime as dt
+import json
 import os
 import pathlib
 import re
 import shutil
 import sys
+import urllib.request
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -210,3 +219,132 @@ def test_plug_switched_from_home(portal_server, browser, tmp_path):
         plug.loop_stop()
         plug.disconnect()
         bridge.stop()
+
+
+def rpc(server, login, method, *params):
+    """Call trytond's JSON-RPC as the back office does: log in as
+    ``login``, then call ``method`` with ``params`` and the context."""
+    root = server.url.rsplit('/portal', 1)[0] + '/rpc/'
+
+    def call(method, params, headers=()):
+        request = urllib.request.Request(root, data=json.dumps({
+                    'method': method, 'params': params, 'id': 1}).encode(),
+            headers={'Content-Type': 'application/json', **dict(headers)})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        assert 'error' not in answer or not answer['error'], answer
+        return answer['result']
+    user_id, session, *_ = call('common.db.login',
+        [login, {'password': PASSWORD}, 'zh_CN'])
+    token = base64.b64encode(('%s:%s:%s' % (login, user_id, session))
+        .encode()).decode()
+    return call(method, [*params, {}],
+        {'Authorization': 'Session ' + token})
+
+
+def test_goods_release_slip(portal_server, browser, tmp_path):
+    """A tenant's goods slip: the owner agrees, the property approves, the
+    guard releases it once at the gate"""
+    if 'release' not in portal_server.data['portals']['嘉州花园'][
+            'services']:
+        pytest.skip("community_release not in the portal's modules")
+    base = portal_server.url
+    today = dt.datetime.now(SHANGHAI).date().isoformat()
+    tenant = phone(browser)
+    resident_login(tenant, base, portal_server.data['accounts']['sun'])
+    tenant.goto(base + '/release')
+    tenant.click('a.btn:has-text("申请物品放行")')
+    tenant.select_option('#unit', tenant.locator(
+            '#unit option', has_text='3-2-1202').get_attribute('value'))
+    tenant.fill('#start', today)
+    tenant.fill('#last', today)
+    tenant.fill('input[name=item_1]', "旧沙发")
+    tenant.fill('input[name=quantity_1]', '1')
+    tenant.fill('input[name=item_2]', "纸箱")
+    tenant.fill('input[name=quantity_2]', '3')
+    shot(tenant, '47-release-apply')
+    tenant.click('form button[type=submit]')
+    tenant.wait_for_selector('text=旧沙发')
+    slip_url = tenant.url
+
+    # the owner agrees from his phone
+    owner = phone(browser)
+    resident_login(owner, base, portal_server.data['accounts']['zhao'])
+    owner.goto(base + '/release')
+    owner.click('#waiting a')
+    owner.click('#approve')
+    owner.wait_for_selector('text=赵磊')
+    slip_id = int(s.sql(database(portal_server),
+            "SELECT id FROM community_release_goods_slip "
+            "WHERE state = 'owner_ok'")[0][0])
+    # the property manager approves it in the back office
+    rpc(portal_server, 'manager_jz',
+        'model.community.release.goods_slip.approve', [slip_id])
+
+    # the tenant shows the QR code
+    tenant.goto(slip_url)
+    tenant.click('#qr')
+    tenant.wait_for_selector('#qr svg')
+    code = tenant.inner_text('#code').strip()
+    shot(tenant, '48-release-qr')
+
+    # the guard opens it, two boxes stay, releases it once
+    guard = phone(browser)
+    staff_login(guard, base, 'tech_jz')
+    guard.goto(base + '/staff/release')
+    guard.fill('#token', code)
+    guard.click('form[method=get] button[type=submit]')
+    guard.wait_for_selector('#release')
+    assert "孙丽" in guard.content()
+    boxes = guard.locator('input[aria-label="纸箱"]')
+    boxes.fill('1')
+    photo = tmp_path / 'goods.png'
+    photo.write_bytes(base64.b64decode(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQ'
+        'DwAEhQGAhKmMIQAAAABJRU5ErkJggg=='))
+    guard.set_input_files('#photos', str(photo))
+    shot(guard, '49-release-gate')
+    guard.click('#release')
+    guard.wait_for_load_state()
+    assert s.sql(database(portal_server),
+        "SELECT state FROM community_release_goods_slip WHERE id = %s",
+        (slip_id,)) == [('released',)]
+    assert sorted(s.sql(database(portal_server),
+        "SELECT item, quantity, released_quantity "
+        "FROM community_release_goods_slip_line WHERE slip = %s",
+        (slip_id,))) == [("旧沙发", 1, 1), ("纸箱", 3, 1)]
+    # the same code a second time: refused
+    guard.goto(base + '/staff/release?token=' + code)
+    assert guard.locator('#release').count() == 0
+    shot(guard, '50-release-again')
+    for page in (tenant, owner, guard):
+        page.context.close()
+
+
+def test_live_pass_code(portal_server, browser):
+    """The resident's pass code is opened on first use and replaced in
+    place by a new code before the shown one expires"""
+    if 'access' not in portal_server.data['portals']['嘉州花园'][
+            'services']:
+        pytest.skip("community_access not in the portal's modules")
+    page = phone(browser)
+    resident_login(page, portal_server.url,
+        portal_server.data['accounts']['li'])
+    page.click('nav a[data-nav=access]')
+    page.wait_for_url('**/portal/access')
+    page.click('form[action$="/access"] button[type=submit]')
+    page.wait_for_selector('#access-qr-image svg')
+    refresh = int(page.get_attribute('#access-qr', 'data-refresh'))
+    assert refresh <= 30, refresh
+    first = page.inner_html('#access-qr-image')
+    shot(page, '51-pass-code')
+    reloads = []
+    page.on('framenavigated', lambda frame: reloads.append(frame.url))
+    # the page swaps in a new code by itself (no reload)
+    page.wait_for_function("""first => {
+        const box = document.getElementById('access-qr-image');
+        return box && box.innerHTML !== first && box.querySelector('svg');
+    }""", arg=first, timeout=(refresh + 20) * 1000)
+    assert reloads == [], reloads
+    assert page.locator('#access-qr-stale.hidden').count() == 1
+    page.context.close()

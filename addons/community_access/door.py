@@ -46,6 +46,8 @@ PIN_MAX_TRIES = 5
 PIN_LOCK = dt.timedelta(minutes=10)
 #: the credential kinds a device event is decided on
 DECIDED_KINDS = {'card', 'pin', 'qr', 'face'}
+#: what is kept of a PIN typed on a keypad
+PIN_MASK = '******'
 
 
 def late_seconds():
@@ -207,11 +209,13 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
         never decided: it must not open a door nor count for
         anti-passback. An allowed attempt that asks online (MQTT JSON)
         gets an open command in the outbox that expires after
-        :func:`open_seconds`."""
+        :func:`open_seconds`. A PIN typed on a keypad is kept nowhere: it
+        is masked in the event and in the raw message once decided (only
+        its keyed hash is ever stored)."""
         pool = Pool()
         Event = pool.get('community.iot.event')
         Command = pool.get('community.iot.command')
-        late, decisions, commands = [], [], []
+        late, decisions, commands, pins = [], [], [], []
         tolerance = dt.timedelta(seconds=late_seconds())
         with Transaction().set_user(0), \
                 Transaction().set_context(active_test=False):
@@ -222,6 +226,8 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
                     continue
                 if data.get('kind') not in DECIDED_KINDS or not event.device:
                     continue
+                if data['kind'] == 'pin':
+                    pins.append((event, data))
                 door = cls._event_door(event.device, data.get('door'))
                 if door is None:
                     logger.info("access event %s: no door for device %s "
@@ -245,6 +251,8 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
                     commands.append((decision, door.device))
             if late:
                 Event.write(late, {'stale': True})
+            if pins:
+                cls._mask_pins(pins)
             if commands:
                 expires = dt.datetime.utcnow() + dt.timedelta(
                     seconds=open_seconds())
@@ -258,6 +266,33 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
                     decision.command = command
                 Decision.save([d for d, _ in commands])
         return decisions
+
+    @classmethod
+    def _mask_pins(cls, pins):
+        """Replace the PIN of keypad attempts, (event, its data) pairs, by
+        a mask in the events and in their raw messages."""
+        pool = Pool()
+        Event = pool.get('community.iot.event')
+        Message = pool.get('community.iot.message')
+        events, messages = [], []
+        for event, data in pins:
+            event.data = json.dumps(dict(data, value=PIN_MASK),
+                ensure_ascii=False)
+            events.append(event)
+            message = event.message
+            if not message or message.payload is None:
+                continue
+            try:
+                payload = json.loads(bytes(message.payload))
+            except ValueError:
+                continue
+            if isinstance(payload, dict) and 'value' in payload:
+                payload['value'] = PIN_MASK
+                message.payload = json.dumps(payload,
+                    ensure_ascii=False).encode('utf-8')
+                messages.append(message)
+        Event.save(events)
+        Message.save(messages)
 
     @classmethod
     def _event_door(cls, device, name):
