@@ -26,7 +26,8 @@ class AccessPortalServer(PortalServer):
 
     def __init__(self):
         super().__init__(database='test_portal_access',
-            modules=PORTAL_MODULES + ['community_access'])
+            modules=PORTAL_MODULES + [m for m in ['community_access']
+                if m not in PORTAL_MODULES])
 
     def after_prepare(self, conf, env):
         out = subprocess.run([sys.executable, __file__, 'prepare',
@@ -47,8 +48,9 @@ class AccessPortalServer(PortalServer):
 
 
 def prepare(conf, database):
-    """嘉州花园 offers the pass code; its east gate's reader (with a push
-    token) opens for its residents. Prints the reader's key and token."""
+    """嘉州花园 offers the pass code (if the portal's fixture does not
+    already); its east gate's reader (with a push token) opens for its
+    residents. Prints the reader's key and token."""
     from proteus import Model
     from proteus import config as pconfig
     pconfig.set_trytond(database=database, config_file=conf)
@@ -58,8 +60,9 @@ def prepare(conf, database):
     compound, = Compound.find([('code', '=', 'JZHY')])
     Portal = Model.get('community.portal.compound')
     portal, = Portal.find([('compound', '=', compound.id)])
-    portal.services.new(key='access')
-    portal.save()
+    if 'access' not in {s.key for s in portal.services}:
+        portal.services.new(key='access')
+        portal.save()
     Device = Model.get('community.iot.device')
     reader = Device(name="东门读头", family='generic', key='jz-east-qr',
         compound=compound)
