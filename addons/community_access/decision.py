@@ -82,6 +82,14 @@ class Decision(ModelSQL, ModelView):
         states={'invisible': Eval('kind') != 'remote'})
     note = fields.Char("Reason Given", readonly=True,
         states={'invisible': Eval('kind') != 'remote'})
+    device_result = fields.Selection([
+            (None, ""),
+            ('allow', "Let Through"),
+            ('deny', "Refused"),
+            ], "Device's Verdict", readonly=True,
+        help="What a controller that decides from its own lists "
+        "(Hikvision, ZKTeco) did; a verdict other than the decision's "
+        "shows the device's lists are behind.")
 
     @classmethod
     def __setup__(cls):

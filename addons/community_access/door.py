@@ -207,7 +207,10 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
         :func:`late_seconds` before its arrival: buffered while the device
         was offline) is kept with its capture time, flagged stale, and
         never decided: it must not open a door nor count for
-        anti-passback. An allowed attempt that asks online (MQTT JSON)
+        anti-passback. A controller that decided itself (Hikvision,
+        ZKTeco) has its verdict kept on the decision (``device_result``):
+        a difference shows its lists are behind. An allowed attempt that
+        asks online (MQTT JSON)
         gets an open command in the outbox that expires after
         :func:`open_seconds`. A PIN typed on a keypad is kept nowhere: it
         is masked in the event and in the raw message once decided (only
@@ -215,7 +218,8 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
         pool = Pool()
         Event = pool.get('community.iot.event')
         Command = pool.get('community.iot.command')
-        late, decisions, commands, pins = [], [], [], []
+        Decision = pool.get('community.access.decision')
+        late, decisions, commands, pins, verdicts = [], [], [], [], []
         tolerance = dt.timedelta(seconds=late_seconds())
         with Transaction().set_user(0), \
                 Transaction().set_context(active_test=False):
@@ -246,6 +250,9 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
                 decision = cls.decide(door, data['kind'], data.get('value'),
                     at, event=event)
                 decisions.append(decision)
+                if data.get('device_result') in {'allow', 'deny'}:
+                    decision.device_result = data['device_result']
+                    verdicts.append(decision)
                 if (decision.result == 'allow' and data.get('online')
                         and can_open(door.device)):
                     commands.append((decision, door.device))
@@ -253,6 +260,8 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
                 Event.write(late, {'stale': True})
             if pins:
                 cls._mask_pins(pins)
+            if verdicts:
+                Decision.save(verdicts)
             if commands:
                 expires = dt.datetime.utcnow() + dt.timedelta(
                     seconds=open_seconds())
@@ -261,7 +270,6 @@ class Door(DeactivableMixin, ModelSQL, ModelView):
                             'expires_at': expires,
                             'origin': str(decision),
                             } for decision, device in commands])
-                Decision = pool.get('community.access.decision')
                 for (decision, _), command in zip(commands, created):
                     decision.command = command
                 Decision.save([d for d, _ in commands])
