@@ -5,10 +5,13 @@
 resident's QR code asks whether to open, and opens on ``allow``.
 
 ``POST /<database>/community_access/decide/<device key>`` with the JSON
-``{"code": "…", "door": "东门", "kind": "qr"}``: ``door`` the name of one
-of the device's doors (may be left out when it controls only one),
-``kind`` ``qr`` unless told (``card``, ``pin`` and ``face`` are decided
-the same way). The device is authenticated by its push token (the one of
+``{"code": "…", "door": "东门", "kind": "qr", "id": "8812"}``: ``door``
+the name of one of the device's doors (may be left out when it controls
+only one), ``kind`` ``qr`` unless told (``card``, ``pin`` and ``face``
+are decided the same way), ``id`` the reader's own request number
+(optional): a retry of the same request within RETRY_WINDOW gets the
+same decision, not a second one (which anti-passback would refuse).
+The device is authenticated by its push token (the one of
 ``community.iot.device``, only its SHA-256 stored): ``Authorization:
 Bearer <token>``, or HTTP Basic with the token as password (never tried
 as a Tryton login). The answer, in one short transaction on the server's
@@ -18,6 +21,7 @@ request is recorded as a decision (``Door.decide``). A database conflict
 is answered 503 (ask again), an unknown device or wrong token 401, an
 unknown door or a malformed request 400, never 500.
 """
+import datetime as dt
 import json
 import logging
 import time
@@ -34,6 +38,8 @@ from .credential import KINDS
 logger = logging.getLogger(__name__)
 #: a decision request is a few hundred bytes
 MAX_SIZE = 16 * 1024
+#: how long a retried request (same ``id``) gets the same decision
+RETRY_WINDOW = dt.timedelta(minutes=2)
 KIND_VALUES = {k for k, _ in KINDS}
 
 
@@ -82,17 +88,24 @@ def parse(request):
     kind = data.get('kind') or 'qr'
     code = data.get('code')
     door = data.get('door')
+    request_id = data.get('id')
+    if isinstance(request_id, int) and not isinstance(request_id, bool):
+        request_id = str(request_id)
     if (kind not in KIND_VALUES or not isinstance(code, str)
             or not code or len(code) > 256
-            or (door is not None and not isinstance(door, str))):
+            or (door is not None and not isinstance(door, str))
+            or (request_id is not None and (
+                    not isinstance(request_id, str)
+                    or not 0 < len(request_id) <= 64))):
         return None
-    return kind, code, door
+    return kind, code, door, request_id
 
 
 @with_transaction(readonly=False)
 def _decide(request, pool, device_key):
     Device = pool.get('community.iot.device')
     Door = pool.get('community.access.door')
+    Decision = pool.get('community.access.decision')
     start = time.perf_counter()
     token = presented_token(request)
     devices = [d for d in Device.search([
@@ -110,7 +123,7 @@ def _decide(request, pool, device_key):
     parsed = parse(request)
     if parsed is None:
         return _json({'error': 'bad request'}, 400)
-    kind, code, door_name = parsed
+    kind, code, door_name, request_id = parsed
     with Transaction().set_context(active_test=False):
         doors = Door.search([('device', '=', device.id)])
     if door_name is not None:
@@ -118,7 +131,20 @@ def _decide(request, pool, device_key):
     if len(doors) != 1:
         return _json({'error': 'unknown door'}, 400)
     door, = doors
-    decision = Door.decide(door, kind, code)
+    decision = None
+    if request_id:
+        # a retry (the answer lost on the way): the same decision, not a
+        # second one that anti-passback would refuse
+        decisions = Decision.search([
+                ('door', '=', door.id),
+                ('request', '=', request_id),
+                ('time', '>=', dt.datetime.utcnow() - RETRY_WINDOW),
+                ], order=[('id', 'DESC')], limit=1)
+        decision = decisions[0] if decisions else None
+    if decision is None:
+        decision = Door.decide(door, kind, code)
+        if request_id:
+            Decision.write([decision], {'request': request_id})
     answer = {
         'result': decision.result,
         'reason': decision.reason,

@@ -34,28 +34,34 @@ class OnlineDecisionTestCase(RouteTestCase):
                     'name': "嘉州花园"},
                 {'company': company.id, 'code': 'FHXQ',
                     'name': "凤凰小区"}])
-        reader, other_reader, north_reader = Device.create([
+        reader, other_reader, north_reader, in_reader = Device.create([
                 {'name': "东门读头", 'family': 'generic',
                     'key': 'jz-east-reader', 'compound': compound_a.id},
                 {'name': "西门读头", 'family': 'generic',
                     'key': 'jz-west-reader', 'compound': compound_a.id},
                 {'name': "北门读头", 'family': 'generic',
                     'key': 'fh-north-reader', 'compound': compound_b.id},
+                {'name': "南门入口读头", 'family': 'generic',
+                    'key': 'jz-south-in', 'compound': compound_a.id},
                 ])
-        tokens = Device.set_push_tokens([reader, other_reader, north_reader])
-        cls.tokens = {d.key: tokens[d.id]
-            for d in [reader, other_reader, north_reader]}
-        east, west, north = Door.create([
+        devices = [reader, other_reader, north_reader, in_reader]
+        tokens = Device.set_push_tokens(devices)
+        cls.tokens = {d.key: tokens[d.id] for d in devices}
+        east, west, north, south_in = Door.create([
                 {'name': "东门", 'compound': compound_a.id,
                     'location': 'gate', 'device': reader.id},
                 {'name': "西门", 'compound': compound_a.id,
                     'location': 'gate', 'device': other_reader.id},
                 {'name': "北门", 'compound': compound_b.id,
                     'location': 'gate', 'device': north_reader.id},
+                {'name': "南门入口", 'compound': compound_a.id,
+                    'location': 'gate', 'device': in_reader.id,
+                    'direction': 'in', 'zone': "周界",
+                    'anti_passback': 'hard'},
                 ])
         group, = DoorGroup.create([{'name': "大门",
                     'compound': compound_a.id,
-                    'doors': [('add', [east.id, west.id])]}])
+                    'doors': [('add', [east.id, west.id, south_in.id])]}])
         zhang, = Party.create([{'name': "张伟"}])
         Rule.create([{'name': "张伟", 'compound': compound_a.id,
                     'subject': 'party', 'party': zhang.id,
@@ -144,3 +150,24 @@ class OnlineDecisionTestCase(RouteTestCase):
         self.assertEqual(self.ask({'door': "东门"})[0], 400)
         self.assertEqual(self.ask({'code': code, 'kind': 'palm'})[0], 400)
         self.assertEqual(self.decisions(), before)
+
+    def test_retry_same_decision(self):
+        """A reader that lost the answer asks again with the same request
+        id: the same decision, not a second one that hard anti-passback
+        would refuse; a new request is decided afresh"""
+        code = self.code()
+        status, first = self.ask({'code': code, 'id': 8812},
+            device='jz-south-in')
+        self.assertEqual((status, first['result']), (200, 'allow'))
+        count = len(self.decisions())
+        status, again = self.ask({'code': code, 'id': '8812'},
+            device='jz-south-in')
+        self.assertEqual(again, first)
+        self.assertEqual(len(self.decisions()), count)
+        status, other = self.ask({'code': self.code(), 'id': '8813'},
+            device='jz-south-in')
+        self.assertEqual((other['result'], other['reason']),
+            ('deny', 'anti_passback'))
+        self.assertEqual(len(self.decisions()), count + 1)
+        self.assertEqual(self.ask({'code': code, 'id': 'x' * 65},
+                device='jz-south-in')[0], 400)
