@@ -84,14 +84,17 @@ def wait_ready(proc, port, url, timeout=60):
 class PortalServer:
 
     def __init__(self, database='test_portal', workers=0,
-            notification=None):
+            notification=None, modules=None):
         self.database = database
+        # the modules activated (PORTAL_MODULES by default)
+        self.modules = modules or PORTAL_MODULES
         # the [community_notification] options: the providers' emulators
         self.notification = notification or {}
         # workers > 0: serve trytond's WSGI application with gunicorn (N
         # processes, threads each) instead of the threaded ``trytond``
         self.workers = workers
-        self.local = ROOT / '.local' / 'portal-test'
+        self.local = ROOT / '.local' / ('portal-test'
+            if database == 'test_portal' else database)
         self.proc = None
         self.port = None
         self.data = None
@@ -144,7 +147,7 @@ class PortalServer:
         env['TRYTONPASSFILE'] = str(passfile)
         subprocess.run([str(BIN / 'trytond-admin'), '-c', str(conf),
                 '-d', self.database, '--activate-dependencies',
-                '-u', *PORTAL_MODULES, '-l', 'zh_CN',
+                '-u', *self.modules, '-l', 'zh_CN',
                 '--email', 'admin@example.com'],
             env=env, check=True, stdout=subprocess.DEVNULL)
         out = subprocess.run([sys.executable, __file__, 'prepare',
@@ -153,6 +156,7 @@ class PortalServer:
         if out.returncode:
             raise RuntimeError("fixture failed:\n" + out.stderr[-4000:])
         self.data = json.loads(out.stdout.strip().splitlines()[-1])
+        self.after_prepare(conf, env)
         self.log = open(self.local / 'trytond.log', 'w')
         # the port may be taken between free_port and the server's bind
         # (other test runs on the machine): then another one
@@ -176,6 +180,9 @@ class PortalServer:
             if wait_ready(self.proc, self.port, self.url + '/login'):
                 return self
         raise RuntimeError("trytond exited")
+
+    def after_prepare(self, conf, env):
+        "More fixture, before the server starts (for subclasses)."
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -2,4 +2,4 @@
 # top level of this repository contains the full copyright notices and
 # license terms.
 
-from . import portal_routes  # noqa: F401 (the resident's pass code pages)
+from . import online, portal_routes  # noqa: F401 (HTTP routes)

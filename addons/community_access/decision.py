@@ -90,6 +90,9 @@ class Decision(ModelSQL, ModelView):
         help="What a controller that decides from its own lists "
         "(Hikvision, ZKTeco) did; a verdict other than the decision's "
         "shows the device's lists are behind.")
+    request = fields.Char("Device Request", readonly=True,
+        help="The id a reader gave its online request: a retry of the "
+        "same request within a short while gets the same decision.")
 
     @classmethod
     def __setup__(cls):
@@ -102,6 +105,9 @@ class Decision(ModelSQL, ModelView):
                     (t.zone, Index.Equality()),
                     (t.time, Index.Range(order='DESC')),
                     where=t.zone != None),  # noqa: E711
+                Index(t, (t.door, Index.Equality()),
+                    (t.request, Index.Equality()),
+                    where=t.request != None),  # noqa: E711
                 })
         cls._order = [('time', 'DESC'), ('id', 'DESC')]
 

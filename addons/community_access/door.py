@@ -165,7 +165,9 @@ class Door(SyncMixin, DeactivableMixin, ModelSQL, ModelView):
         at ``at`` (UTC, now by default) and return the saved decision.
 
         Order: credential (a resident's QR code: its signature, compound
-        and age first, see ``Credential.verify_qr``) → its state and
+        and age first, see ``Credential.verify_qr``; its age on the
+        server's clock: the arrival of ``event``'s message when there is
+        one, else ``at``) → its state and
         validity → the rules (door
         group, schedule in the compound's time zone, validity) →
         anti-passback. Arrears are never consulted (民法典 第944条).
@@ -176,7 +178,14 @@ class Door(SyncMixin, DeactivableMixin, ModelSQL, ModelView):
         with Transaction().set_user(0), \
                 Transaction().set_context(active_test=False):
             door = cls(door.id)
-            values = door._decide(kind, value, at)
+            # a QR code's minute runs on the server's clock: the arrival
+            # of the device's message, never the device's own time
+            received = at
+            if event is not None:
+                message = pool.get('community.iot.event')(event.id).message
+                if message and message.received:
+                    received = message.received
+            values = door._decide(kind, value, at, received=received)
         values.update({
                 'door': door.id, 'compound': door.compound.id,
                 'kind': kind, 'time': at,
@@ -352,8 +361,10 @@ class Door(SyncMixin, DeactivableMixin, ModelSQL, ModelView):
             Decision.save(decisions)
         return decisions
 
-    def _decide(self, kind, value, at):
-        "The decision's result, reason, credential and party."
+    def _decide(self, kind, value, at, received=None):
+        """The decision's result, reason, credential and party of ``value``
+        presented at ``at``; a QR code's age is counted at ``received``
+        (the server's time of arrival, ``at`` by default)."""
         pool = Pool()
         Credential = pool.get('community.access.credential')
         Rule = pool.get('community.access.rule')
@@ -363,7 +374,7 @@ class Door(SyncMixin, DeactivableMixin, ModelSQL, ModelView):
             return {'result': 'deny', 'reason': 'pin_locked'}
         if kind == 'qr':
             credential, reason = Credential.verify_qr(
-                self.compound, value, at)
+                self.compound, value, received or at)
             if not credential:
                 return {'result': 'deny', 'reason': reason}
         else:

@@ -184,6 +184,64 @@ class CommunityAccessTestCase(
             self.assertEqual(decide('C1', at), ('deny', 'door_inactive'))
 
     @with_transaction()
+    def test_qr_age_on_server_clock(self):
+        """A QR code's minute is counted at the arrival of the device's
+        message, whatever time the device's clock claims"""
+        pool = Pool()
+        Party = pool.get('party.party')
+        Door = pool.get('community.access.door')
+        DoorGroup = pool.get('community.access.door.group')
+        Rule = pool.get('community.access.rule')
+        Credential = pool.get('community.access.credential')
+        Device = pool.get('community.iot.device')
+        Message = pool.get('community.iot.message')
+        Event = pool.get('community.iot.event')
+        company = create_company()
+        with set_company(company):
+            compound, _ = create_compound(company)
+            party, = Party.create([{'name': "张伟"}])
+            device, = Device.create([{'name': "东门读头",
+                        'family': 'generic', 'key': 'east',
+                        'compound': compound.id}])
+            door, = Door.create([{'name': "东门", 'compound': compound.id,
+                        'location': 'gate', 'device': device.id}])
+            group, = DoorGroup.create([{'name': "大门",
+                        'compound': compound.id,
+                        'doors': [('add', [door.id])]}])
+            Rule.create([{'name': "张伟", 'compound': compound.id,
+                        'subject': 'party', 'party': party.id,
+                        'door_group': group.id}])
+            credential, = Credential.create([{'compound': compound.id,
+                        'party': party.id, 'kind': 'qr'}])
+            issued = dt.datetime(2026, 12, 2, 1, 0)
+            code = credential.qr_code(issued)
+
+            def attempt(device_time, received):
+                message, = Message.create([{'topic': 'access/east/attempt',
+                            'dedup_key': str(received), 'device': device.id,
+                            'received': received,
+                            'device_time': device_time,
+                            'state': 'processed'}])
+                event, = Event.create([{'device': device.id,
+                            'compound': compound.id,
+                            'message': message.id, 'kind': 'button',
+                            'time': device_time}])
+                decision = Door.decide(door, 'qr', code, device_time,
+                    event=event)
+                return decision.result, decision.reason
+
+            second = dt.timedelta(seconds=1)
+            self.assertEqual(attempt(issued + 5 * second,
+                    issued + 6 * second), ('allow', 'granted'))
+            # the device's clock 90 s behind: a screenshot 100 s old
+            self.assertEqual(attempt(issued + 10 * second,
+                    issued + 100 * second), ('deny', 'qr_expired'))
+            # without an event, the time given is the server's
+            self.assertEqual(
+                Door.decide(door, 'qr', code, issued + 61 * second).reason,
+                'qr_expired')
+
+    @with_transaction()
     def test_expiry_and_retention(self):
         """Credentials past their validity expire (the window excludes its
         end); decisions older than the compound's retention are deleted,
