@@ -379,12 +379,26 @@ class Sync(ModelSQL, ModelView):
     @classmethod
     def devices_online(cls, devices):
         """Devices back online catch up: their pending and failed rows not
-        waiting for an answer are sent at once."""
+        waiting in the outbox are sent at once, and those sent but not
+        acknowledged (lost while the device was away) are sent again (an
+        add or delete applied twice is the same)."""
+        pool = Pool()
+        Command = pool.get('community.iot.command')
         rows = cls.search([
                 ('device', 'in', [d.id for d in devices]),
-                ('state', 'in', ['pending', 'failed']),
-                ('command', '=', None),
+                ['OR',
+                    [('state', 'in', ['pending', 'failed']),
+                        ('command', '=', None)],
+                    ('state', '=', 'sent'),
+                    ],
                 ])
+        lost = [r.command for r in rows
+            if r.command and r.command.state == 'sent']
+        for row in rows:
+            row.command = None
+        if lost:
+            Command.write(lost, {'state': 'failed',
+                    'error': 'sent again: the device came back online'})
         return cls.send(rows) if rows else []
 
     @classmethod
