@@ -17,6 +17,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from . import qr
 from .exceptions import AccessError, AccessValidationError
+from .sync import SYNCED_KINDS, SyncMixin
 
 KINDS = [
     ('card', "Card"),
@@ -40,7 +41,7 @@ def normalize_card(value):
     return ''.join(c for c in str(value).strip().upper() if c.isalnum())
 
 
-class Credential(Workflow, ModelSQL, ModelView):
+class Credential(SyncMixin, Workflow, ModelSQL, ModelView):
     """Credential (凭证): what a person presents at a door.
 
     A card by its UID, a face by the opaque person id sent to devices
@@ -157,6 +158,11 @@ class Credential(Workflow, ModelSQL, ModelView):
     @staticmethod
     def default_state():
         return 'active'
+
+    @classmethod
+    def _sync_relevant(cls, credentials):
+        # the cards and faces are in the devices' own lists
+        return [c for c in credentials if c.kind in SYNCED_KINDS]
 
     @staticmethod
     def default_kind():

@@ -19,6 +19,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from .exceptions import AccessError, AccessValidationError
+from .sync import SyncMixin
 
 logger = logging.getLogger(__name__)
 SECTION = 'community_access'
@@ -69,7 +70,7 @@ def can_open(device):
     return bool(adapter and 'open' in adapter.actions)
 
 
-class Door(DeactivableMixin, ModelSQL, ModelView):
+class Door(SyncMixin, DeactivableMixin, ModelSQL, ModelView):
     """Door (门): a compound gate, a building or unit entrance or a garage
     door, opened by a controller (an IoT device).
 

@@ -6,8 +6,10 @@ from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields)
 from trytond.pyson import Eval
 
+from .sync import SyncMixin
 
-class DoorGroup(DeactivableMixin, ModelSQL, ModelView):
+
+class DoorGroup(SyncMixin, DeactivableMixin, ModelSQL, ModelView):
     "Door Group (门组)"
     __name__ = 'community.access.door.group'
     name = fields.Char("Name", required=True)

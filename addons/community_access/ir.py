@@ -15,4 +15,8 @@ class Cron(metaclass=PoolMeta):
                     "Expire Access Credentials Past Their Validity"),
                 ('community.access.decision|purge',
                     "Delete Access Decisions Past Their Retention"),
+                ('community.access.sync|send_due',
+                    "Send the Credentials Due to the Devices"),
+                ('community.access.sync|refresh_all',
+                    "Refresh the Credentials of the Devices"),
                 ])

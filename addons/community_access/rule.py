@@ -8,6 +8,8 @@ from trytond.modules.community_base.residency import ROLES
 from trytond.pool import Pool
 from trytond.pyson import Eval, If
 
+from .sync import SyncMixin
+
 SUBJECTS = [
     ('residents', "Residents"),
     ('party', "Named Person"),
@@ -15,7 +17,7 @@ SUBJECTS = [
     ]
 
 
-class Rule(DeactivableMixin, ModelSQL, ModelView):
+class Rule(SyncMixin, DeactivableMixin, ModelSQL, ModelView):
     """Access Rule (通行权限): the residents of a unit, an entrance, a
     building or the compound with the given roles, a named person or the
     staff of a group open the doors of a door group within a schedule,
@@ -85,15 +87,32 @@ class Rule(DeactivableMixin, ModelSQL, ModelView):
         "Whether the rule's subject includes ``party`` on ``date``."
         pool = Pool()
         Residency = pool.get('community.residency')
-        User = pool.get('res.user')
         if self.subject == 'party':
             return self.party == party
         if self.subject == 'staff':
-            users = User.search([('groups', '=', self.group.id)])
-            return any(e.party == party
-                for u in users for e in getattr(u, 'employees', []))
+            return party.id in self._staff_parties()
+        domain = [('party', '=', party.id)] + self._residency_domain(date)
+        return bool(Residency.search(domain, limit=1))
+
+    def parties(self, date):
+        """The ids of the persons the rule's subject includes on ``date``
+        (the device sync: who a device must know)."""
+        Residency = Pool().get('community.residency')
+        if self.subject == 'party':
+            return {self.party.id} if self.party else set()
+        if self.subject == 'staff':
+            return self._staff_parties()
+        return {r.party.id
+            for r in Residency.search(self._residency_domain(date))}
+
+    def _staff_parties(self):
+        User = Pool().get('res.user')
+        users = User.search([('groups', '=', self.group.id)])
+        return {e.party.id for u in users
+            for e in getattr(u, 'employees', [])}
+
+    def _residency_domain(self, date):
         domain = [
-            ('party', '=', party.id),
             ('compound', '=', self.compound.id),
             ('start_date', '<=', date),
             ['OR', ('end_date', '=', None), ('end_date', '>=', date)],
@@ -106,7 +125,7 @@ class Rule(DeactivableMixin, ModelSQL, ModelView):
             domain.append(('unit.building', '=', self.building.id))
         if self.roles:
             domain.append(('role', 'in', list(self.roles)))
-        return bool(Residency.search(domain, limit=1))
+        return domain
 
     @classmethod
     def refusal(cls, party, door, local, at):

@@ -3,6 +3,8 @@
 # license terms.
 """The command outbox: the ERP switches devices through the bridge."""
 import datetime as dt
+import json
+from collections import defaultdict
 
 from trytond import config
 from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
@@ -41,6 +43,8 @@ class Command(Workflow, ModelSQL, ModelView):
             ('on', "Switch On"),
             ('off', "Switch Off"),
             ('open', "Open"),
+            ('person_upsert', "Add or Update a Person"),
+            ('person_delete', "Delete a Person"),
             ], "Action", required=True,
         states={'readonly': Eval('state') != 'pending'})
     state = fields.Selection([
@@ -53,6 +57,9 @@ class Command(Workflow, ModelSQL, ModelView):
     expires_at = fields.Timestamp("Expires", readonly=True,
         help="Never published after this time (UTC in the database); "
         "empty: no expiry.")
+    data = fields.Text("Data", readonly=True,
+        help="The command's parameters (JSON) for the actions that carry "
+        "some, e.g. the person sent to an access controller.")
     topic = fields.Char("Topic", readonly=True)
     payload = fields.Text("Payload", readonly=True)
     retries = fields.Integer("Retries", readonly=True)
@@ -143,6 +150,33 @@ class Command(Workflow, ModelSQL, ModelView):
     @Workflow.transition('failed')
     def cancel(cls, commands):
         cls.write(commands, {'error': 'cancelled'})
+        cls.notify_origins(commands)
+
+    @property
+    def data_dict(self):
+        "The command's parameters, a dict (empty without)."
+        try:
+            data = json.loads(self.data or '{}')
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @classmethod
+    def notify_origins(cls, commands):
+        """Tell the origins of ``commands``, whose state changed (sent,
+        confirmed, failed, expired), by the ``command_changed(commands)``
+        classmethod of the origin's model when it has one (e.g. the
+        credential sync of access control)."""
+        pool = Pool()
+        by_model = defaultdict(list)
+        for command in commands:
+            origin = command.origin
+            if origin is not None and origin.id is not None and origin.id >= 0:
+                by_model[origin.__name__].append(command)
+        for name, changed in by_model.items():
+            Model = pool.get(name)
+            if hasattr(Model, 'command_changed'):
+                Model.command_changed(changed)
 
     def expired(self, now=None):
         "Whether the command has an expiry and it is past."
@@ -165,6 +199,7 @@ class Command(Workflow, ModelSQL, ModelView):
         if commands:
             cls.write(commands, {'state': 'expired',
                     'error': 'expired before it was sent'})
+            cls.notify_origins(commands)
         return commands
 
     @classmethod
@@ -185,6 +220,7 @@ class Command(Workflow, ModelSQL, ModelView):
                 command.state = 'confirmed'
                 command.confirmed_at = now
         cls.save(commands)
+        cls.notify_origins(commands)
         return commands
 
     def _reported_by_device(self):
@@ -204,19 +240,23 @@ class Command(Workflow, ModelSQL, ModelView):
             levels[k] == wanted for k in switch_keys)
 
     @classmethod
-    def confirm_by_events(cls, events, replies=None, reported=None):
+    def confirm_by_events(cls, events, replies=None, reported=None,
+            failures=None):
         """Confirm sent commands whose device reported the requested switch
-        state, or replied (Shelly RPC) with the command id.
+        state, or replied (Shelly RPC, access controllers) with the
+        command id; fail those the device refused with its error.
 
         ``replies``: {device id: [command ids]}, ``reported``: {device id:
-        'on'/'off'} (switch state reported, changed or not)."""
+        'on'/'off'} (switch state reported, changed or not),
+        ``failures``: {device id: {command id: the device's error}}."""
         replies = replies or {}
+        failures = failures or {}
         wanted = dict(reported or {})
         for event in events:
             if event.kind in ('switch_on', 'switch_off') and event.device:
                 wanted[event.device.id] = (
                     'on' if event.kind == 'switch_on' else 'off')
-        device_ids = set(wanted) | set(replies)
+        device_ids = set(wanted) | set(replies) | set(failures)
         if not device_ids:
             return []
         table = cls.__table__()
@@ -230,8 +270,14 @@ class Command(Workflow, ModelSQL, ModelView):
                 ('state', '=', 'sent'),
                 ('device', 'in', list(device_ids)),
                 ])
-        confirmed, late = [], []
+        confirmed, late, failed = [], [], []
         for command in commands:
+            error = failures.get(command.device.id, {}).get(str(command.id))
+            if error is not None:
+                command.state = 'failed'
+                command.error = (error or 'failed')[:250]
+                failed.append(command)
+                continue
             if (wanted.get(command.device.id) == command.action
                     or str(command.id) in replies.get(command.device.id, [])):
                 if command.expired(now):
@@ -243,7 +289,8 @@ class Command(Workflow, ModelSQL, ModelView):
                 command.state = 'confirmed'
                 command.confirmed_at = now
                 confirmed.append(command)
-        cls.save(confirmed + late)
+        cls.save(confirmed + late + failed)
+        cls.notify_origins(confirmed + late + failed)
         return confirmed
 
     @classmethod
@@ -282,5 +329,6 @@ class Command(Workflow, ModelSQL, ModelView):
         if expired:
             cls.write(expired, {'state': 'expired',
                     'error': 'not confirmed before its expiry'})
+        cls.notify_origins(fail + expired)
         cls.expire_due()
         return retry, fail

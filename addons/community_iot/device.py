@@ -25,6 +25,7 @@ FAMILIES = [
     ('access', "Access Controller (JSON)"),
     ('hikvision', "Hikvision ISAPI (HTTP)"),
     ('zkteco', "ZKTeco ADMS (HTTP)"),
+    ('dean', "Face Terminal (德安 MQTT)"),
     ]
 CAPABILITIES = [
     ('contact', "Contact"),

@@ -285,7 +285,9 @@ def ingest_prepared(batch):
                 device_id: info['replies']
                 for device_id, info in changed.items() if info['replies']},
             {device_id: info['switch'] for device_id, info in changed.items()
-                if info['switch']})
+                if info['switch']},
+            {device_id: info['failures']
+                for device_id, info in changed.items() if info['failures']})
     if event_rows:
         stats['alarms'] = _after_events(event_ids, event_rows,
             clear=open_alarms)
@@ -443,13 +445,15 @@ def _apply(new):
                 'battery': device.battery,
                 'link_quality': device.link_quality,
                 'state_time': device.state_time,
-                'replies': [], 'switch': None,
+                'replies': [], 'failures': {}, 'switch': None,
                 }
         state = info['state']
         received = n.record['received']
         if info['last_seen'] is None or received > info['last_seen']:
             info['last_seen'] = received
-        if decoded.reply_to:
+        if decoded.reply_to and decoded.reply_error is not None:
+            info['failures'][decoded.reply_to] = decoded.reply_error
+        elif decoded.reply_to:
             info['replies'].append(decoded.reply_to)
         timed = n.device_time is not None and not n.clock_skew
         time = n.device_time if timed else received

@@ -6,8 +6,10 @@ encodes its own (``Adapter.command``)."""
 from .adapters import command
 
 
-def build(family, key, action, command_id, roots, expires=None):
+def build(family, key, action, command_id, roots, expires=None, data=None):
     """Return (topic, payload str) of ``action`` to device ``key`` of
-    ``family`` (with its expiry, naive UTC, when it has one); raises
+    ``family`` (with its expiry, naive UTC, when it has one, and its
+    parameters ``data``, a dict, for the actions that carry some); raises
     ValueError for unknown families or actions."""
-    return command(family, key, action, command_id, roots, expires=expires)
+    return command(family, key, action, command_id, roots, expires=expires,
+        data=data)

@@ -182,7 +182,8 @@ class Outbox:
                 try:
                     topic, payload = build(device.family, device.key,
                         command.action, command.id, self.conf.roots,
-                        expires=command.expires_at)
+                        expires=command.expires_at,
+                        data=command.data_dict or None)
                 except ValueError:
                     logger.error("command %s: no command %s for family %s",
                         command.id, command.action, device.family)

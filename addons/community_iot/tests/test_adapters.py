@@ -391,7 +391,7 @@ class AdapterTestCase(unittest.TestCase):
         with self.assertRaises(ValueError):
             build('hikvision', 'hik', 'open', 7, DEFAULT_ROOTS)
         self.assertEqual(subscriptions(DEFAULT_ROOTS), [
-                'community/access/#', 'community/devices/#',
+                'community/access/#', 'mqtt/face/#', 'community/devices/#',
                 'homeassistant/#', 'shellies/#',
                 'tele/#', 'stat/#', 'zigbee2mqtt/#'])
         # an empty root turns a family off (Tasmota: top-level topics)
@@ -514,6 +514,92 @@ class AccessAdapterTestCase(unittest.TestCase):
             hikvision.dedup_key('SN1', later))
         self.assertNotEqual(hikvision.dedup_key('SN1', one),
             hikvision.dedup_key('SN2', one))
+
+
+class PersonSyncAdapterTestCase(unittest.TestCase):
+    "Persons sent to access controllers: 德安 face terminal, MQTT JSON"
+
+    def build(self, family, action, data):
+        from trytond.modules.community_iot.bridge.adapters import (
+            DEFAULT_ROOTS)
+        from trytond.modules.community_iot.bridge.commands import build
+        return build(family, 'DA0001', action, 31, DEFAULT_ROOTS, data=data)
+
+    def test_dean_edit_and_delete(self):
+        "EditPerson in the terminal's local time; DelPerson by customId"
+        topic, payload = self.build('dean', 'person_upsert', {
+                'person': 'A1B2C3D4', 'kind': 'card', 'name': '张伟',
+                'valid_from': '2026-12-02T08:00:00+08:00',
+                'valid_to': None})
+        self.assertEqual(topic, 'mqtt/face/DA0001')
+        self.assertEqual(json.loads(payload), {'messageId': '31',
+                'operator': 'EditPerson', 'info': {
+                    'facesluiceId': 'DA0001', 'customId': 'A1B2C3D4',
+                    'name': '张伟', 'personType': 0,
+                    'cardValidBegin': '2026-12-02 08:00:00',
+                    'cardValidEnd': '2099-12-31 23:59:59',
+                    'RFIDCard': 'A1B2C3D4'}})
+        self.assertIn('张伟', payload)  # UTF-8, not \\u escapes
+        topic, payload = self.build('dean', 'person_delete', {
+                'person': '9F3A1C0D5E7B2A64', 'kind': 'face'})
+        self.assertEqual(json.loads(payload), {'messageId': '31',
+                'operator': 'DelPerson', 'info': {
+                    'facesluiceId': 'DA0001',
+                    'customId': '9F3A1C0D5E7B2A64'}})
+        with self.assertRaises(ValueError):
+            self.build('dean', 'person_upsert', {})
+        with self.assertRaises(ValueError):
+            self.build('dean', 'open', {'person': 'x'})
+
+    def test_dean_ack_rec_heartbeat(self):
+        "Acks confirm or fail by messageId; Rec is a face; heartbeat online"
+        d = decode('mqtt/face/DA0001/Ack', json.dumps({'messageId': '31',
+                    'operator': 'EditPerson-Ack',
+                    'info': {'customId': 'A1', 'result': 'ok'}}).encode())
+        self.assertEqual((d.key, d.reply_to, d.reply_error),
+            ('DA0001', '31', None))
+        d = decode('mqtt/face/DA0001/Ack', json.dumps({'messageId': '32',
+                    'operator': 'DelPerson-Ack',
+                    'info': {'result': 'fail',
+                        'detail': '人员不存在'}}).encode('gb18030'))
+        self.assertEqual((d.reply_to, d.reply_error), ('32', '人员不存在'))
+        d = decode('mqtt/face/heartbeat', b'{"operator": "HeartBeat", '
+            b'"info": {"facesluiceId": "DA0001", '
+            b'"time": "2026-12-02 09:00:00"}}')
+        self.assertEqual((d.key, d.availability, d.local),
+            ('DA0001', 'online', True))
+        d = decode('mqtt/face/DA0001/Rec', json.dumps({
+                    'operator': 'RecPush', 'info': {'customId': 'P0001',
+                        'RecordID': 77, 'similarity1': '93.1',
+                        'time': '2026-12-02 09:00:00',
+                        'pic': 'data:image/jpeg;base64,/9j/'}}).encode())
+        event, = d.events
+        self.assertEqual((event.kind, event.data['kind'],
+                event.data['value'], event.data['online']),
+            ('access', 'face', 'P0001', False))
+        self.assertNotIn('pic', event.data)
+        # our own command comes back: nothing to apply
+        self.assertEqual(decode('mqtt/face/DA0001', b'{"x": 1}').events, [])
+        self.assertEqual(topic_device('mqtt/face/DA0001/Ack'),
+            ('dean', 'DA0001'))
+        for topic, payload in [('mqtt/face/DA0001/Ack', b'{"info": {}}'),
+                ('mqtt/face/DA0001/Ack', b'[1]'),
+                ('mqtt/face/heartbeat', b'{"info": {}}'),
+                ('mqtt/face/DA0001/Other', b'{"info": {}}')]:
+            with self.assertRaises(DecodeError):
+                decode(topic, payload)
+
+    def test_access_person_commands_and_failed_reply(self):
+        "MQTT JSON: the person in the command; a failed reply fails it"
+        topic, payload = self.build('access', 'person_upsert', {
+                'person': 'A1B2C3D4', 'kind': 'card', 'name': '张伟',
+                'valid_from': None, 'valid_to': None})
+        self.assertEqual(topic, 'community/access/DA0001/command')
+        self.assertEqual(json.loads(payload)['person']['person'],
+            'A1B2C3D4')
+        d = decode('community/access/gate/reply',
+            b'{"command_id": 31, "result": "failed", "error": "list full"}')
+        self.assertEqual((d.reply_to, d.reply_error), ('31', 'list full'))
 
 
 class ZKTecoTestCase(unittest.TestCase):

@@ -12,8 +12,8 @@ New families: a module with an ``Adapter`` subclass registered in
 device ``family`` selection extended.
 """
 from . import (
-    access, generic, hikvision, homeassistant, shelly, tasmota, zigbee2mqtt,
-    zkteco)
+    access, dean, generic, hikvision, homeassistant, shelly, tasmota,
+    zigbee2mqtt, zkteco)
 from .base import (  # noqa: F401
     CLEARED_BY, EVENT_KINDS, URGENT_KINDS, Adapter, DecodeError, Decoded,
     Event, device_time, jsonable)
@@ -21,7 +21,7 @@ from .base import (  # noqa: F401
 ADAPTERS = {a.family: a for a in (
         zigbee2mqtt.ADAPTER, tasmota.ADAPTER, shelly.ADAPTER,
         generic.ADAPTER, homeassistant.ADAPTER, access.ADAPTER,
-        hikvision.ADAPTER, zkteco.ADAPTER)}
+        hikvision.ADAPTER, zkteco.ADAPTER, dean.ADAPTER)}
 DEFAULT_ROOTS = {family: a.default_root for family, a in ADAPTERS.items()}
 
 
@@ -107,14 +107,17 @@ def topic_device(topic, roots=None):
     return (family, key) if key else None
 
 
-def command(family, key, action, command_id, roots, expires=None):
-    """Return (topic, payload str) of ``action`` ('on'/'off', 'open' for
-    access controllers) to device ``key`` of ``family``, with its expiry
-    ``expires`` (naive UTC) when it has one; raises ValueError for
-    families without commands or without that action."""
+def command(family, key, action, command_id, roots, expires=None,
+        data=None):
+    """Return (topic, payload str) of ``action`` ('on'/'off', 'open',
+    'person_upsert'/'person_delete' for access controllers) to device
+    ``key`` of ``family``, with its expiry ``expires`` (naive UTC) when it
+    has one and its parameters ``data`` (a dict: the person of a
+    'person_*' action, see ``access``); raises ValueError for families
+    without commands or without that action."""
     adapter = ADAPTERS.get(family)
     if adapter is None or action not in adapter.actions:
         raise ValueError("no command %r for family %r" % (action, family))
     root = roots.get(family, '')
     return adapter.command(root + '/' if root else '', key, action,
-        command_id, expires=expires)
+        command_id, expires=expires, data=data)

@@ -14,11 +14,18 @@ Topics below the root (default ``community/access``):
   ISO 8601 or epoch seconds; ``id``: the device's own attempt number, so
   that a retry is the same message and stored once);
 - ``<key>/reply``: the answer to a command, ``{"command_id": "12",
-  "result": "opened"|"refused"|"expired"}``;
+  "result": "opened"|"ok"|"refused"|"expired"}``, or ``"result":
+  "failed"`` with the device's ``error`` (a person it could not store);
 - ``<key>/availability``: ``online``/``offline``;
 - ``<key>/command``: ours: ``{"action": "open", "command_id": "12",
   "expires": "2026-12-02T01:00:10Z"}``; a device never executes a command
-  after its ``expires``.
+  after its ``expires``. The controller's own list (it decides offline):
+  ``{"action": "person_upsert", "command_id": "13", "person": {"person":
+  "A1B2C3D4", "kind": "card", "name": "张伟", "valid_from":
+  "2026-12-02T08:00:00+08:00", "valid_to": null}}`` and ``{"action":
+  "person_delete", "command_id": "14", "person": {"person": "A1B2C3D4",
+  "kind": "card"}}`` (the person id is opaque: the card's UID or the
+  random id of a face, never an ID or phone number).
 """
 import datetime as dt
 import json
@@ -27,8 +34,9 @@ from .base import Adapter, DecodeError, Decoded, Event, load_json, text, timed
 
 FAMILY = 'access'
 KINDS = ('card', 'pin', 'qr', 'face')
-#: results of a command reply that confirm it
+#: results of a command reply that confirm it, and that fail it
 DONE = ('ok', 'opened', 'done')
+FAILED = ('failed', 'error')
 
 
 def decode(rest, payload, roots=None):
@@ -68,6 +76,11 @@ def decode(rest, payload, roots=None):
         if command_id is None:
             raise DecodeError("reply without command_id")
         result = str(data.get('result') or '').lower()
+        if result in FAILED:
+            return Decoded(FAMILY, key, reply_to=str(command_id),
+                reply_error=str(data.get('error') or result)[:250],
+                state={'last_reply': {'command_id': str(command_id),
+                        'result': result}})
         return Decoded(FAMILY, key,
             reply_to=str(command_id) if result in DONE else None,
             state={'last_reply': {'command_id': str(command_id),
@@ -78,7 +91,7 @@ def decode(rest, payload, roots=None):
 class Access(Adapter):
     family = FAMILY
     default_root = 'community/access'
-    actions = ('open',)
+    actions = ('open', 'person_upsert', 'person_delete')
 
     def device_key(self, rest):
         return rest.rpartition('/')[0] or None
@@ -86,8 +99,11 @@ class Access(Adapter):
     def decode(self, rest, payload, roots):
         return decode(rest, payload, roots)
 
-    def command(self, prefix, key, action, command_id, expires=None):
+    def command(self, prefix, key, action, command_id, expires=None,
+            data=None):
         message = {'action': action, 'command_id': str(command_id)}
+        if action.startswith('person_'):
+            message['person'] = data or {}
         if expires is not None:
             message['expires'] = expires.replace(
                 tzinfo=dt.timezone.utc).isoformat().replace('+00:00', 'Z')

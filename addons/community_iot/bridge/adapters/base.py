@@ -91,6 +91,8 @@ class Decoded:
       its source (Zigbee2MQTT ``bridge/devices``): the family's devices
       discovered by that source and not listed are gone;
     - ``reply_to``: for command replies, the command correlation id;
+    - ``reply_error``: with ``reply_to``, the device's error when it
+      refused or failed the command (None: done);
     - ``time``: the device's own time of the reading (Zigbee2MQTT
       ``last_seen``, Tasmota ``Time``, Shelly ``ts``, generic
       ``timestamp``) or None: a naive UTC datetime, or with ``local``
@@ -112,6 +114,7 @@ class Decoded:
     discovered: list = field(default_factory=list)
     complete: bool = False
     reply_to: str = None
+    reply_error: str = None
     time: dt.datetime = None
     local: bool = False
     cleared: bool = False
@@ -152,7 +155,8 @@ class Adapter:
         (device renamed or removed); nothing to apply."""
         return Decoded(self.family, self.device_key(rest), cleared=True)
 
-    def command(self, prefix, key, action, command_id, expires=None):
+    def command(self, prefix, key, action, command_id, expires=None,
+            data=None):
         """(topic, payload str) switching device ``key`` ``action``
         ('on'/'off'); ``prefix`` is the root and ``/`` or empty;
         ``expires``: the command's expiry (naive UTC) when it has one."""

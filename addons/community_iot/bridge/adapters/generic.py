@@ -77,7 +77,8 @@ class Generic(Adapter):
     def decode(self, rest, payload, roots):
         return decode(rest, payload, roots)
 
-    def command(self, prefix, key, action, command_id, expires=None):
+    def command(self, prefix, key, action, command_id, expires=None,
+            data=None):
         return prefix + key + '/set', json.dumps({
                 'state': 'ON' if action == 'on' else 'OFF',
                 'command_id': command_id})

@@ -122,7 +122,8 @@ class Shelly(Adapter):
     def decode(self, rest, payload, roots):
         return decode(rest, payload, roots)
 
-    def command(self, prefix, key, action, command_id, expires=None):
+    def command(self, prefix, key, action, command_id, expires=None,
+            data=None):
         return prefix + key + '/rpc', json.dumps({
                 'id': command_id, 'src': prefix + key + '/reply',
                 'method': 'Switch.Set',

@@ -107,7 +107,8 @@ class Tasmota(Adapter):
     def decode(self, rest, payload, roots):
         return decode(rest, payload, roots)
 
-    def command(self, prefix, key, action, command_id, expires=None):
+    def command(self, prefix, key, action, command_id, expires=None,
+            data=None):
         return (prefix + 'cmnd/' + key + '/POWER',
             'ON' if action == 'on' else 'OFF')
 

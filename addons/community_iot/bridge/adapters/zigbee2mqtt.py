@@ -206,7 +206,8 @@ class Zigbee2MQTT(Adapter):
     def decode(self, rest, payload, roots):
         return decode(rest, payload, roots)
 
-    def command(self, prefix, key, action, command_id, expires=None):
+    def command(self, prefix, key, action, command_id, expires=None,
+            data=None):
         return (prefix + key + '/set',
             json.dumps({'state': 'ON' if action == 'on' else 'OFF'}))
 
