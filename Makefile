@@ -10,7 +10,7 @@ SAO_VERSION ?= 8.0
 SAO_DIR := .local/sao
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install sao bench bench-register bench-billing bench-payment bench-payment-notify bench-notify bench-dunning bench-portal bench-iot chromium clean
+.PHONY: demo test lint install sao bench bench-register bench-billing bench-payment bench-payment-notify bench-notify bench-dunning bench-portal bench-iot bench-access chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ test: lint chromium sao
 	$(PY) scripts/runtests.py
 
 # every benchmark, one after the other (each prints its own figures)
-bench: bench-register bench-billing bench-payment bench-payment-notify bench-notify bench-dunning bench-iot bench-portal
+bench: bench-register bench-billing bench-payment bench-payment-notify bench-notify bench-dunning bench-iot bench-portal bench-access
 
 # Register import benchmark: 20,000 units / ~40,000 residencies into a
 # fresh database (UNITS=N to change the size).
@@ -92,6 +92,14 @@ bench-portal: install
 bench-iot: install
 	scripts/ensure_mosquitto.sh
 	$(PY) tests/bench/bench_iot.py $(BENCH_IOT_ARGS)
+
+# Online QR decisions at the doors of 1,000 compounds (1M credentials,
+# 100k visitor passes): 200/s over HTTP and over MQTT (bridge, Mosquitto),
+# p50/p99, every decision checked; e.g. make bench-access
+# BENCH_ACCESS_ARGS="--credentials 20000 --compounds 50 --seconds 10"
+bench-access: install
+	scripts/ensure_mosquitto.sh
+	$(PY) tests/bench/bench_access.py $(BENCH_ACCESS_ARGS)
 
 clean:
 	rm -rf $(VENV) .local

@@ -5,6 +5,7 @@
 import datetime as dt
 import secrets
 
+from sql.conditionals import Coalesce
 from sql.operators import Equal
 
 from trytond.i18n import gettext
@@ -114,13 +115,17 @@ class Credential(SyncMixin, Workflow, ModelSQL, ModelView):
                     & (t.secret_hash != None)),  # noqa: E711
                 'community_access.msg_credential_secret_unique'),
             ]
+        # the ORM compares an optional Char as COALESCE(column, ''): the
+        # lookups of a decision use these (an index on the bare column
+        # served only compound and kind, reading all the compound's
+        # credentials of the kind)
         cls._sql_indexes.update({
                 Index(t, (t.compound, Index.Equality()),
                     (t.kind, Index.Equality()),
-                    (t.identifier, Index.Equality())),
+                    (Coalesce(t.identifier, ''), Index.Equality())),
                 Index(t, (t.compound, Index.Equality()),
                     (t.kind, Index.Equality()),
-                    (t.secret_hash, Index.Equality())),
+                    (Coalesce(t.secret_hash, ''), Index.Equality())),
                 })
         cls._order.insert(0, ('party', 'ASC'))
         cls._transitions |= {

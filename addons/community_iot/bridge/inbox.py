@@ -154,6 +154,7 @@ class Inbox:
             # the messages are committed with the commands
             self.client.ack(items)
             self.committed += len(items)
+            self._trace(items, prepared)
             return
         try:
             stats = self._ingest(items, prepared=prepared)
@@ -173,14 +174,18 @@ class Inbox:
             stats = {'new': 1}
         self.client.ack(items)
         self.committed += stats.get('new', 0)
-        if self.trace:
+        self._trace(items, prepared)
+        logger.debug("batch of %d: %s", len(items), stats)
+
+    def _trace(self, items, prepared):
+        "--trace: the commit time of the batch's messages (their keys)."
+        if self.trace and items:
             from ..ingest import dedup_key
             keys = ([r['key'] for r in prepared] if prepared
                 else [dedup_key(i.topic, i.payload) for i in items])
             self.trace.write(json.dumps({'t': time.time(),
                         'keys': keys}) + '\n')
             self.trace.flush()
-        logger.debug("batch of %d: %s", len(items), stats)
 
     def _quarantine(self, item, error):
         """Store a message whose processing failed; True when committed.

@@ -23,6 +23,7 @@ from .commands import build
 
 logger = logging.getLogger(__name__)
 SWEEP = 60
+_NONE = object()
 
 
 class Outbox:
@@ -34,14 +35,55 @@ class Outbox:
         self.acked = queue.Queue()
         self.inflight = {}  # mid -> (command id, topic, payload)
         self.pending_ids = set()
+        # PUBACKs that came back before publish() returned their mid
+        self.early = {}  # mid -> reason code
+        self.publishing = False
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self.run, name='outbox',
             daemon=True)
 
     def on_published(self, mid, reason_code):
-        "paho on_publish: called on PUBACK for QoS 1 (network thread)."
+        """paho on_publish: called on PUBACK for QoS 1 (network thread).
+
+        paho calls it holding its lock of outgoing messages, which
+        ``publish`` takes too: ``self._lock`` is never held while
+        publishing (the two threads would wait for each other forever, as
+        they did under load). A PUBACK that comes back before ``publish``
+        returned its mid is kept in ``early``."""
         with self._lock:
             entry = self.inflight.pop(mid, None)
+            if entry is None:
+                if self.publishing:
+                    self.early[mid] = reason_code
+                return
+        self._acknowledged(entry, reason_code)
+
+    def send(self, command_id, topic, payload):
+        "Publish a command at QoS 1; it is sent once the broker acks it."
+        entry = (command_id, topic, payload)
+        with self._lock:
+            self.publishing = True
+        try:
+            info = self.client.publish(topic, payload, qos=1)
+        except Exception:
+            with self._lock:
+                self.publishing = False
+                self.early.clear()
+            raise
+        with self._lock:
+            self.publishing = False
+            early = self.early.pop(info.mid, _NONE) if (
+                info.rc == 0) else _NONE
+            self.early.clear()
+            if info.rc == 0:
+                self.pending_ids.add(command_id)
+                if early is _NONE:
+                    self.inflight[info.mid] = entry
+        if early is not _NONE:
+            self._acknowledged(entry, early)
+        return info
+
+    def _acknowledged(self, entry, reason_code):
         if entry:
             if getattr(reason_code, 'is_failure', False):
                 with self._lock:
@@ -154,11 +196,7 @@ class Outbox:
                 # expired while the others were published: never sent
                 late = True
                 continue
-            with self._lock:
-                info = self.client.publish(topic, payload, qos=1)
-                if info.rc == 0:
-                    self.inflight[info.mid] = (command_id, topic, payload)
-                    self.pending_ids.add(command_id)
+            self.send(command_id, topic, payload)
             logger.info("command %s published on %s", command_id, topic)
         if late:
             self._expire()
