@@ -45,10 +45,9 @@ def switch_levels(levels):
         if k == 'state' or k.startswith('POWER') or k.endswith('.output')}
 
 
-def readings(ctx, device):
-    """[(key, label, text, alert)] of what the device reports now, in the
-    page's language."""
-    state = device.state_dict
+def readings(ctx, device, state):
+    """[(key, label, text, alert)] of what the device reports now (its
+    ``state``), in the page's language."""
     levels = state.get('_levels', {})
     shown = []
     switches = switch_levels(levels)
@@ -98,16 +97,16 @@ def device_rows(ctx, devices):
     pending = pending_commands(ctx, devices) if devices else {}
     rows = []
     for device in devices:
+        state = device.state_dict
         rows.append({
                 'device': device,
                 'ref': sign_ref('device', device.id),
-                'readings': readings(ctx, device),
+                'readings': readings(ctx, device, state),
                 'online': device.availability == 'online',
                 'seen': localtime(device.last_seen, device.compound),
                 'switchable': switchable(device),
                 'on': all(switch_levels(
-                        device.state_dict.get('_levels', {})).values()
-                    or [False]),
+                        state.get('_levels', {})).values() or [False]),
                 'pending': pending.get(device.id),
                 'owner': ctx.scope.get(device.unit.id, (None, None))[1]
                 == 'owner',

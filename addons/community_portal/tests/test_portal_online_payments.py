@@ -184,14 +184,6 @@ class PortalOnlinePaymentTestCase(PortalPages, RouteTestCase):
                 DB_NAME, self.merchants[provider]), data=body,
             headers=headers)
 
-    def staff_login(self, login):
-        client = self.client()
-        page = client.get(self.url('/staff/login'))
-        response = client.post(self.url('/staff/login'), data={
-                'login': login, 'password': PASSWORD,
-                'csrf': self.csrf(page)})
-        self.assertEqual(response.status_code, 303)
-        return client
 
     def test_staff_cashier_wechat_native(self):
         """The staff cashier shows a unit's bill as a WeChat Pay Native QR

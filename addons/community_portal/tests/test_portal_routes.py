@@ -360,19 +360,11 @@ class PortalRouteTestCase(PortalPages, RouteTestCase):
                 WebUser.write(WebUser.search([]), {'portal_language': None})
                 transaction.commit()
 
-    def staff_client(self, login):
-        client = self.client()
-        page = client.get(self.url('/staff/login'))
-        response = client.post(self.url('/staff/login'), data={
-                'login': login, 'password': PASSWORD,
-                'csrf': self.csrf(page)})
-        self.assertEqual(response.status_code, 303)
-        return client
 
     def test_staff_navigation_per_compound(self):
         """The staff of a compound see the entries of the services it
         offers; the pages of the others answer 404"""
-        jz = self.staff_client('tech_jz')
+        jz = self.staff_login('tech_jz')
         html = jz.get(self.url('/staff/meters'), headers=ZH
             ).get_data(as_text=True)
         self.assertEqual(re.findall(r'data-nav="([a-z_]+)"', html),
@@ -383,7 +375,7 @@ class PortalRouteTestCase(PortalPages, RouteTestCase):
             200)
 
         # 滨江花园 offers notices only: no work orders, no cashier
-        bj = self.staff_client('desk_bj')
+        bj = self.staff_login('desk_bj')
         html = bj.get(self.url('/staff/meters'), headers=ZH
             ).get_data(as_text=True)
         self.assertEqual(re.findall(r'data-nav="([a-z_]+)"', html),
@@ -405,7 +397,7 @@ class PortalRouteTestCase(PortalPages, RouteTestCase):
         """A resident calls: the front desk types the unit's code as people
         say it and files the request for its resident, by phone; a unit of
         another compound is not found"""
-        jz = self.staff_client('tech_jz')
+        jz = self.staff_login('tech_jz')
         page = jz.get(self.url('/staff/requests/new'), headers=ZH)
         self.assertEqual(page.status_code, 200)
         self.assertIn('房屋编号', page.get_data(as_text=True))

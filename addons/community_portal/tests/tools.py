@@ -42,8 +42,8 @@ def create_residents(building, residents, password,
 
 class PortalPages:
     """What the route tests (RouteTestCase) do on the portal's pages: its
-    paths, the CSRF token of a form, logging a resident in with the test
-    case's ``password``."""
+    paths, the CSRF token of a form, logging a resident or a staff user in
+    with the test case's ``password``."""
     password = None
 
     def url(self, path):
@@ -62,6 +62,30 @@ class PortalPages:
                 'csrf': self.csrf(page)})
         self.assertEqual(response.status_code, 303)
         return client
+
+    def staff_login(self, login):
+        "A client logged in on the staff pages as user ``login``."
+        client = self.client()
+        page = client.get(self.url('/staff/login'))
+        response = client.post(self.url('/staff/login'), data={
+                'login': login, 'password': self.password,
+                'csrf': self.csrf(page)})
+        self.assertEqual(response.status_code, 303)
+        return client
+
+
+def catalogue_gaps(module):
+    """(messages, untranslated) of the portal texts of the module at path
+    ``module``: every msgid of its templates and routes, and those without
+    a zh_CN translation in its portal/locale/zh_CN.po, sorted."""
+    from babel.messages.pofile import read_po
+
+    from trytond.modules.community_portal.portal import i18n
+    with open(module / 'portal' / 'locale' / 'zh_CN.po', 'rb') as fp:
+        translated = {m.id for m in read_po(fp, locale='zh_CN')
+            if m.id and m.string and not m.fuzzy}
+    messages = i18n.extract(module)
+    return messages, sorted(set(messages) - translated)
 
 
 def _from(address):

@@ -13,12 +13,10 @@ import unittest
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from babel.messages.pofile import read_po
 from PIL import Image
 
-from trytond.modules.community_portal.portal import i18n
 from trytond.modules.community_portal.tests.tools import (
-    ZH, PortalPages, create_residents)
+    ZH, PortalPages, catalogue_gaps, create_residents)
 from trytond.modules.company.tests import create_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
@@ -43,12 +41,9 @@ class ReleaseCatalogueTestCase(unittest.TestCase):
 
     def test_zh_cn_catalogue_complete(self):
         "Every text of the templates and routes has a zh_CN translation"
-        with open(MODULE / 'portal' / 'locale' / 'zh_CN.po', 'rb') as fp:
-            translated = {m.id for m in read_po(fp, locale='zh_CN')
-                if m.id and m.string and not m.fuzzy}
-        messages = i18n.extract(MODULE)
+        messages, untranslated = catalogue_gaps(MODULE)
         self.assertGreater(len(messages), 30)
-        self.assertEqual(sorted(set(messages) - translated), [])
+        self.assertEqual(untranslated, [])
 
 
 class ReleaseRouteTestCase(PortalPages, RouteTestCase):
@@ -97,14 +92,6 @@ class ReleaseRouteTestCase(PortalPages, RouteTestCase):
                     'compounds': [('add', [other.id])],
                     }])
 
-    def staff_client(self, login):
-        client = self.client()
-        page = client.get(self.url('/staff/login'))
-        response = client.post(self.url('/staff/login'), data={
-                'login': login, 'password': PASSWORD,
-                'csrf': self.csrf(page)})
-        self.assertEqual(response.status_code, 303)
-        return client
 
     @property
     def today(self):
@@ -218,7 +205,7 @@ class ReleaseRouteTestCase(PortalPages, RouteTestCase):
         slip_id = slip.id
 
         # the guard of another compound does not find it
-        stranger = self.staff_client('guard_fh')
+        stranger = self.staff_login('guard_fh')
         page = stranger.get(self.url('/staff/release'), query_string={
                 'token': token}, headers=ZH)
         self.assertEqual(page.status_code, 404)
@@ -226,7 +213,7 @@ class ReleaseRouteTestCase(PortalPages, RouteTestCase):
         self.assertNotIn('冰箱', page.get_data(as_text=True))
 
         # the guard scans it: the unit's arrears are a warning only
-        guard = self.staff_client('guard_jz')
+        guard = self.staff_login('guard_jz')
         html = guard.get(self.url('/staff/release'),
             headers=ZH).get_data(as_text=True)
         self.assertIn('data-nav="staff_release"', html)
@@ -376,7 +363,7 @@ class ReleaseRouteTestCase(PortalPages, RouteTestCase):
             tokens.append(re.search(
                     r'<p class="pre" id="code">([A-Za-z0-9_-]+)<',
                     html).group(1))
-        guard = self.staff_client('guard_jz')
+        guard = self.staff_login('guard_jz')
         old = guard.get(self.url('/staff/release'), query_string={
                 'token': tokens[0]}, headers=ZH)
         self.assertEqual(old.status_code, 404)
